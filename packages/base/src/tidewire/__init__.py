@@ -1,0 +1,30 @@
+"""tidewire: the shared base of sans-IO protocol cores.
+
+Everything a core needs, and everything its users handle, is importable from
+here: the :class:`Connection` contract, :class:`Event` and the
+:data:`NEED_DATA` sentinel, the :class:`ReceiveBuffer`, and the errors.
+"""
+
+from .buffer import BytesLike, Delimiter, ReceiveBuffer
+from .connection import DEFAULT_MAX_BUFFER_SIZE, Connection, ReceiveState
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import NEED_DATA, ConnectionClosed, Event, NeedData, Sentinel
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER_SIZE",
+    "NEED_DATA",
+    "BytesLike",
+    "Connection",
+    "ConnectionClosed",
+    "Delimiter",
+    "Event",
+    "LocalProtocolError",
+    "NeedData",
+    "ProtocolError",
+    "ReceiveBuffer",
+    "ReceiveState",
+    "RemoteProtocolError",
+    "Sentinel",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,293 @@
+"""The receive buffer every core parses from.
+
+Bytes are appended at the back and consumed from the front of one
+``bytearray``; ``del data[:n]`` is amortised O(1) per byte in CPython, so
+consuming never copies the rest of the buffer. A delimiter search remembers
+how far it has already looked, so a line that arrives one byte at a time is
+found in linear time, not quadratic.
+"""
+
+from __future__ import annotations
+
+import re
+from .errors import RemoteProtocolError
+
+__all__ = ["BytesLike", "Delimiter", "ReceiveBuffer"]
+
+BytesLike = bytes | bytearray | memoryview
+"""What :meth:`ReceiveBuffer.append` and :meth:`~tidewire.Connection.receive_data` accept."""
+
+Delimiter = bytes | tuple[bytes, ...]
+"""One delimiter, or several of which the earliest match in the stream wins."""
+
+# Below this size, copying a bytearray slice twice beats making a memoryview.
+_VIEW_THRESHOLD = 4096
+
+
+class ReceiveBuffer:
+    """Bytes received and not yet consumed, with a read cursor.
+
+    Reads (``read_*``) return bytes from the cursor and move it forward.
+    Outside a transaction they also drop what they read at once. Inside one
+    (:meth:`begin`), the bytes stay until :meth:`commit` drops them or
+    :meth:`rollback` moves the cursor back to where the transaction began:
+    this is how a core parses a header of several fields that may be
+    incomplete, without copying or re-buffering anything.
+
+    A read that cannot be satisfied yet returns ``None`` (or, for
+    :meth:`read_lines`, fewer items) and consumes nothing.
+    """
+
+    __slots__ = ("_data", "_discarded", "_patterns", "_pos", "_search_key", "_searched", "_txn")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._pos = 0  # the read cursor, an index into _data
+        self._discarded = 0  # bytes of the stream dropped before _data[0]
+        self._txn = False
+        # _data[_pos:_searched] is known to hold no start of _search_key.
+        self._search_key: Delimiter | None = None
+        self._searched = 0
+        self._patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+    def append(self, data: BytesLike) -> None:
+        """Add received bytes at the back. Never parses."""
+        self._data += data
+
+    def __len__(self) -> int:
+        """The number of bytes after the cursor."""
+        return len(self._data) - self._pos
+
+    def __bool__(self) -> bool:
+        return len(self._data) > self._pos
+
+    def __repr__(self) -> str:
+        return f"<ReceiveBuffer {len(self)} bytes at offset {self.offset}>"
+
+    @property
+    def offset(self) -> int:
+        """The cursor's position in the whole stream, counted from its first byte."""
+        return self._discarded + self._pos
+
+    def peek(self, size: int | None = None) -> bytes:
+        """Return up to ``size`` bytes after the cursor (all if ``None``) without reading them."""
+        end = len(self._data) if size is None else min(len(self._data), self._pos + size)
+        return self._copy(self._pos, end)
+
+    # -- transactions -------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start a transaction: reads keep their bytes until :meth:`commit`."""
+        self._txn = True
+
+    def commit(self) -> None:
+        """End the transaction, dropping every byte read in it."""
+        self._txn = False
+        self._drop_read()
+
+    def rollback(self) -> None:
+        """End the transaction, moving the cursor back to where it began."""
+        self._txn = False
+        self._pos = 0
+        self._search_key = None
+
+    # -- reads --------------------------------------------------------------
+
+    def read_exactly(self, size: int) -> bytes | None:
+        """Read exactly ``size`` bytes, or return ``None`` if fewer are buffered."""
+        end = self._pos + size
+        if end > len(self._data):
+            return None
+        return self._take(end, end)
+
+    def read_at_most(self, size: int) -> bytes:
+        """Read up to ``size`` bytes: as many as are buffered, possibly none."""
+        end = min(self._pos + size, len(self._data))
+        return self._take(end, end)
+
+    def read_all(self) -> bytes:
+        """Read every buffered byte."""
+        end = len(self._data)
+        return self._take(end, end)
+
+    def read_until(self, delimiter: Delimiter, *, max_length: int | None = None) -> bytes | None:
+        """Read through the next delimiter; return the bytes before it.
+
+        ``delimiter`` is one non-empty bytes value or a tuple of them. With a
+        tuple, the match that starts earliest wins, and at equal starts the
+        one listed first; a match is not taken while a delimiter listed
+        before it could still match at the same place once more bytes
+        arrive (so ``(b"\\r\\n", b"\\r")`` waits after a final ``\\r``).
+
+        Returns ``None`` if no delimiter is buffered yet.
+
+        Raises:
+            RemoteProtocolError: if the bytes before the delimiter are longer
+                than ``max_length``, or, with no delimiter yet, already longer
+                than ``max_length`` however the next bytes turn out. The
+                verdict does not depend on how the input was split.
+        """
+        start, end = self._find(delimiter)
+        if start < 0:
+            if max_length is not None:
+                self._check_partial(delimiter, max_length)
+            return None
+        if max_length is not None and start - self._pos > max_length:
+            self._too_long(max_length)
+        return self._take(start, end)
+
+    def read_lines(self, delimiter: Delimiter, *, max_length: int | None = None) -> list[bytes]:
+        """Read every complete line at once; return them without delimiters.
+
+        The same as calling :meth:`read_until` until it returns ``None``, in
+        one pass at C speed. If a line is too long, the lines before it are
+        returned and the cursor stops at its start, so the next call raises:
+        nothing valid is lost to the error.
+
+        Raises:
+            RemoteProtocolError: as :meth:`read_until`, when the first line
+                is too long.
+        """
+        data = self._data
+        pos = self._pos
+        if isinstance(delimiter, bytes):
+            first, _ = self._find(delimiter)  # searches only bytes not seen before
+            if first < 0:
+                if max_length is not None:
+                    self._check_partial(delimiter, max_length)
+                return []
+            last = data.rfind(delimiter, first)
+            end = last + len(delimiter)
+            lines = self._copy(pos, last).split(delimiter)
+        else:
+            lines = []
+            end = pos
+            while True:  # the regex path: one match at a time, still linear
+                start, stop = self._find(delimiter)
+                if start < 0:
+                    break
+                lines.append(self._copy(end, start))
+                end = self._pos = stop
+            self._pos = pos
+            if not lines:
+                if max_length is not None:
+                    self._check_partial(delimiter, max_length)
+                return []
+        if max_length is not None and max(map(len, lines)) > max_length:
+            keep = next(i for i, line in enumerate(lines) if len(line) > max_length)
+            if keep == 0:
+                self._too_long(max_length)
+            del lines[keep:]
+            end = pos + sum(map(len, lines)) + self._delimiters_length(delimiter, pos, keep)
+        self._take(end, end)
+        return lines
+
+    # -- internals ----------------------------------------------------------
+
+    def _delimiters_length(self, delimiter: Delimiter, pos: int, count: int) -> int:
+        if isinstance(delimiter, bytes):
+            return count * len(delimiter)
+        total = 0
+        for _ in range(count):
+            start, stop = self._find(delimiter)
+            total += stop - start
+            self._pos = stop
+        self._pos = pos
+        return total
+
+    def _find(self, delimiter: Delimiter) -> tuple[int, int]:
+        """Locate the next delimiter after the cursor: (start, end) or (-1, -1)."""
+        data = self._data
+        pos = self._pos
+        begin = max(pos, self._searched) if delimiter == self._search_key else pos
+        if isinstance(delimiter, bytes):
+            if not delimiter:
+                raise ValueError("the delimiter must not be empty")
+            start = data.find(delimiter, begin)
+            if start >= 0:
+                return start, start + len(delimiter)
+            longest = len(delimiter)
+        else:
+            pattern = self._pattern(delimiter)
+            longest = max(map(len, delimiter))
+            match = pattern.search(data, begin)
+            if match is not None:
+                start = match.start()
+                waiting = self._undecided(delimiter, begin, start, match.group())
+                if waiting < 0:
+                    return start, match.end()
+                self._search_key = delimiter
+                self._searched = waiting
+                return -1, -1
+        self._search_key = delimiter
+        self._searched = max(pos, len(data) - longest + 1)
+        return -1, -1
+
+    def _undecided(self, delimiters: tuple[bytes, ...], begin: int, start: int, found: bytes) -> int:
+        """Where a delimiter could still start once more bytes arrive, or -1.
+
+        Only the last bytes of the buffer can be a proper prefix of a
+        delimiter, so only they are looked at.
+        """
+        data = self._data
+        longest = max(map(len, delimiters))
+        for index in range(max(begin, len(data) - longest + 1), start + 1):
+            tail = data[index:]
+            for candidate in delimiters:
+                if index == start and candidate == found:
+                    break
+                if len(candidate) > len(tail) and candidate.startswith(tail):
+                    return index
+        return -1
+
+    def _pattern(self, delimiters: tuple[bytes, ...]) -> re.Pattern[bytes]:
+        pattern = self._patterns.get(delimiters)
+        if pattern is None:
+            if not delimiters or not all(delimiters):
+                raise ValueError("delimiters must be non-empty")
+            pattern = re.compile(b"|".join(map(re.escape, delimiters)))
+            self._patterns[delimiters] = pattern
+        return pattern
+
+    def _check_partial(self, delimiter: Delimiter, max_length: int) -> None:
+        """Raise if the undelimited tail is too long whatever bytes come next."""
+        data = self._data
+        length = len(data) - self._pos
+        if length <= max_length:
+            return
+        # A trailing proper prefix of a delimiter may yet become that delimiter.
+        slack = 0
+        for candidate in (delimiter,) if isinstance(delimiter, bytes) else delimiter:
+            for size in range(min(len(candidate) - 1, length), slack, -1):
+                if data.endswith(candidate[:size]):
+                    slack = size
+                    break
+        if length - slack > max_length:
+            self._too_long(max_length)
+
+    def _too_long(self, max_length: int) -> None:
+        raise RemoteProtocolError(
+            f"line longer than the limit of {max_length} bytes", offset=self.offset
+        )
+
+    def _copy(self, start: int, end: int) -> bytes:
+        if end - start < _VIEW_THRESHOLD:
+            return bytes(self._data[start:end])
+        with memoryview(self._data) as view:
+            return bytes(view[start:end])
+
+    def _take(self, stop: int, resume: int) -> bytes:
+        """Return the bytes from the cursor to ``stop``; move the cursor to ``resume``."""
+        out = self._copy(self._pos, stop)
+        self._pos = resume
+        if not self._txn:
+            self._drop_read()
+        return out
+
+    def _drop_read(self) -> None:
+        pos = self._pos
+        if pos:
+            del self._data[:pos]
+            self._discarded += pos
+            self._searched -= pos
+            self._pos = 0

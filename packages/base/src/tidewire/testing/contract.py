@@ -1,0 +1,242 @@
+"""A reusable test suite for the Connection contract.
+
+Any core runs it against itself by subclassing in a test module::
+
+    from tidewire.testing import ConnectionContract
+
+    class TestLineContract(ConnectionContract):
+        valid_input = b"one\\r\\ntwo\\r\\n"
+        invalid_input = b"x" * 70_000
+
+        def make_connection(self):
+            return LineConnection()
+
+pytest then collects every ``test_*`` method below for that core.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ..connection import Connection, ReceiveState
+from ..errors import LocalProtocolError, RemoteProtocolError
+from ..events import NEED_DATA, ConnectionClosed, Event
+from .feeding import Outcome, assert_split_invariant, drain, run
+from .strategies import chunkings
+
+__all__ = ["ConnectionContract"]
+
+_EOF_CUTS = 200  # how many end-of-file positions to try in long inputs
+
+
+class ConnectionContract:
+    """The contract every :class:`~tidewire.Connection` keeps, as pytest tests.
+
+    Subclass it in a class whose name starts with ``Test`` and provide:
+
+    - :meth:`make_connection`: a fresh connection, ready to receive (a
+      WebSocket connection past its handshake, for instance);
+    - :attr:`valid_input`: bytes that parse into at least one event;
+    - :attr:`invalid_input`: bytes that must raise
+      :class:`~tidewire.RemoteProtocolError`.
+
+    Optionally override :meth:`sendable_events`, :meth:`unsendable_events`
+    and :meth:`normalize`.
+    """
+
+    valid_input: ClassVar[bytes]
+    """Bytes the connection must parse into at least one event, with no error."""
+
+    invalid_input: ClassVar[bytes]
+    """Bytes the connection must reject with :class:`~tidewire.RemoteProtocolError`."""
+
+    def make_connection(self) -> Connection[Any, Any]:
+        """Return a fresh connection, ready to receive ``valid_input``."""
+        raise NotImplementedError
+
+    def sendable_events(self) -> list[Event]:
+        """Events that ``send()`` accepts, in order, on a fresh connection."""
+        return []
+
+    def unsendable_events(self) -> list[Any]:
+        """Values that ``send()`` must reject with LocalProtocolError on a fresh connection."""
+        return []
+
+    def normalize(self, events: list[Event]) -> list[Event]:
+        """Merge events whose boundaries legitimately depend on chunking; default: none."""
+        return events
+
+    # -- helpers ------------------------------------------------------------
+
+    def _outcome(self, chunks: list[bytes], *, eof: bool = False) -> Outcome:
+        outcome = run(self.make_connection, chunks, eof=eof)
+        return Outcome(self.normalize(outcome.events), outcome.error)
+
+    # -- receiving ----------------------------------------------------------
+
+    def test_need_data_when_nothing_received(self) -> None:
+        connection = self.make_connection()
+        assert connection.next_event() is NEED_DATA
+        assert connection.receive_state is ReceiveState.OPEN
+
+    def test_receive_data_does_not_parse(self) -> None:
+        connection = self.make_connection()
+        connection.receive_data(self.invalid_input)  # must not raise: parsing is lazy
+        assert connection.error is None
+
+    def test_empty_data_is_not_eof(self) -> None:
+        connection = self.make_connection()
+        connection.receive_data(b"")
+        assert connection.next_event() is NEED_DATA
+        assert connection.receive_state is ReceiveState.OPEN
+
+    def test_bytes_like_inputs_agree(self) -> None:
+        data = self.valid_input
+        expected = self._outcome([data])
+        for value in (bytearray(data), memoryview(data)):
+            connection = self.make_connection()
+            connection.receive_data(value)
+            assert Outcome(self.normalize(drain(connection, 1_000_000)), None) == expected
+
+    def test_valid_input_gives_events(self) -> None:
+        outcome = self._outcome([self.valid_input])
+        assert outcome.error is None, f"valid_input was rejected: {outcome.error!r}"
+        assert outcome.events, "valid_input gave no event"
+
+    def test_invalid_input_is_rejected(self) -> None:
+        outcome = self._outcome([self.invalid_input])
+        assert isinstance(outcome.error, RemoteProtocolError), "invalid_input was accepted"
+        assert outcome.error.message
+
+    def test_remote_error_is_terminal(self) -> None:
+        connection = self.make_connection()
+        connection.receive_data(self.invalid_input)
+        try:
+            drain(connection, 1_000_000)
+        except RemoteProtocolError as error:
+            first = error
+        else:
+            raise AssertionError("invalid_input was accepted")
+        assert connection.receive_state is ReceiveState.ERROR
+        assert connection.error is first
+        for _ in range(2):
+            try:
+                connection.next_event()
+            except RemoteProtocolError as again:
+                assert again.code == first.code
+            else:
+                raise AssertionError("next_event() returned after a RemoteProtocolError")
+        connection.receive_data(self.valid_input)  # discarded, not an error
+        connection.receive_eof()
+        assert connection.receive_state is ReceiveState.ERROR
+
+    def test_valid_input_split_invariant(self) -> None:
+        for eof in (False, True):
+            assert_split_invariant(
+                self.make_connection, self.valid_input, eof=eof, normalize=self.normalize
+            )
+
+    def test_invalid_input_split_invariant(self) -> None:
+        for eof in (False, True):
+            assert_split_invariant(
+                self.make_connection, self.invalid_input, eof=eof, normalize=self.normalize
+            )
+
+    @given(st.data())
+    def test_any_chunking_gives_the_same_events(self, data: st.DataObject) -> None:
+        chunks = data.draw(chunkings(self.valid_input), label="chunks")
+        assert self._outcome(chunks) == self._outcome([self.valid_input])
+
+    # -- end of file --------------------------------------------------------
+
+    def test_receive_data_after_eof_is_a_local_error(self) -> None:
+        connection = self.make_connection()
+        connection.receive_eof()
+        connection.receive_eof()  # twice is harmless
+        try:
+            connection.receive_data(b"x")
+        except LocalProtocolError:
+            pass
+        else:
+            raise AssertionError("receive_data() after receive_eof() was accepted")
+
+    def test_eof_never_needs_data(self) -> None:
+        data = self.valid_input
+        step = max(1, len(data) // _EOF_CUTS)
+        for cut in [*range(0, len(data), step), len(data)]:
+            connection = self.make_connection()
+            connection.receive_data(data[:cut])
+            connection.receive_eof()
+            try:
+                events = drain(connection, 1_000_000)
+            except RemoteProtocolError:
+                assert connection.receive_state is ReceiveState.ERROR
+                continue
+            assert events and isinstance(events[-1], ConnectionClosed), (
+                f"after end of file at byte {cut}, next_event() returned NEED_DATA"
+            )
+            assert connection.receive_state is ReceiveState.CLOSED
+            assert connection.next_event() is events[-1]  # and again on every call
+
+    def test_events_matches_next_event(self) -> None:
+        connection = self.make_connection()
+        connection.receive_data(self.valid_input)
+        connection.receive_eof()
+        by_events = list(connection.events())
+        assert list(connection.events()) == [by_events[-1]]  # the closing event again
+        assert self._outcome([self.valid_input], eof=True).events == self.normalize(by_events)
+
+    # -- sending ------------------------------------------------------------
+
+    def test_data_to_send_drains(self) -> None:
+        connection = self.make_connection()
+        for event in self.sendable_events():
+            connection.send(event)
+        first = connection.data_to_send()
+        assert isinstance(first, bytes)
+        assert connection.data_to_send() == b""
+        if self.sendable_events():
+            assert first, "sendable_events() produced no bytes"
+
+    def test_local_error_changes_nothing(self) -> None:
+        for bad in self.unsendable_events():
+            connection = self.make_connection()
+            connection.data_to_send()  # start from an empty outgoing buffer
+            state = connection.receive_state
+            try:
+                connection.send(bad)
+            except LocalProtocolError as error:
+                assert error.message
+            else:
+                raise AssertionError(f"send({bad!r}) was accepted")
+            assert connection.data_to_send() == b""
+            assert connection.receive_state is state
+
+    # -- robustness ---------------------------------------------------------
+
+    @given(st.binary(max_size=512), st.data())
+    def test_random_bytes_only_raise_remote_errors(self, garbage: bytes, data: st.DataObject) -> None:
+        # run() lets anything but RemoteProtocolError propagate, failing the test.
+        whole = self._outcome([garbage], eof=True)
+        chunks = data.draw(chunkings(garbage), label="chunks")
+        assert self._outcome(chunks, eof=True) == whole
+
+    @given(st.data())
+    def test_mutated_input_only_raises_remote_errors(self, data: st.DataObject) -> None:
+        mutated = bytearray(self.valid_input)
+        for _ in range(data.draw(st.integers(1, 4), label="mutations")):
+            where = data.draw(st.integers(0, len(mutated)), label="where")
+            action = data.draw(st.sampled_from(["flip", "insert", "delete"]), label="action")
+            if action == "insert" or not mutated:
+                mutated[where:where] = data.draw(st.binary(min_size=1, max_size=8), label="bytes")
+            elif action == "flip":
+                index = min(where, len(mutated) - 1)
+                mutated[index] ^= data.draw(st.integers(1, 255), label="mask")
+            else:
+                del mutated[where : where + data.draw(st.integers(1, 8), label="count")]
+        whole = self._outcome([bytes(mutated)], eof=True)
+        chunks = data.draw(chunkings(bytes(mutated)), label="chunks")
+        assert self._outcome(chunks, eof=True) == whole
