@@ -10,6 +10,7 @@ found in linear time, not quadratic.
 from __future__ import annotations
 
 import re
+
 from .errors import RemoteProtocolError
 
 __all__ = ["BytesLike", "Delimiter", "ReceiveBuffer"]
@@ -111,13 +112,13 @@ class ReceiveBuffer:
         return self._take(end, end)
 
     def read_until(self, delimiter: Delimiter, *, max_length: int | None = None) -> bytes | None:
-        """Read through the next delimiter; return the bytes before it.
+        r"""Read through the next delimiter; return the bytes before it.
 
         ``delimiter`` is one non-empty bytes value or a tuple of them. With a
         tuple, the match that starts earliest wins, and at equal starts the
         one listed first; a match is not taken while a delimiter listed
         before it could still match at the same place once more bytes
-        arrive (so ``(b"\\r\\n", b"\\r")`` waits after a final ``\\r``).
+        arrive (so ``(b"\r\n", b"\r")`` waits after a final ``\r``).
 
         Returns ``None`` if no delimiter is buffered yet.
 
@@ -157,43 +158,32 @@ class ReceiveBuffer:
                     self._check_partial(delimiter, max_length)
                 return []
             last = data.rfind(delimiter, first)
-            end = last + len(delimiter)
             lines = self._copy(pos, last).split(delimiter)
+            ends = None
+            end = last + len(delimiter)
         else:
-            lines = []
-            end = pos
-            while True:  # the regex path: one match at a time, still linear
-                start, stop = self._find(delimiter)
-                if start < 0:
-                    break
-                lines.append(self._copy(end, start))
-                end = self._pos = stop
+            lines, ends = [], []
+            while (span := self._find(delimiter))[0] >= 0:  # one match at a time, still linear
+                lines.append(self._copy(self._pos, span[0]))
+                ends.append(span[1])
+                self._pos = span[1]
             self._pos = pos
             if not lines:
                 if max_length is not None:
                     self._check_partial(delimiter, max_length)
                 return []
+            end = ends[-1]
         if max_length is not None and max(map(len, lines)) > max_length:
             keep = next(i for i, line in enumerate(lines) if len(line) > max_length)
             if keep == 0:
                 self._too_long(max_length)
             del lines[keep:]
-            end = pos + sum(map(len, lines)) + self._delimiters_length(delimiter, pos, keep)
+            end = ends[keep - 1] if ends else pos + sum(map(len, lines)) + keep * len(delimiter)
+            self._search_key = None  # what was searched lies beyond the new cursor
         self._take(end, end)
         return lines
 
     # -- internals ----------------------------------------------------------
-
-    def _delimiters_length(self, delimiter: Delimiter, pos: int, count: int) -> int:
-        if isinstance(delimiter, bytes):
-            return count * len(delimiter)
-        total = 0
-        for _ in range(count):
-            start, stop = self._find(delimiter)
-            total += stop - start
-            self._pos = stop
-        self._pos = pos
-        return total
 
     def _find(self, delimiter: Delimiter) -> tuple[int, int]:
         """Locate the next delimiter after the cursor: (start, end) or (-1, -1)."""
@@ -223,7 +213,9 @@ class ReceiveBuffer:
         self._searched = max(pos, len(data) - longest + 1)
         return -1, -1
 
-    def _undecided(self, delimiters: tuple[bytes, ...], begin: int, start: int, found: bytes) -> int:
+    def _undecided(
+        self, delimiters: tuple[bytes, ...], begin: int, start: int, found: bytes
+    ) -> int:
         """Where a delimiter could still start once more bytes arrive, or -1.
 
         Only the last bytes of the buffer can be a proper prefix of a

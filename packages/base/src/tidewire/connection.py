@@ -52,7 +52,7 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
     **Any other exception escaping a connection is a bug in the core.**
 
     Writing a core: subclass, call ``super().__init__()``, and implement
-    :meth:`_next_event` (parse one event from :attr:`_buffer` or return
+    :meth:`_next_event` (parse one event from ``self._buffer`` or return
     :data:`~tidewire.NEED_DATA`) and :meth:`_send` (validate, then append bytes
     with :meth:`_write`). Override :meth:`_end_of_stream` to say what end of
     file means in your protocol, and :meth:`_on_remote_error` to queue what
@@ -140,8 +140,7 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
                     event = self._closed_event = self._end_of_stream()
                     self._receive_state = ReceiveState.CLOSED
                 elif (
-                    self._max_buffer_size is not None
-                    and len(self._buffer) > self._max_buffer_size
+                    self._max_buffer_size is not None and len(self._buffer) > self._max_buffer_size
                 ):
                     raise RemoteProtocolError(
                         f"{len(self._buffer)} bytes buffered without a complete event;"
@@ -192,7 +191,7 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
 
     @abc.abstractmethod
     def _next_event(self) -> ReceivedT | NeedData:
-        """Parse one event from :attr:`_buffer`, or return ``NEED_DATA``.
+        """Parse one event from ``self._buffer``, or return ``NEED_DATA``.
 
         Raise :class:`~tidewire.RemoteProtocolError` for bad bytes; the base
         records the error state. Never called again once it has raised, and

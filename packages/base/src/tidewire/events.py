@@ -67,9 +67,13 @@ def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> 
             params.append(f"{field}=_default{i}")
         else:
             if params and "=" in params[-1]:
-                raise TypeError(f"{cls.__name__}: field {field!r} without a default follows one with a default")
+                raise TypeError(
+                    f"{cls.__name__}: field {field!r} without a default follows one with a default"
+                )
             params.append(field)
-    body = "".join(f"    _set{i}(self, {field})\n" for i, field in enumerate(fields)) or "    pass\n"
+    body = (
+        "".join(f"    _set{i}(self, {field})\n" for i, field in enumerate(fields)) or "    pass\n"
+    )
     source = f"def __init__(self, {', '.join(params)}):\n{body}"
     exec(source, env)  # noqa: S102 - generated from identifiers only
     init = env["__init__"]

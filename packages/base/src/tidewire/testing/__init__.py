@@ -7,9 +7,7 @@ hypothesis). Everything here drives a core through its public API only.
 try:
     import hypothesis  # noqa: F401
 except ImportError as exc:
-    raise ImportError(
-        'tidewire.testing needs hypothesis: pip install "tidewire[testing]"'
-    ) from exc
+    raise ImportError('tidewire.testing needs hypothesis: pip install "tidewire[testing]"') from exc
 
 from .contract import ConnectionContract
 from .feeding import (

@@ -1,4 +1,4 @@
-"""A reusable test suite for the Connection contract.
+r"""A reusable test suite for the Connection contract.
 
 Any core runs it against itself by subclassing in a test module::
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..connection import Connection, ReceiveState
@@ -30,6 +30,9 @@ from .strategies import chunkings
 __all__ = ["ConnectionContract"]
 
 _EOF_CUTS = 200  # how many end-of-file positions to try in long inputs
+
+# Each subclass runs these property tests against a different core, on purpose.
+_per_core = settings(suppress_health_check=[HealthCheck.differing_executors])
 
 
 class ConnectionContract:
@@ -78,22 +81,26 @@ class ConnectionContract:
     # -- receiving ----------------------------------------------------------
 
     def test_need_data_when_nothing_received(self) -> None:
+        """With nothing received, next_event() returns NEED_DATA."""
         connection = self.make_connection()
         assert connection.next_event() is NEED_DATA
         assert connection.receive_state is ReceiveState.OPEN
 
     def test_receive_data_does_not_parse(self) -> None:
+        """receive_data() only buffers: even invalid bytes do not raise there."""
         connection = self.make_connection()
         connection.receive_data(self.invalid_input)  # must not raise: parsing is lazy
         assert connection.error is None
 
     def test_empty_data_is_not_eof(self) -> None:
+        """An empty receive_data() is not end of file."""
         connection = self.make_connection()
         connection.receive_data(b"")
         assert connection.next_event() is NEED_DATA
         assert connection.receive_state is ReceiveState.OPEN
 
     def test_bytes_like_inputs_agree(self) -> None:
+        """bytes, bytearray and memoryview input give the same events."""
         data = self.valid_input
         expected = self._outcome([data])
         for value in (bytearray(data), memoryview(data)):
@@ -102,16 +109,19 @@ class ConnectionContract:
             assert Outcome(self.normalize(drain(connection, 1_000_000)), None) == expected
 
     def test_valid_input_gives_events(self) -> None:
+        """valid_input parses into at least one event, with no error."""
         outcome = self._outcome([self.valid_input])
         assert outcome.error is None, f"valid_input was rejected: {outcome.error!r}"
         assert outcome.events, "valid_input gave no event"
 
     def test_invalid_input_is_rejected(self) -> None:
+        """invalid_input raises RemoteProtocolError with a message."""
         outcome = self._outcome([self.invalid_input])
         assert isinstance(outcome.error, RemoteProtocolError), "invalid_input was accepted"
         assert outcome.error.message
 
     def test_remote_error_is_terminal(self) -> None:
+        """After a RemoteProtocolError the receiving side stays failed; later bytes are dropped."""
         connection = self.make_connection()
         connection.receive_data(self.invalid_input)
         try:
@@ -134,25 +144,30 @@ class ConnectionContract:
         assert connection.receive_state is ReceiveState.ERROR
 
     def test_valid_input_split_invariant(self) -> None:
+        """valid_input gives the same outcome whole, byte by byte and in random splits."""
         for eof in (False, True):
             assert_split_invariant(
                 self.make_connection, self.valid_input, eof=eof, normalize=self.normalize
             )
 
     def test_invalid_input_split_invariant(self) -> None:
+        """invalid_input fails the same way however it is split."""
         for eof in (False, True):
             assert_split_invariant(
                 self.make_connection, self.invalid_input, eof=eof, normalize=self.normalize
             )
 
+    @_per_core
     @given(st.data())
     def test_any_chunking_gives_the_same_events(self, data: st.DataObject) -> None:
+        """Any chunking of valid_input (drawn by hypothesis) gives the same events."""
         chunks = data.draw(chunkings(self.valid_input), label="chunks")
         assert self._outcome(chunks) == self._outcome([self.valid_input])
 
     # -- end of file --------------------------------------------------------
 
     def test_receive_data_after_eof_is_a_local_error(self) -> None:
+        """receive_data() after receive_eof() is LocalProtocolError; a second EOF is harmless."""
         connection = self.make_connection()
         connection.receive_eof()
         connection.receive_eof()  # twice is harmless
@@ -164,6 +179,7 @@ class ConnectionContract:
             raise AssertionError("receive_data() after receive_eof() was accepted")
 
     def test_eof_never_needs_data(self) -> None:
+        """After end of file at any point, next_event() never returns NEED_DATA."""
         data = self.valid_input
         step = max(1, len(data) // _EOF_CUTS)
         for cut in [*range(0, len(data), step), len(data)]:
@@ -182,6 +198,7 @@ class ConnectionContract:
             assert connection.next_event() is events[-1]  # and again on every call
 
     def test_events_matches_next_event(self) -> None:
+        """events() yields what repeated next_event() calls return."""
         connection = self.make_connection()
         connection.receive_data(self.valid_input)
         connection.receive_eof()
@@ -192,6 +209,7 @@ class ConnectionContract:
     # -- sending ------------------------------------------------------------
 
     def test_data_to_send_drains(self) -> None:
+        """data_to_send() returns bytes and empties the outgoing buffer."""
         connection = self.make_connection()
         for event in self.sendable_events():
             connection.send(event)
@@ -202,6 +220,7 @@ class ConnectionContract:
             assert first, "sendable_events() produced no bytes"
 
     def test_local_error_changes_nothing(self) -> None:
+        """A rejected send() raises LocalProtocolError and changes nothing."""
         for bad in self.unsendable_events():
             connection = self.make_connection()
             connection.data_to_send()  # start from an empty outgoing buffer
@@ -217,15 +236,21 @@ class ConnectionContract:
 
     # -- robustness ---------------------------------------------------------
 
+    @_per_core
     @given(st.binary(max_size=512), st.data())
-    def test_random_bytes_only_raise_remote_errors(self, garbage: bytes, data: st.DataObject) -> None:
+    def test_random_bytes_only_raise_remote_errors(
+        self, garbage: bytes, data: st.DataObject
+    ) -> None:
         # run() lets anything but RemoteProtocolError propagate, failing the test.
+        """Random bytes raise nothing but RemoteProtocolError, however split."""
         whole = self._outcome([garbage], eof=True)
         chunks = data.draw(chunkings(garbage), label="chunks")
         assert self._outcome(chunks, eof=True) == whole
 
+    @_per_core
     @given(st.data())
     def test_mutated_input_only_raises_remote_errors(self, data: st.DataObject) -> None:
+        """Mutations of valid_input raise nothing but RemoteProtocolError, however split."""
         mutated = bytearray(self.valid_input)
         for _ in range(data.draw(st.integers(1, 4), label="mutations")):
             where = data.draw(st.integers(0, len(mutated)), label="where")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -113,7 +114,7 @@ def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     """Split ``data`` at the given offsets (any order, duplicates and out-of-range ignored)."""
     points = sorted({cut for cut in cuts if 0 < cut < len(data)})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def random_splits(data: bytes, seed: int, *, max_chunks: int = 32) -> list[bytes]:
@@ -162,4 +163,3 @@ def assert_split_invariant(
                 f"  expected {expected!r} (fed whole)"
             )
     return whole
-

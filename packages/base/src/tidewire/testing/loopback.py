@@ -61,7 +61,9 @@ class Loopback:
         return received_a + more_a, received_b + more_b
 
     @staticmethod
-    def _move(source: Connection[Any, Any], target: Connection[Any, Any], into: list[Event]) -> bool:
+    def _move(
+        source: Connection[Any, Any], target: Connection[Any, Any], into: list[Event]
+    ) -> bool:
         data = source.data_to_send()
         if data and target.receive_state is ReceiveState.OPEN:
             target.receive_data(data)

@@ -18,8 +18,11 @@ def chunkings(data: bytes) -> st.SearchStrategy[list[bytes]]:
     )
 
 
+_SOME_BYTES = st.binary(max_size=256)
+
+
 def split_data(
-    data: st.SearchStrategy[bytes] = st.binary(max_size=256),
+    data: st.SearchStrategy[bytes] = _SOME_BYTES,
 ) -> st.SearchStrategy[tuple[bytes, list[bytes]]]:
-    """Draw bytes from ``data`` together with one way of cutting them into chunks."""
+    """Draw bytes from ``data`` (default: up to 256 random bytes) with one way of chunking them."""
     return data.flatmap(lambda drawn: chunkings(drawn).map(lambda chunks: (drawn, chunks)))

@@ -1,0 +1,220 @@
+"""Every task of the tidewire monorepo.
+
+``nox`` runs what a contributor must pass: lint, typecheck, tests (each
+distribution on every Python 3.11-3.13 found), the coverage gate and the docs.
+``nox -s bench`` and ``nox -s demo`` run on request. Distributions are found
+by globbing ``packages/*`` and ``adapters/*``: a new folder is tested without
+editing this file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import nox
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).parent
+COVERAGE_DIR = ROOT / ".nox" / "_coverage"
+SUPPORTED = ("3.11", "3.12", "3.13")
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests", "coverage", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _expose_pyenv_pythons() -> None:
+    """Put pyenv's installed 3.11-3.13 on PATH, ahead of its shims."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for version in SUPPORTED:
+        found = sorted(
+            glob.glob(str(root / "versions" / f"{version}.*" / "bin")),
+            key=lambda path: [int(n) for n in re.findall(r"\d+", Path(path).parent.name)],
+        )
+        if found:
+            os.environ["PATH"] = found[-1] + os.pathsep + os.environ["PATH"]
+
+
+def _works(executable: str | None) -> bool:
+    if executable is None:
+        return False
+    return subprocess.run([executable, "-c", ""], capture_output=True).returncode == 0
+
+
+_expose_pyenv_pythons()
+PYTHONS = [v for v in SUPPORTED if _works(shutil.which(f"python{v}"))]
+
+
+class Dist:
+    """One distribution of the monorepo."""
+
+    def __init__(self, pyproject: Path) -> None:
+        project = tomllib.loads(pyproject.read_text())["project"]
+        self.path = pyproject.parent
+        self.key = self.path.name  # "base", "lines", ..., "asyncio"
+        self.name = canonicalize_name(project["name"])
+        self.requires = [Requirement(r) for r in project.get("dependencies", [])]
+        self.extras = {
+            extra: [Requirement(r) for r in reqs]
+            for extra, reqs in project.get("optional-dependencies", {}).items()
+        }
+        self.imports = sorted(p.parent.name for p in self.path.glob("src/*/__init__.py"))
+        self.is_core = self.path.parent.name == "packages"
+        # tests/ mirrors the tree: tests/lines for packages/lines, tests/adapters/trio ...
+        self.test_dir = ROOT / "tests" / ("" if self.is_core else "adapters") / self.key
+
+
+DISTS = {
+    d.name: d
+    for d in (
+        Dist(p)
+        for p in sorted(ROOT.glob("packages/*/pyproject.toml"))
+        + sorted(ROOT.glob("adapters/*/pyproject.toml"))
+    )
+}
+BY_KEY = {d.key: d for d in DISTS.values()}
+TEST_TARGETS = [*BY_KEY, "examples"]
+
+
+def _install_specs(requirements: list[Requirement]) -> list[str]:
+    """Editable specs for the local distributions these requirements reach, plus the rest.
+
+    Only what is declared gets installed, so a missing declaration fails the tests.
+    """
+    specs: dict[str, str] = {}
+    extras_seen: dict[str, set[str]] = {}
+    external: list[str] = []
+    todo = list(requirements)
+    while todo:
+        req = todo.pop()
+        dist = DISTS.get(canonicalize_name(req.name))
+        if dist is None:
+            external.append(str(req))
+            continue
+        seen = extras_seen.setdefault(dist.name, set())
+        new = set(req.extras) - seen
+        if dist.name in specs and not new:
+            continue
+        seen |= new
+        if dist.name not in specs:
+            todo += dist.requires
+        for extra in new:
+            todo += dist.extras.get(extra, [])
+        extras = f"[{','.join(sorted(seen))}]" if seen else ""
+        specs[dist.name] = f"{dist.path}{extras}"
+    return [arg for spec in specs.values() for arg in ("-e", spec)] + external
+
+
+def _requirements_file(path: Path) -> list[Requirement]:
+    if not path.exists():
+        return []
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
+def _everything(extras: bool = True) -> list[Requirement]:
+    return [
+        Requirement(f"{d.name}[{','.join(d.extras)}]" if extras and d.extras else d.name)
+        for d in DISTS.values()
+    ]
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("package", TEST_TARGETS)
+def tests(session: nox.Session, package: str) -> None:
+    """Run one distribution's tests under coverage, with only what it declares installed."""
+    if package == "examples":
+        dist, test_dir = None, ROOT / "tests" / "examples"
+        wanted = _everything()
+    else:
+        dist = BY_KEY[package]
+        test_dir = dist.test_dir
+        wanted = [Requirement(str(dist.name))]
+    if not any(test_dir.glob("test_*.py")):
+        session.error(f"no tests for {package} in {test_dir.relative_to(ROOT)}")
+    wanted += _requirements_file(test_dir / "requirements.txt")
+    session.install(*_install_specs(wanted), "pytest", "coverage[toml]")
+    if dist is None:
+        session.run("pytest", str(test_dir), *session.posargs)
+        return
+    COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
+    env = {"COVERAGE_FILE": str(COVERAGE_DIR / f".coverage.{package}.{session.python}")}
+    session.run(
+        "coverage", "run", f"--source={','.join(dist.imports)}", "-m", "pytest", str(test_dir),
+        *session.posargs, env=env,
+    )  # fmt: skip
+    session.run("coverage", "report", env=env)
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Gate: 100% branch coverage of every core, from the data the tests sessions left."""
+    session.install("coverage[toml]")
+    files = sorted(str(p) for p in COVERAGE_DIR.glob(".coverage.*.*"))
+    if not files:
+        session.error("no coverage data: run the tests sessions first (a plain `nox` does)")
+    combined = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage")}
+    session.run("coverage", "combine", "--keep", "--quiet", *files, env=combined)
+    for dist in DISTS.values():
+        if not dist.is_core:
+            continue
+        if not any(f".coverage.{dist.key}." in f for f in files):
+            session.error(f"no coverage data for {dist.key}: its tests did not run")
+        session.log(f"coverage of {dist.key} (packages/{dist.key}):")
+        session.run(
+            "coverage", "report", f"--include={dist.path}/src/*", "--fail-under=100",
+            env=combined,
+        )  # fmt: skip
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check; tests may use public API only."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/check_public_api.py", "tests")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every distribution and on the docs' examples."""
+    session.install(*_install_specs(_everything()), "mypy")
+    modules = [arg for d in DISTS.values() for name in d.imports for arg in ("-p", name)]
+    session.run("mypy", "--strict", *modules)
+    session.run("mypy", "--strict", *sorted(str(p) for p in ROOT.glob("docs/examples/*.py")))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site with warnings as errors."""
+    session.install(*_install_specs(_everything()), "sphinx", "furo")
+    out = ROOT / "docs" / "_build" / "html"
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-q", "-b", "html", "docs", str(out))
+    session.log(f"docs built in {out}")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks, side by side with the anchors in the same run; never fails on speed."""
+    anchors = [r for f in sorted(ROOT.glob("tests/benchmarks/requirements-*.txt"))
+               for r in _requirements_file(f)]  # fmt: skip
+    session.install(*_install_specs(_everything() + anchors))
+    scripts = sorted(ROOT.glob("tests/benchmarks/bench_*.py"))
+    chosen = [s for s in scripts if not session.posargs or s.stem[6:] in session.posargs]
+    for script in chosen:
+        session.run("python", str(script))
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """The main job. Until the chat-hub demo exists: the worked netstring example."""
+    session.install(*_install_specs([Requirement("tidewire")]))
+    session.run("python", "docs/examples/netstring.py")

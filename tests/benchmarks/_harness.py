@@ -1,0 +1,57 @@
+"""Tiny shared helpers for the benchmark scripts in this folder.
+
+Each ``bench_*.py`` is a plain script (``python tests/benchmarks/bench_x.py``),
+run by ``nox -s bench`` with every anchor installed in the same session. It
+prints Markdown tables of rates and ratios and never fails on speed.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+
+def best_time(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.2) -> float:
+    """The best wall time of one call of ``fn``, in seconds, over ``repeat`` rounds.
+
+    Each round calls ``fn`` enough times to last about ``min_time`` seconds and
+    averages; the best round is kept (the least disturbed by the machine).
+    """
+    fn()  # warm up caches and lazily built state
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-9)
+    loops = max(1, int(min_time / once))
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - start) / loops)
+    return best
+
+
+def human(value: float, unit: str) -> str:
+    """Format ``value`` with a k/M/G prefix: ``human(4.5e6, "lines/s") == "4.50 M lines/s"``."""
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.2f} {prefix}{unit}"
+    return f"{value:.2f} {unit}"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print a Markdown table with a heading."""
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "|".join("---" for _ in headers) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def print_machine() -> None:
+    """Print the interpreter and machine the figures come from."""
+    print(f"Python {sys.version.split()[0]} on {platform.machine()} ({platform.platform()})")
