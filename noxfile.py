@@ -130,9 +130,9 @@ def _everything(extras: bool = True) -> list[Requirement]:
 @nox.parametrize("package", TEST_TARGETS)
 def tests(session: nox.Session, package: str) -> None:
     """Run one distribution's tests under coverage, with only what it declares installed."""
-    if package == "examples":
+    if package == "examples":  # the docs' examples: what tests/examples/requirements.txt lists
         dist, test_dir = None, ROOT / "tests" / "examples"
-        wanted = _everything()
+        wanted = []
     else:
         dist = BY_KEY[package]
         test_dir = dist.test_dir
@@ -211,6 +211,24 @@ def bench(session: nox.Session) -> None:
     chosen = [s for s in scripts if not session.posargs or s.stem[6:] in session.posargs]
     for script in chosen:
         session.run("python", str(script))
+
+
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """Long fuzzing: every core's contract property tests with many more examples.
+
+    ``nox -s fuzz -- lines`` fuzzes one package; the default fuzzes all cores.
+    """
+    cores = [d for d in DISTS.values() if d.is_core]
+    chosen = [d for d in cores if not session.posargs or d.key in session.posargs]
+    wanted = [Requirement(str(d.name)) for d in chosen]
+    for dist in chosen:
+        wanted += _requirements_file(dist.test_dir / "requirements.txt")
+    session.install(*_install_specs(wanted), "pytest")
+    session.run(
+        "pytest", *(str(d.test_dir) for d in chosen), "-q", "-k", "random_bytes or mutated",
+        env={"HYPOTHESIS_PROFILE": "thorough"},
+    )  # fmt: skip
 
 
 @nox.session(default=False)
