@@ -80,7 +80,9 @@ DISTS = {
     )
 }
 BY_KEY = {d.key: d for d in DISTS.values()}
-TEST_TARGETS = [*BY_KEY, "examples"]
+# Test folders that belong to no distribution: the docs' examples and the tools.
+EXTRA_TARGETS = ["examples", "tools"]
+TEST_TARGETS = [*BY_KEY, *EXTRA_TARGETS]
 
 
 def _install_specs(requirements: list[Requirement]) -> list[str]:
@@ -130,8 +132,8 @@ def _everything(extras: bool = True) -> list[Requirement]:
 @nox.parametrize("package", TEST_TARGETS)
 def tests(session: nox.Session, package: str) -> None:
     """Run one distribution's tests under coverage, with only what it declares installed."""
-    if package == "examples":  # the docs' examples: what tests/examples/requirements.txt lists
-        dist, test_dir = None, ROOT / "tests" / "examples"
+    if package in EXTRA_TARGETS:  # only what tests/<package>/requirements.txt lists
+        dist, test_dir = None, ROOT / "tests" / package
         wanted = []
     else:
         dist = BY_KEY[package]
@@ -229,6 +231,12 @@ def fuzz(session: nox.Session) -> None:
         "pytest", *(str(d.test_dir) for d in chosen), "-q", "-k", "random_bytes or mutated",
         env={"HYPOTHESIS_PROFILE": "thorough"},
     )  # fmt: skip
+
+
+@nox.session(default=False, python=False)
+def new(session: nox.Session) -> None:
+    """Scaffold a new core: ``nox -s new -- NAME`` writes packages/NAME, tests/NAME, docs."""
+    session.run("python3", "tools/new_package.py", *session.posargs)
 
 
 @nox.session(default=False)
