@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from .buffer import BytesLike, ReceiveBuffer
 from .errors import LocalProtocolError, RemoteProtocolError
@@ -73,6 +73,7 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
         self._receive_state = ReceiveState.OPEN
         self._error: RemoteProtocolError | None = None
         self._closed_event: ConnectionClosed | None = None
+        self._finished = False  # closed or failed: next_event() only repeats itself
 
     # -- receiving ----------------------------------------------------------
 
@@ -124,35 +125,41 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
                 later calls raise again. If this method raises anything else,
                 that is a bug in the core.
         """
-        if self._error is not None:
+        if self._finished:
+            if self._closed_event is not None:
+                return self._closed_event
+            first = cast(RemoteProtocolError, self._error)
             raise RemoteProtocolError(
-                f"the connection already failed: {self._error.message}",
-                code=self._error.code,
-                offset=self._error.offset,
+                f"the connection already failed: {first.message}",
+                code=first.code,
+                offset=first.offset,
             )
-        if self._closed_event is not None:
-            return self._closed_event
-        event: ReceivedT | ConnectionClosed | NeedData
+        # The hot path: one flag test, one call, one identity test.
         try:
             event = self._next_event()
             if event is NEED_DATA:
-                if self._receive_state is ReceiveState.EOF:
-                    event = self._closed_event = self._end_of_stream()
-                    self._receive_state = ReceiveState.CLOSED
-                elif (
-                    self._max_buffer_size is not None and len(self._buffer) > self._max_buffer_size
-                ):
-                    raise RemoteProtocolError(
-                        f"{len(self._buffer)} bytes buffered without a complete event;"
-                        f" the limit is {self._max_buffer_size}",
-                        offset=self._buffer.offset,
-                    )
+                return self._out_of_data()
         except RemoteProtocolError as exc:
             self._error = exc
+            self._finished = True
             self._receive_state = ReceiveState.ERROR
             self._on_remote_error(exc)
             raise
         return event
+
+    def _out_of_data(self) -> ConnectionClosed | NeedData:
+        if self._receive_state is ReceiveState.EOF:
+            self._closed_event = self._end_of_stream()
+            self._finished = True
+            self._receive_state = ReceiveState.CLOSED
+            return self._closed_event
+        if self._max_buffer_size is not None and len(self._buffer) > self._max_buffer_size:
+            raise RemoteProtocolError(
+                f"{len(self._buffer)} bytes buffered without a complete event;"
+                f" the limit is {self._max_buffer_size}",
+                offset=self._buffer.offset,
+            )
+        return NEED_DATA
 
     def events(self) -> Iterator[ReceivedT | ConnectionClosed]:
         """Yield events until :data:`~tidewire.NEED_DATA`, or through the closing event.
@@ -165,7 +172,7 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
             if event is NEED_DATA:
                 return
             yield event
-            if self._closed_event is not None:
+            if self._finished:
                 return
 
     # -- sending ------------------------------------------------------------
