@@ -3,6 +3,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tidewire import ReceiveBuffer, RemoteProtocolError
 from tidewire.testing import chunkings, split_at
 
@@ -238,12 +239,22 @@ def streamed_lines(chunks, delimiter, max_length, *, bulk: bool):
 
 
 delimiter_sets = st.sampled_from(
-    [(b"\r\n",), (b"\n",), (b"\r\n", b"\n"), (b"\r\n", b"\r"), (b"\r\n\r\n", b"\n"), (b"ab",)]
+    [
+        (b"\r\n",),
+        (b"\n",),
+        (b"\r\n", b"\n"),
+        (b"\r\n", b"\r"),
+        (b"\r\n\r\n", b"\n"),
+        (b"ab",),
+        (b"aa",),  # overlaps itself
+        (b"\r\n\r\n",),  # overlaps itself
+        (b"aba",),
+    ]
 )
 
 
 @given(delimiter_sets, st.binary(max_size=0) | st.text("ab\r\nx", max_size=80).map(str.encode),
-       st.integers(0, 12), st.data())  # fmt: skip
+       st.integers(0, 12) | st.just(10_000), st.data())  # fmt: skip
 def test_streaming_matches_reference_however_split(delimiters, body, max_length, data):
     stream = body + b"z"  # no delimiter contains "z": the tail is never ambiguous
     chunks = data.draw(chunkings(stream))
@@ -259,3 +270,43 @@ def test_long_line_byte_by_byte_is_found():
     chunks = split_at(line + b"\r\n", range(1, 5002))
     assert streamed_lines(chunks, b"\r\n", 5000, bulk=False) == ([line], False)
     assert streamed_lines(chunks, b"\r\n", 4999, bulk=True) == ([], True)
+
+
+def test_overlapping_delimiters_split_leftmost():
+    assert filled(b"x\r\n\r\n\r\ny").read_lines(b"\r\n\r\n") == [b"x"]
+    assert filled(b"a" * 11).read_lines(b"aa") == [b"", b"", b"", b"", b""]
+    assert filled(b"x\r\n\r\n\r\ny").read_until(b"\r\n\r\n") == b"x"
+
+
+def test_crlf_search_survives_many_bare_line_feeds():
+    buffer = filled(b"a\n" * 20 + b"end\r\nnext")
+    assert buffer.read_until(b"\r\n") == b"a\n" * 20 + b"end"
+    assert buffer.read_lines(b"\r\n") == []
+
+
+def test_long_lines_are_split_one_by_one():
+    long = b"x" * 600
+    buffer = filled(long + b"\r\n" + long + b"\r\nshort\r\ntail")
+    assert buffer.read_lines(b"\r\n") == [long, long, b"short"]
+    assert buffer.read_all() == b"tail"
+
+
+def test_long_lines_stop_before_an_overlong_one():
+    long = b"x" * 600
+    buffer = filled(long + b"\r\n" + long + b"y\r\n")
+    assert buffer.read_lines(b"\r\n", max_length=600) == [long]
+    with pytest.raises(RemoteProtocolError):
+        buffer.read_lines(b"\r\n", max_length=600)
+
+
+def test_skip_moves_without_copying():
+    buffer = filled(b"abcdef")
+    assert buffer.skip(2) == 2
+    assert buffer.offset == 2
+    assert buffer.skip(10) == 4
+    assert not buffer
+    buffer.append(b"xy")
+    buffer.begin()
+    assert buffer.skip(1) == 1
+    buffer.rollback()
+    assert buffer.read_all() == b"xy"

@@ -1,6 +1,7 @@
 from __future__ import annotations  # string annotations on events, too
 
 import pytest
+
 from tidewire import (
     NEED_DATA,
     Connection,

@@ -1,4 +1,5 @@
 import pytest
+
 from tidewire import LocalProtocolError, ProtocolError, RemoteProtocolError
 
 

@@ -2,6 +2,7 @@ import copy
 import pickle
 
 import pytest
+
 from tidewire import NEED_DATA, ConnectionClosed, Event, NeedData, Sentinel
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tidewire import NEED_DATA, Connection, Event, LocalProtocolError, NeedData, RemoteProtocolError
 from tidewire.testing import ConnectionContract
 

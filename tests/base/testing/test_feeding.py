@@ -1,4 +1,5 @@
 import pytest
+
 from tidewire import NEED_DATA, Connection, Event, NeedData, RemoteProtocolError
 from tidewire.testing import (
     Outcome,

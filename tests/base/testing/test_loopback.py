@@ -1,4 +1,5 @@
 import pytest
+
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData
 from tidewire.testing import Loopback
 
