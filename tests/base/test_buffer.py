@@ -310,3 +310,29 @@ def test_skip_moves_without_copying():
     assert buffer.skip(1) == 1
     buffer.rollback()
     assert buffer.read_all() == b"xy"
+
+
+def test_raw_view_for_parsing_by_index():
+    buffer = filled(b"\x81\x05hello")
+    raw, start = buffer.raw, buffer.position
+    assert raw[start] == 0x81
+    size = raw[start + 1]
+    buffer.append(b"more")  # indices stay valid across append
+    assert bytes(buffer.raw[start + 2 : start + 2 + size]) == b"hello"
+    buffer.skip(2 + size)
+    assert buffer.position == 0
+    assert bytes(buffer.raw) == b"more"
+    buffer.begin()
+    buffer.skip(2)
+    assert buffer.position == 2
+    assert bytes(buffer.raw[buffer.position :]) == b"re"
+
+
+def test_unread_puts_bytes_back_in_front():
+    buffer = filled(b"HEAD\r\n\r\nframes")
+    head = buffer.read_all()
+    assert buffer.offset == 14
+    buffer.append(b" later")
+    buffer.unread(head[8:])  # a parser over-read: hand back what follows the head
+    assert buffer.offset == 8
+    assert buffer.read_all() == b"frames later"

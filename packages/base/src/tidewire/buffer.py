@@ -101,6 +101,18 @@ class ReceiveBuffer:
         """Add received bytes at the back. Never parses."""
         self._data += data
 
+    def unread(self, data: BytesLike) -> None:
+        """Put ``data`` back in front of the cursor, as if it had not been read.
+
+        For a layer that read past its end: an HTTP parser handing the bytes
+        after a handshake back to the framing that follows (h11's
+        ``trailing_data``). It costs a copy of the buffered bytes; use it
+        once per switch, not per event.
+        """
+        self._data[self._pos : self._pos] = data
+        self._discarded -= len(data)
+        self._search_key = None
+
     def __len__(self) -> int:
         """The number of bytes after the cursor."""
         return len(self._data) - self._pos
@@ -110,6 +122,23 @@ class ReceiveBuffer:
 
     def __repr__(self) -> str:
         return f"<ReceiveBuffer {len(self)} bytes at offset {self.offset}>"
+
+    @property
+    def raw(self) -> bytearray:
+        """The buffer's own bytes, for a core that parses by index without copying.
+
+        The unread bytes are ``raw[position:]``. Read it, never change it:
+        move the cursor with :meth:`skip` or the ``read_*`` methods. Indices
+        into it stay valid across :meth:`append`, and until the next read or
+        skip outside a transaction, or the next :meth:`commit`, which drop
+        the bytes before the cursor.
+        """
+        return self._data
+
+    @property
+    def position(self) -> int:
+        """The cursor's index in :attr:`raw`."""
+        return self._pos
 
     @property
     def offset(self) -> int:
