@@ -1,0 +1,67 @@
+"""tidewire-websocket: a sans-IO WebSocket core (RFC 6455, RFC 7692).
+
+Build a :class:`ClientConnection` or a :class:`ServerConnection`, move bytes
+in with ``receive_data()``/``receive_eof()`` and out with ``data_to_send()``,
+and exchange events with ``next_event()`` and ``send()``. See the guide for
+what an I/O layer must do.
+"""
+
+from .client import ClientConnection
+from .connection import (
+    DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_QUEUED_PONGS,
+    State,
+    WebSocketConnection,
+)
+from .events import (
+    AcceptConnection,
+    BytesChunk,
+    BytesMessage,
+    CloseConnection,
+    ExtensionOffer,
+    Headers,
+    PerMessageDeflate,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextChunk,
+    TextMessage,
+    WebSocketClosed,
+    WebSocketEvent,
+)
+from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code
+from .server import ServerConnection
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUED_PONGS",
+    "AcceptConnection",
+    "BytesChunk",
+    "BytesMessage",
+    "ClientConnection",
+    "CloseCode",
+    "CloseConnection",
+    "ExtensionOffer",
+    "Headers",
+    "Opcode",
+    "PerMessageDeflate",
+    "Ping",
+    "Pong",
+    "RejectConnection",
+    "Request",
+    "ServerConnection",
+    "State",
+    "TextChunk",
+    "TextMessage",
+    "WebSocketClosed",
+    "WebSocketConnection",
+    "WebSocketEvent",
+    "apply_mask",
+    "encode_frame",
+    "is_valid_close_code",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,662 @@
+"""The WebSocket state machine shared by both roles: framing, messages, closing.
+
+:class:`~tidewire_websocket.ClientConnection` and
+:class:`~tidewire_websocket.ServerConnection` add the opening handshake of
+their role; everything after it lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+import codecs
+import enum
+import os
+from typing import NoReturn
+
+import h11
+
+from tidewire import (
+    DEFAULT_MAX_BUFFER_SIZE,
+    NEED_DATA,
+    Connection,
+    LocalProtocolError,
+    NeedData,
+    ReceiveState,
+    RemoteProtocolError,
+)
+
+from .deflate import Deflate
+from .events import (
+    BytesChunk,
+    BytesMessage,
+    CloseConnection,
+    PerMessageDeflate,
+    Ping,
+    Pong,
+    TextChunk,
+    TextMessage,
+    WebSocketClosed,
+    WebSocketEvent,
+)
+from .frames import CloseCode, Opcode, apply_mask, encode_close_payload, encode_frame
+from .frames import is_valid_close_code as _is_valid_close_code
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUED_PONGS",
+    "State",
+    "WebSocketConnection",
+]
+
+DEFAULT_MAX_FRAME_SIZE = 1024 * 1024
+"""The default limit, in bytes, on one frame's payload as received."""
+
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+"""The default limit, in bytes, on a received message (after decompression)."""
+
+DEFAULT_MAX_QUEUED_PONGS = 16
+"""The default number of automatic pongs queued between two ``data_to_send()`` calls."""
+
+_TEXT = Opcode.TEXT.value
+_BINARY = Opcode.BINARY.value
+_CONTINUATION = Opcode.CONTINUATION.value
+_CLOSE = Opcode.CLOSE.value
+_PING = Opcode.PING.value
+_PONG = Opcode.PONG.value
+_PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR.value
+_BAD_DATA = CloseCode.INVALID_FRAME_PAYLOAD_DATA.value
+_TOO_BIG = CloseCode.MESSAGE_TOO_BIG.value
+_NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
+_UTF8 = codecs.getincrementaldecoder("utf-8")
+_MASK_POOL = 4096  # random bytes drawn at once for client masking keys
+
+
+class State(enum.Enum):
+    """Where a WebSocket connection stands (RFC 6455 sections 4 and 7).
+
+    ``CONNECTING`` → ``OPEN`` → ``LOCAL_CLOSING`` or ``REMOTE_CLOSING`` →
+    ``CLOSED``. A rejected handshake, a protocol error and end of file all
+    lead straight to ``CLOSED``.
+    """
+
+    CONNECTING = "CONNECTING"
+    """The opening handshake is under way."""
+    OPEN = "OPEN"
+    """Messages flow both ways."""
+    LOCAL_CLOSING = "LOCAL_CLOSING"
+    """We sent a close frame and wait for the peer's; we may send nothing more."""
+    REMOTE_CLOSING = "REMOTE_CLOSING"
+    """The peer sent a close frame; we owe one (only with ``auto_close=False``)."""
+    CLOSED = "CLOSED"
+    """Both close frames were exchanged, or the connection failed or ended."""
+
+
+_SENDING = (State.OPEN, State.REMOTE_CLOSING)
+
+
+class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
+    """The part of a WebSocket connection common to both roles.
+
+    Not built directly: use :class:`~tidewire_websocket.ClientConnection` or
+    :class:`~tidewire_websocket.ServerConnection`. After the opening
+    handshake, both behave the same way:
+
+    - :meth:`~tidewire.Connection.next_event` returns :class:`TextMessage` and :class:`BytesMessage`
+      (or :class:`TextChunk` and :class:`BytesChunk` when streaming),
+      :class:`Ping`, :class:`Pong` and :class:`CloseConnection`; after
+      :meth:`~tidewire.Connection.receive_eof`, a final :class:`WebSocketClosed`.
+    - :meth:`~tidewire.Connection.send` takes the same events.
+    - Received pings are answered at once (``auto_pong``), and a received
+      close frame is answered with the same code (``auto_close``).
+    - A protocol violation raises :class:`~tidewire.RemoteProtocolError`
+      whose ``code`` is the close code (1002 protocol error, 1007 invalid
+      data, 1009 too big); the close frame with that code is already in
+      :meth:`data_to_send` and the state is ``CLOSED``.
+
+    Args:
+        max_frame_size: The largest frame payload accepted, in bytes, or
+            ``None`` for no limit. A larger frame fails with 1009 as soon as
+            its header arrives.
+        max_message_size: The largest message accepted, in bytes after
+            decompression, or ``None`` for no limit; exceeding it fails with
+            1009 before the excess is held in memory. It applies when
+            streaming too.
+        streaming: Return each message as :class:`TextChunk` or
+            :class:`BytesChunk` pieces as bytes arrive, instead of whole
+            messages.
+        auto_pong: Answer each ping with a pong.
+        auto_close: Answer a received close frame with a close frame with
+            the same code. With ``False``, the application sends it (state
+            ``REMOTE_CLOSING`` until then).
+        max_queued_pongs: At most this many automatic pongs are queued
+            between two :meth:`data_to_send` calls; past that only the latest
+            ping is answered (RFC 6455 section 5.5.3 allows it), so a ping
+            flood cannot grow memory.
+        max_buffer_size: The cap on bytes buffered while the opening
+            handshake waits (see :class:`tidewire.Connection`).
+    """
+
+    _client: bool = False
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: int | None = DEFAULT_MAX_FRAME_SIZE,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        streaming: bool = False,
+        auto_pong: bool = True,
+        auto_close: bool = True,
+        max_queued_pongs: int = DEFAULT_MAX_QUEUED_PONGS,
+        max_buffer_size: int | None = DEFAULT_MAX_BUFFER_SIZE,
+    ) -> None:
+        super().__init__(max_buffer_size=max_buffer_size)
+        self._max_frame = max_frame_size
+        self._max_message = max_message_size
+        self._streaming = streaming
+        self._auto_pong = auto_pong
+        self._auto_close = auto_close
+        self._max_pongs = max_queued_pongs
+        self._state = State.CONNECTING
+        self._subprotocol: str | None = None
+        self._agreed: tuple[PerMessageDeflate, ...] = ()
+        self._deflate: Deflate | None = None
+        self._framing = False  # set when the handshake has succeeded
+        self._discard = False  # set once input no longer matters
+        self._failed = False
+        self._close_received: tuple[int, str] | None = None
+        # Frames are parsed by index in the receive buffer's own bytes (no
+        # copy). _pos runs ahead of the buffer's cursor over what was taken;
+        # _sync() moves the cursor there, dropping those bytes in one go.
+        self._pos = 0
+        self._mask_expected = 0 if self._client else 0x80
+        # The frame whose payload is being read; _left < 0 between frames.
+        self._left = -1
+        self._fin = 0
+        self._key: bytes | None = None
+        self._key_offset = 0
+        self._mask_cache: tuple[int, int, int] | None = None
+        # The message being received: its opcode (0: none) and pieces.
+        self._kind = 0
+        self._compressed = False
+        self._size = 0
+        self._buffered = bytearray()
+        self._decoder = _UTF8()
+        # Sending.
+        self._send_kind = 0  # opcode of the fragmented message being sent
+        self._send_compressed = False
+        self._masks = b""
+        self._mask_index = _MASK_POOL  # masking keys come from a pool of os.urandom bytes
+        self._queued_pongs = 0
+        self._deferred_pong: bytes | None = None
+        # The opening handshake, parsed by h11.
+        self._h11 = h11.Connection(h11.CLIENT if self._client else h11.SERVER)
+
+    # -- public state -------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Where the connection stands; see :class:`State`."""
+        return self._state
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol agreed in the handshake, or ``None``."""
+        return self._subprotocol
+
+    @property
+    def extensions(self) -> tuple[PerMessageDeflate, ...]:
+        """The extensions agreed in the handshake (empty, or one :class:`PerMessageDeflate`)."""
+        return self._agreed
+
+    @property
+    def should_close_transport(self) -> bool:
+        """Whether the I/O layer should close the TCP connection now.
+
+        After writing what :meth:`data_to_send` returns. True once the peer
+        closed its side (end of file), once a handshake was rejected or
+        failed, and, on a server, once the connection is ``CLOSED`` (RFC
+        6455 section 7.1.1: the server closes TCP first). A client in
+        ``CLOSED`` waits for the server to close, with a timeout of its
+        choice, then closes anyway.
+        """
+        if self.receive_state in (ReceiveState.EOF, ReceiveState.CLOSED):
+            return True
+        if self._state is not State.CLOSED:
+            return False
+        return not self._client or not self._framing
+
+    # -- receiving ----------------------------------------------------------
+
+    def _next_event(self) -> WebSocketEvent | NeedData:
+        if self._framing:
+            return self._frame_event()
+        return self._handshake_event()
+
+    @abc.abstractmethod
+    def _handshake_event(self) -> WebSocketEvent | NeedData:
+        """Parse the opening handshake of this role."""
+
+    def _open(self, trailing: bytes, agreed: PerMessageDeflate | None) -> None:
+        """Switch to framing: ``trailing`` are the first frame bytes, which h11 read."""
+        self._state = State.OPEN
+        self._framing = True
+        self._buffer.unread(trailing)
+        self._pos = self._buffer.position
+        if agreed is not None:
+            self._agreed = (agreed,)
+            self._deflate = Deflate(agreed, client=self._client)
+
+    def _sync(self) -> None:
+        """Move the buffer's cursor to ``_pos``, dropping the bytes parsed so far."""
+        buffer = self._buffer
+        buffer.skip(self._pos - buffer.position)
+        self._pos = buffer.position
+
+    def _offset(self, pos: int) -> int:
+        """The stream offset of index ``pos`` in the buffer's bytes."""
+        return self._buffer.offset + pos - self._buffer.position
+
+    def _fail(self, code: int, message: str, offset: int) -> NoReturn:
+        raise RemoteProtocolError(message, code=code, offset=offset)
+
+    def _frame_event(self) -> WebSocketEvent | NeedData:
+        rx = self._buffer.raw
+        if self._discard:
+            # After the peer's close frame nothing it sends matters (section 5.5.1).
+            self._buffer.skip(len(self._buffer))
+            self._pos = self._buffer.position
+            return NEED_DATA
+        while True:
+            pos = self._pos
+            avail = len(rx) - pos
+            if self._left < 0:
+                # A frame header: 2 bytes, an extended length, a masking key.
+                if avail < 2:
+                    self._sync()
+                    return NEED_DATA
+                b0 = rx[pos]
+                b1 = rx[pos + 1]
+                size = b1 & 0x7F
+                head = 2 if size < 126 else 4 if size == 126 else 10
+                masked = b1 & 0x80
+                if masked:
+                    head += 4
+                if avail < head:
+                    self._sync()
+                    return NEED_DATA
+                offset = self._offset(pos)
+                if size >= 126:
+                    size = int.from_bytes(rx[pos + 2 : pos + (4 if size == 126 else 10)], "big")
+                    if size < 126 or (size < 65536 and b1 & 0x7F == 127) or size >> 63:
+                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", offset)
+                opcode = b0 & 0x0F
+                if masked != self._mask_expected:
+                    self._fail(
+                        _PROTOCOL_ERROR,
+                        "the client sent an unmasked frame"
+                        if masked == 0
+                        else "the server sent a masked frame",
+                        offset,
+                    )
+                if opcode & 8:
+                    if opcode > _PONG:
+                        self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", offset)
+                    if not b0 & 0x80:
+                        self._fail(_PROTOCOL_ERROR, "fragmented control frame", offset)
+                    if b0 & 0x70:
+                        self._fail(_PROTOCOL_ERROR, "reserved bits set on a control frame", offset)
+                    if size > 125:
+                        self._fail(
+                            _PROTOCOL_ERROR, f"control frame of {size} bytes (max 125)", offset
+                        )
+                    end = pos + head + size
+                    if len(rx) < end:
+                        self._sync()
+                        return NEED_DATA
+                    payload = bytes(rx[pos + head : end])
+                    if masked:
+                        payload = apply_mask(payload, bytes(rx[pos + head - 4 : pos + head]))
+                    self._pos = end
+                    return self._control(opcode, payload, offset)
+                if opcode > _BINARY:
+                    self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", offset)
+                rsv = b0 & 0x70
+                if opcode:
+                    if self._kind:
+                        self._fail(
+                            _PROTOCOL_ERROR,
+                            "new data frame while a fragmented message is unfinished",
+                            offset,
+                        )
+                    if rsv and (rsv != 0x40 or self._deflate is None):
+                        self._fail(_PROTOCOL_ERROR, f"reserved bits {rsv >> 4:#05b} set", offset)
+                    compressed = rsv != 0
+                    so_far = 0
+                else:
+                    if not self._kind:
+                        self._fail(_PROTOCOL_ERROR, "continuation frame without a message", offset)
+                    if rsv:
+                        self._fail(
+                            _PROTOCOL_ERROR, "reserved bits set on a continuation frame", offset
+                        )
+                    compressed = self._compressed
+                    so_far = self._size
+                if self._max_frame is not None and size > self._max_frame:
+                    self._fail(_TOO_BIG, f"frame of {size} bytes (limit {self._max_frame})", offset)
+                limit = self._max_message
+                if limit is not None and not compressed and so_far + size > limit:
+                    self._fail(
+                        _TOO_BIG,
+                        f"message of at least {so_far + size} bytes (limit {limit})",
+                        offset,
+                    )
+                end = pos + head + size
+                if opcode and b0 & 0x80 and not rsv and end <= len(rx) and not self._streaming:
+                    # The common case: a whole single-frame message is here.
+                    data: bytes
+                    if not size:
+                        data = b""
+                    elif masked:
+                        key4 = rx[end - size - 4 : end - size]
+                        data = (
+                            int.from_bytes(rx[pos + head : end], "little")
+                            ^ int.from_bytes((key4 * ((size >> 2) + 1))[:size], "little")
+                        ).to_bytes(size, "little")
+                    else:
+                        data = bytes(rx[pos + head : end])
+                    self._pos = end
+                    if opcode == _TEXT:
+                        try:
+                            return TextMessage(data.decode())
+                        except UnicodeDecodeError as exc:
+                            self._fail(
+                                _BAD_DATA,
+                                f"invalid UTF-8 in a text message: {exc.reason}",
+                                offset + head + exc.start,
+                            )
+                    return BytesMessage(data)
+                if opcode:
+                    self._kind = opcode
+                    self._compressed = compressed
+                    self._size = 0
+                    if opcode == _TEXT:
+                        self._decoder.reset()
+                    if compressed:
+                        assert self._deflate is not None
+                        self._deflate.start_message()
+                if not compressed:
+                    self._size += size
+                self._left = size
+                self._fin = b0 & 0x80
+                self._key = bytes(rx[pos + head - 4 : pos + head]) if masked else None
+                self._key_offset = 0
+                self._pos = pos + head
+                continue
+            # The payload of a data frame, taken as it arrives.
+            left = self._left
+            take = min(avail, left)
+            if not take and left:
+                self._sync()
+                return NEED_DATA
+            end = pos + take
+            key = self._key
+            piece: bytes
+            if key is not None:
+                # Pieces of a long frame mostly share one size and key
+                # rotation (TCP reads of a fixed size): reuse the mask.
+                shift = self._key_offset & 3
+                cached = self._mask_cache
+                if cached is not None and cached[0] == shift and cached[1] == take:
+                    mask = cached[2]
+                else:
+                    rotated = key[shift:] + key[:shift]
+                    mask = int.from_bytes((rotated * ((take >> 2) + 1))[:take], "little")
+                    self._mask_cache = (shift, take, mask)
+                piece = (int.from_bytes(rx[pos:end], "little") ^ mask).to_bytes(take, "little")
+                self._key_offset += take
+            else:
+                piece = bytes(rx[pos:end])
+            self._pos = end
+            left -= take
+            if left:
+                self._left = left
+                last = False
+            else:
+                self._left = -1
+                self._mask_cache = None
+                last = self._fin != 0
+            event = self._piece(piece, last, self._offset(pos))
+            if event is not None:
+                return event
+
+    def _piece(
+        self, data: bytes, last: bool, offset: int
+    ) -> TextMessage | BytesMessage | TextChunk | BytesChunk | None:
+        """Take in a piece of the current message's payload; return an event if one is due."""
+        limit = self._max_message
+        if self._compressed:
+            deflate = self._deflate
+            assert deflate is not None
+            try:
+                data = deflate.decompress(
+                    data, None if limit is None else limit - self._size, last=last
+                )
+            except ValueError as exc:
+                self._fail(_PROTOCOL_ERROR, f"invalid compressed data: {exc}", offset)
+            self._size += len(data)
+            if limit is not None and self._size > limit:
+                self._fail(
+                    _TOO_BIG,
+                    f"message of over {limit} bytes once decompressed",
+                    offset,
+                )
+        if last:
+            self._kind, kind = 0, self._kind
+        else:
+            kind = self._kind
+        if kind == _TEXT:
+            decoder = self._decoder
+            try:
+                text = decoder.decode(data, last)
+                if not last:
+                    pending = decoder.getstate()[0]
+                    # CPython's decoder waits for a third byte after ED A0-BF,
+                    # a surrogate that can never become valid: fail fast.
+                    if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
+                        self._fail(_BAD_DATA, "invalid UTF-8: a surrogate", offset)
+            except UnicodeDecodeError as exc:
+                self._fail(_BAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}", offset)
+            if self._streaming:
+                return TextChunk(text, last) if text or last else None
+        elif self._streaming:
+            return BytesChunk(data, last) if data or last else None
+        # Reassembly keeps the raw bytes in one buffer: memory stays at the
+        # message's size however many (even empty) fragments it came in.
+        # Text was validated piece by piece above and is decoded once at
+        # the end, which cannot fail.
+        buffer = self._buffered
+        if not last:
+            buffer += data
+            return None
+        if buffer:
+            buffer += data
+            data = bytes(buffer)
+            self._buffered = bytearray()
+        elif kind == _TEXT:
+            return TextMessage(text)
+        return TextMessage(data.decode()) if kind == _TEXT else BytesMessage(data)
+
+    def _control(self, opcode: int, payload: bytes, offset: int) -> Ping | Pong | CloseConnection:
+        if opcode == _PING:
+            if self._auto_pong and self._state in _SENDING:
+                if self._queued_pongs < self._max_pongs:
+                    self._queued_pongs += 1
+                    self._write(self._frame(_PONG, payload))
+                else:
+                    self._deferred_pong = payload
+            return Ping(payload)
+        if opcode == _PONG:
+            return Pong(payload)
+        if not payload:
+            code, reason = _NO_STATUS, ""
+        elif len(payload) == 1:
+            self._fail(_PROTOCOL_ERROR, "close frame with a 1-byte payload", offset)
+        else:
+            code = int.from_bytes(payload[:2], "big")
+            if not _is_valid_close_code(code):
+                self._fail(_PROTOCOL_ERROR, f"invalid close code {code}", offset)
+            try:
+                reason = payload[2:].decode()
+            except UnicodeDecodeError as exc:
+                self._fail(_BAD_DATA, f"invalid UTF-8 in the close reason: {exc.reason}", offset)
+        self._close_received = (code, reason)
+        self._discard = True
+        self._buffered = bytearray()  # an unfinished message is dropped
+        if self._state is State.OPEN:
+            if self._auto_close:
+                self._write(self._frame(_CLOSE, encode_close_payload(code)))
+                self._state = State.CLOSED
+            else:
+                self._state = State.REMOTE_CLOSING
+        else:
+            self._state = State.CLOSED
+        return CloseConnection(code, reason)
+
+    def _end_of_stream(self) -> WebSocketClosed:
+        self._state = State.CLOSED
+        if self._close_received is not None:
+            return WebSocketClosed(*self._close_received)
+        return WebSocketClosed()
+
+    def _on_remote_error(self, error: RemoteProtocolError) -> None:
+        if not self._framing:
+            self._handshake_failed(error)
+        elif self._state in _SENDING:
+            code = error.code if isinstance(error.code, int) else _PROTOCOL_ERROR
+            self._write(self._frame(_CLOSE, encode_close_payload(code)))
+        self._state = State.CLOSED
+        self._failed = True
+
+    def _handshake_failed(self, error: RemoteProtocolError) -> None:
+        """Queue what the role owes the peer when the handshake fails. Default: nothing."""
+
+    # -- sending ------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Return and forget every byte waiting to be written to the peer.
+
+        Also ends the current round of automatic pongs: the pong for the
+        latest ping held back by ``max_queued_pongs`` is queued first.
+        """
+        if self._deferred_pong is not None:
+            if self._state in _SENDING:
+                self._write(self._frame(_PONG, self._deferred_pong))
+            self._deferred_pong = None
+        self._queued_pongs = 0
+        return super().data_to_send()
+
+    def _frame(self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
+        if not self._client:
+            return encode_frame(opcode, payload, fin=fin, rsv1=rsv1)
+        index = self._mask_index
+        if index == _MASK_POOL:
+            self._masks = os.urandom(_MASK_POOL)
+            index = 0
+        self._mask_index = index + 4
+        mask = self._masks[index : index + 4]
+        return encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)
+
+    def _send(self, event: WebSocketEvent) -> None:
+        kind = type(event)
+        if kind is TextMessage or kind is BytesMessage or kind is TextChunk or kind is BytesChunk:
+            self._send_data(event)  # type: ignore[arg-type]
+        elif kind is Ping or kind is Pong or kind is CloseConnection:
+            self._check_sending(event)
+            self._send_control(event)  # type: ignore[arg-type]
+        else:
+            self._send_handshake(event)
+
+    @abc.abstractmethod
+    def _send_handshake(self, event: WebSocketEvent) -> None:
+        """Send a handshake event of this role, or raise LocalProtocolError."""
+
+    def _check_sending(self, event: WebSocketEvent) -> None:
+        if self._state not in _SENDING:
+            raise LocalProtocolError(
+                f"cannot send {type(event).__name__} in state {self._state.name}"
+            )
+
+    def _send_data(self, event: TextMessage | BytesMessage | TextChunk | BytesChunk) -> None:
+        self._check_sending(event)
+        data = event.data
+        if isinstance(event, TextMessage | TextChunk):
+            if type(data) is not str:
+                raise LocalProtocolError(f"text data must be str, not {type(data).__name__}")
+            try:
+                payload = data.encode()
+            except UnicodeEncodeError as exc:
+                raise LocalProtocolError(f"text cannot be encoded as UTF-8: {exc.reason}") from None
+            opcode = _TEXT
+        else:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise LocalProtocolError(
+                    f"binary data must be bytes-like, not {type(data).__name__}"
+                )
+            payload = bytes(data)
+            opcode = _BINARY
+        deflate = self._deflate
+        if isinstance(event, TextChunk | BytesChunk):
+            last = event.last
+            if self._send_kind:
+                if self._send_kind != opcode:
+                    raise LocalProtocolError(
+                        f"cannot send {type(event).__name__}: another kind of message is unfinished"
+                    )
+                compressed = self._send_compressed
+                rsv1 = False
+                first = _CONTINUATION
+            else:
+                compressed = rsv1 = deflate is not None and event.compress
+                first = opcode
+            self._send_kind = 0 if last else opcode
+            self._send_compressed = compressed
+        else:
+            if self._send_kind:
+                raise LocalProtocolError(
+                    f"cannot send {type(event).__name__}: a fragmented message is unfinished"
+                    " (send its last chunk first)"
+                )
+            last = True
+            compressed = rsv1 = deflate is not None and event.compress
+            first = opcode
+        if compressed:
+            assert deflate is not None
+            payload = deflate.compress(payload, last=last)
+        self._write(self._frame(first, payload, fin=last, rsv1=rsv1))
+
+    def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
+        if isinstance(event, CloseConnection):
+            code, reason = event.code, event.reason
+            if type(code) is not int or not (_is_valid_close_code(code) or code == _NO_STATUS):
+                raise LocalProtocolError(f"cannot send close code {code!r}")
+            if type(reason) is not str:
+                raise LocalProtocolError("the close reason must be a str")
+            if code == _NO_STATUS and reason:
+                raise LocalProtocolError("a close frame without a code cannot have a reason")
+            try:
+                payload = encode_close_payload(code, reason)
+            except UnicodeEncodeError:
+                raise LocalProtocolError("the close reason cannot be encoded as UTF-8") from None
+            if len(payload) > 125:
+                raise LocalProtocolError("the close reason is longer than 123 bytes of UTF-8")
+            self._write(self._frame(_CLOSE, payload))
+            self._state = State.LOCAL_CLOSING if self._state is State.OPEN else State.CLOSED
+            return
+        payload = event.payload
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise LocalProtocolError(f"a {type(event).__name__} payload must be bytes-like")
+        payload = bytes(payload)
+        if len(payload) > 125:
+            raise LocalProtocolError(f"a {type(event).__name__} payload is at most 125 bytes")
+        self._write(self._frame(_PING if isinstance(event, Ping) else _PONG, payload))

@@ -1,0 +1,209 @@
+"""The server side: receive the client's request, then accept or reject it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import h11
+
+from tidewire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError
+
+from .connection import State, WebSocketConnection
+from .deflate import EXTENSION_NAME, NegotiationError, accept_offer, check_config, format_extension
+from .events import (
+    AcceptConnection,
+    ExtensionOffer,
+    Headers,
+    PerMessageDeflate,
+    RejectConnection,
+    Request,
+    WebSocketEvent,
+)
+from .handshake import (
+    HandshakeError,
+    accept_key,
+    check_headers,
+    format_response,
+    header_values,
+    parse_extensions,
+    parse_tokens,
+)
+
+__all__ = ["ServerConnection"]
+
+# Headers the responses set themselves; extra headers cannot repeat them.
+_BODY_HEADERS = ("content-length", "transfer-encoding")
+_ACCEPT_RESERVED = ("upgrade", "connection", "sec-websocket-*", *_BODY_HEADERS)
+
+
+class ServerConnection(WebSocketConnection):
+    """The server side of a WebSocket connection.
+
+    The client's opening handshake arrives as a :class:`Request` event; the
+    application answers by sending :class:`AcceptConnection` (the state
+    becomes ``OPEN``) or :class:`RejectConnection` (``CLOSED``; close TCP
+    once the response is written). Frames the client sent right after its
+    request wait, in order, until the answer.
+
+    A request that breaks RFC 6455 raises
+    :class:`~tidewire.RemoteProtocolError` whose ``code`` is an HTTP status
+    (400, 405 wrong method, 426 wrong ``Sec-WebSocket-Version``, 431 headers
+    too large, 505 not HTTP/1.1); the matching HTTP error response is
+    already in :meth:`~WebSocketConnection.data_to_send`, and the TCP
+    connection should be closed after it (see
+    :attr:`~WebSocketConnection.should_close_transport`).
+
+    Takes the keyword arguments of :class:`WebSocketConnection`.
+    """
+
+    _client = False
+    _request: Request | None = None
+
+    def _handshake_event(self) -> WebSocketEvent | NeedData:
+        if self._request is not None or self._state is not State.CONNECTING:
+            if self._state is State.CLOSED:
+                self._buffer.read_all()  # rejected: nothing more to read
+            return NEED_DATA  # waiting for the application's answer
+        connection = self._h11
+        while True:
+            try:
+                event = connection.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise RemoteProtocolError(
+                    f"invalid HTTP request: {exc}", code=exc.error_status_hint
+                ) from None
+            if event is h11.NEED_DATA:
+                data = self._buffer.read_all()
+                if not data:
+                    return NEED_DATA
+                connection.receive_data(data)
+            elif isinstance(event, h11.Request):
+                self._pending = _check_request(event)
+            else:
+                # EndOfMessage: request bodies were refused when checking it.
+                self._request = self._pending
+                return self._request
+
+    def _handshake_failed(self, error: RemoteProtocolError) -> None:
+        status = error.code if isinstance(error.code, int) and 400 <= error.code < 600 else 400
+        headers = [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Connection", b"close")]
+        if status == 426:
+            headers.append((b"Sec-WebSocket-Version", b"13"))
+        elif status == 405:
+            headers.append((b"Allow", b"GET"))
+        self._write(format_response(status, tuple(headers), error.message.encode() + b"\n"))
+
+    def _send_handshake(self, event: WebSocketEvent) -> None:
+        if not isinstance(event, AcceptConnection | RejectConnection):
+            raise LocalProtocolError(f"a server cannot send {type(event).__name__}")
+        request = self._request
+        if request is None or self._state is not State.CONNECTING:
+            raise LocalProtocolError(
+                f"cannot send {type(event).__name__}: "
+                + ("no request received yet" if request is None else "the request was answered")
+            )
+        reserved = _ACCEPT_RESERVED if isinstance(event, AcceptConnection) else _BODY_HEADERS
+        try:
+            check_headers(event.headers, reserved)
+        except HandshakeError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        if isinstance(event, RejectConnection):
+            self._reject(event)
+        else:
+            self._accept(event, request)
+
+    def _reject(self, event: RejectConnection) -> None:
+        status = event.status_code
+        if type(status) is not int or not 200 <= status < 600:
+            raise LocalProtocolError(f"a rejection needs a status from 200 to 599, not {status!r}")
+        if not isinstance(event.body, bytes):
+            raise LocalProtocolError("the rejection body must be bytes")
+        self._write(format_response(status, event.headers, event.body))
+        self._state = State.CLOSED
+
+    def _accept(self, event: AcceptConnection, request: Request) -> None:
+        subprotocol = event.subprotocol
+        if subprotocol is not None and subprotocol not in request.subprotocols:
+            raise LocalProtocolError(f"subprotocol {subprotocol!r} was not offered")
+        configs = event.extensions
+        if len(configs) > 1 or not all(isinstance(c, PerMessageDeflate) for c in configs):
+            raise LocalProtocolError("extensions must be at most one PerMessageDeflate")
+        agreed = None
+        response: list[tuple[bytes, bytes]] = [
+            (b"Upgrade", b"websocket"),
+            (b"Connection", b"Upgrade"),
+            (b"Sec-WebSocket-Accept", accept_key(_key(request.headers)).encode()),
+        ]
+        if subprotocol is not None:
+            response.append((b"Sec-WebSocket-Protocol", subprotocol.encode()))
+        if configs:
+            try:
+                check_config(configs[0], client=False)
+            except NegotiationError as exc:
+                raise LocalProtocolError(str(exc)) from None
+            for offer in request.extensions:
+                assert isinstance(offer, ExtensionOffer)
+                if offer.name.lower() != EXTENSION_NAME:
+                    continue
+                try:
+                    element, agreed = accept_offer(configs[0], offer)
+                except NegotiationError:
+                    continue  # try the client's next, fallback offer
+                response.append((b"Sec-WebSocket-Extensions", format_extension(element).encode()))
+                break
+        self._write(format_response(101, (*response, *event.headers)))
+        self._subprotocol = subprotocol
+        trailing = self._h11.trailing_data[0]
+        self._open(trailing, agreed)
+
+
+def _key(headers: Headers) -> str:
+    return header_values(headers, b"sec-websocket-key")[0].decode("ascii")
+
+
+def _check_request(event: h11.Request) -> Request:
+    """Check an HTTP request against RFC 6455 section 4.2.1; raise with an HTTP status."""
+    headers: Headers = tuple((bytes(name), bytes(value)) for name, value in event.headers)
+    if event.method != b"GET":
+        raise RemoteProtocolError(f"method {event.method.decode()} is not GET", code=405)
+    if event.http_version != b"1.1":
+        raise RemoteProtocolError(
+            f"HTTP/{event.http_version.decode()} cannot upgrade to WebSocket", code=505
+        )
+
+    def tokens(name: bytes) -> list[str]:
+        values = b",".join(header_values(headers, name)).decode("latin-1").lower()
+        return [item.strip(" \t") for item in values.split(",")]
+
+    if "websocket" not in tokens(b"upgrade"):
+        raise RemoteProtocolError("the Upgrade header does not name websocket", code=400)
+    if "upgrade" not in tokens(b"connection"):
+        raise RemoteProtocolError("the Connection header does not include upgrade", code=400)
+    keys = header_values(headers, b"sec-websocket-key")
+    try:
+        valid = len(keys) == 1 and len(base64.b64decode(keys[0], validate=True)) == 16
+    except binascii.Error:
+        valid = False
+    if not valid:
+        raise RemoteProtocolError("missing or invalid Sec-WebSocket-Key", code=400)
+    if header_values(headers, b"sec-websocket-version") != [b"13"]:
+        raise RemoteProtocolError("Sec-WebSocket-Version must be 13", code=426)
+    if header_values(headers, b"transfer-encoding") or any(
+        value.strip() != b"0" for value in header_values(headers, b"content-length")
+    ):
+        raise RemoteProtocolError("the handshake request has a body", code=400)
+    try:
+        subprotocols = parse_tokens(
+            header_values(headers, b"sec-websocket-protocol"), "Sec-WebSocket-Protocol"
+        )
+        extensions = parse_extensions(header_values(headers, b"sec-websocket-extensions"))
+    except HandshakeError as exc:
+        raise RemoteProtocolError(str(exc), code=400) from None
+    return Request(
+        host=header_values(headers, b"host")[0].decode("latin-1"),
+        target=event.target.decode("latin-1"),
+        subprotocols=tuple(subprotocols),
+        extensions=tuple(extensions),
+        headers=headers,
+    )

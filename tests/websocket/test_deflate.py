@@ -1,0 +1,201 @@
+"""permessage-deflate (RFC 7692): negotiation rules and the compression state."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from tidewire_websocket import ExtensionOffer, PerMessageDeflate
+from tidewire_websocket.deflate import (
+    EXTENSION_NAME,
+    Deflate,
+    NegotiationError,
+    accept_offer,
+    check_config,
+    format_extension,
+    offer_for,
+    response_matches,
+)
+
+
+def offer(*params: tuple[str, str | None]) -> ExtensionOffer:
+    return ExtensionOffer(EXTENSION_NAME, tuple(params))
+
+
+def test_check_config():
+    check_config(PerMessageDeflate(server_max_window_bits=8), client=True)
+    check_config(PerMessageDeflate(client_max_window_bits=8), client=False)
+    with pytest.raises(NegotiationError, match="client_max_window_bits=8"):
+        check_config(PerMessageDeflate(client_max_window_bits=8), client=True)
+    with pytest.raises(NegotiationError, match="server_max_window_bits=8"):
+        check_config(PerMessageDeflate(server_max_window_bits=8), client=False)
+    for bad in (7, 16, "9", True):
+        with pytest.raises(NegotiationError, match="8 to 15"):
+            check_config(PerMessageDeflate(server_max_window_bits=bad), client=True)
+
+
+def test_offers():
+    assert format_extension(offer_for(PerMessageDeflate())) == (
+        "permessage-deflate; client_max_window_bits"
+    )
+    everything = PerMessageDeflate(True, True, 10, 11)
+    assert format_extension(offer_for(everything)) == (
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover;"
+        " server_max_window_bits=10; client_max_window_bits=11"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "params", "response", "agreed"),
+    [
+        (PerMessageDeflate(), (), (), PerMessageDeflate()),
+        (
+            PerMessageDeflate(),
+            (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
+            (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
+            PerMessageDeflate(True, True),
+        ),
+        (
+            PerMessageDeflate(True, True),
+            (),
+            (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
+            PerMessageDeflate(True, True),
+        ),
+        (
+            PerMessageDeflate(server_max_window_bits=12),
+            (("server_max_window_bits", "10"),),
+            (("server_max_window_bits", "10"),),
+            PerMessageDeflate(server_max_window_bits=10),
+        ),
+        (
+            PerMessageDeflate(server_max_window_bits=9),
+            (),
+            (("server_max_window_bits", "9"),),
+            PerMessageDeflate(server_max_window_bits=9),
+        ),
+        (
+            PerMessageDeflate(),
+            (("client_max_window_bits", None),),
+            (),
+            PerMessageDeflate(),
+        ),
+        (
+            PerMessageDeflate(client_max_window_bits=9),
+            (("client_max_window_bits", None),),
+            (("client_max_window_bits", "9"),),
+            PerMessageDeflate(client_max_window_bits=9),
+        ),
+        (
+            PerMessageDeflate(client_max_window_bits=12),
+            (("client_max_window_bits", "10"),),
+            (("client_max_window_bits", "10"),),
+            PerMessageDeflate(client_max_window_bits=10),
+        ),
+        (
+            PerMessageDeflate(),
+            (("client_max_window_bits", "11"),),
+            (("client_max_window_bits", "11"),),
+            PerMessageDeflate(client_max_window_bits=11),
+        ),
+        (
+            PerMessageDeflate(client_max_window_bits=9),
+            (),
+            (),
+            PerMessageDeflate(),
+        ),
+    ],
+)
+def test_accept_offer(config, params, response, agreed):
+    element, result = accept_offer(config, offer(*params))
+    assert element == offer(*response)
+    assert result == agreed
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ((("server_max_window_bits", "8"),), "8-bit window"),
+        ((("server_max_window_bits", None),), "needs a value"),
+        ((("server_max_window_bits", "16"),), "8 to 15"),
+        ((("client_max_window_bits", "x"),), "8 to 15"),
+        ((("client_max_window_bits", "٩"),), "8 to 15"),
+        ((("server_no_context_takeover", "1"),), "takes no value"),
+        ((("client_no_context_takeover", None),) * 2, "repeated"),
+        ((("mystery", None),), "unknown parameter"),
+    ],
+)
+def test_unacceptable_offers(params, words):
+    with pytest.raises(NegotiationError, match=words):
+        accept_offer(PerMessageDeflate(), offer(*params))
+
+
+def test_response_matches():
+    plain = PerMessageDeflate()
+    assert response_matches([plain], offer()) == plain
+    assert response_matches(
+        [PerMessageDeflate(client_max_window_bits=12)],
+        offer(("server_no_context_takeover", None), ("client_no_context_takeover", None)),
+    ) == PerMessageDeflate(True, True, None, 12)
+    assert response_matches(
+        [PerMessageDeflate(server_max_window_bits=9), plain],
+        offer(("server_max_window_bits", "12")),
+    ) == PerMessageDeflate(server_max_window_bits=12)
+
+
+@pytest.mark.parametrize(
+    ("offers", "params", "words"),
+    [
+        ([PerMessageDeflate(server_no_context_takeover=True)], (), "not accepted"),
+        (
+            [PerMessageDeflate(server_max_window_bits=10)],
+            (("server_max_window_bits", "11"),),
+            "larger",
+        ),
+        (
+            [PerMessageDeflate(client_max_window_bits=10)],
+            (("client_max_window_bits", "11"),),
+            "larger",
+        ),
+        ([PerMessageDeflate()], (("client_max_window_bits", "8"),), "8-bit"),
+        ([PerMessageDeflate()], (("client_max_window_bits", None),), "needs a value"),
+    ],
+)
+def test_responses_that_match_no_offer(offers, params, words):
+    with pytest.raises(NegotiationError, match=words):
+        response_matches(offers, offer(*params))
+
+
+def round_trip(sender: Deflate, receiver: Deflate, message: bytes, pieces: int = 1) -> bytes:
+    step = max(1, len(message) // pieces)
+    parts = [message[i : i + step] for i in range(0, len(message), step)] or [b""]
+    wire = [sender.compress(p, last=i == len(parts) - 1) for i, p in enumerate(parts)]
+    receiver.start_message()
+    out = [receiver.decompress(w, None, last=i == len(wire) - 1) for i, w in enumerate(wire)]
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("agreed", [PerMessageDeflate(), PerMessageDeflate(True, True, 9, 9)])
+def test_compress_decompress(agreed):
+    client = Deflate(agreed, client=True)
+    server = Deflate(agreed, client=False)
+    for message in [b"", b"hello" * 100, bytes(range(256)) * 10, b"hello" * 100]:
+        assert round_trip(client, server, message, pieces=3) == message
+        assert round_trip(server, client, message) == message
+
+
+def test_context_takeover_shrinks_repeated_messages():
+    kept = Deflate(PerMessageDeflate(), client=False)
+    reset = Deflate(PerMessageDeflate(server_no_context_takeover=True), client=False)
+    message = bytes(range(256)) * 4
+    for deflate in (kept, reset):
+        deflate.compress(message, last=True)
+    assert len(kept.compress(message, last=True)) < len(reset.compress(message, last=True))
+
+
+def test_decompress_is_bounded():
+    deflate = Deflate(PerMessageDeflate(), client=True)
+    compressor = zlib.compressobj(wbits=-15)
+    wire = compressor.compress(bytes(10**6)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    deflate.start_message()
+    assert len(deflate.decompress(wire[:-4], 1000, last=True)) == 1001
