@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidewire_websocket import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code
+from tidewire_websocket import (
+    CloseCode,
+    Opcode,
+    apply_mask,
+    encode_frame,
+    is_valid_close_code,
+    unmask,
+)
 from tidewire_websocket.frames import encode_close_payload
 
 
@@ -16,7 +23,7 @@ def slow_mask(data: bytes, key: bytes, offset: int = 0) -> bytes:
     return bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
 
 
-@given(st.binary(max_size=600), st.binary(min_size=4, max_size=4), st.integers(0, 7))
+@given(st.binary(max_size=2000), st.binary(min_size=4, max_size=4), st.integers(0, 7))
 def test_apply_mask_matches_the_definition(data, key, offset):
     assert apply_mask(data, key, offset) == slow_mask(data, key, offset)
     assert apply_mask(apply_mask(data, key, offset), key, offset) == data
@@ -62,3 +69,10 @@ def test_close_payloads():
     assert encode_close_payload(1000) == b"\x03\xe8"
     assert encode_close_payload(4000, "é") == b"\x0f\xa0\xc3\xa9"
     assert encode_close_payload(1005) == b""
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 513, 4096, 65537])
+def test_unmask_both_ways_agree_with_the_definition(size):
+    data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    key = b"\x01\x80\xff\x3c"
+    assert unmask(bytearray(data), key) == slow_mask(data, key)

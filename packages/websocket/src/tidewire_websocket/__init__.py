@@ -31,7 +31,7 @@ from .events import (
     WebSocketClosed,
     WebSocketEvent,
 )
-from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code
+from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code, unmask
 from .server import ServerConnection
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "apply_mask",
     "encode_frame",
     "is_valid_close_code",
+    "unmask",
 ]
 
 __version__ = "0.1.0"

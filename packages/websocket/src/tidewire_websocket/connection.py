@@ -38,7 +38,7 @@ from .events import (
     WebSocketClosed,
     WebSocketEvent,
 )
-from .frames import CloseCode, Opcode, apply_mask, encode_close_payload, encode_frame
+from .frames import CloseCode, Opcode, apply_mask, encode_close_payload, encode_frame, unmask
 from .frames import is_valid_close_code as _is_valid_close_code
 
 __all__ = [
@@ -175,7 +175,6 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         self._fin = 0
         self._key: bytes | None = None
         self._key_offset = 0
-        self._mask_cache: tuple[int, int, int] | None = None
         # The message being received: its opcode (0: none) and pieces.
         self._kind = 0
         self._compressed = False
@@ -358,11 +357,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     if not size:
                         data = b""
                     elif masked:
-                        key4 = rx[end - size - 4 : end - size]
-                        data = (
-                            int.from_bytes(rx[pos + head : end], "little")
-                            ^ int.from_bytes((key4 * ((size >> 2) + 1))[:size], "little")
-                        ).to_bytes(size, "little")
+                        data = unmask(rx[pos + head : end], rx[end - size - 4 : end - size])
                     else:
                         data = bytes(rx[pos + head : end])
                     self._pos = end
@@ -403,17 +398,8 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             key = self._key
             piece: bytes
             if key is not None:
-                # Pieces of a long frame mostly share one size and key
-                # rotation (TCP reads of a fixed size): reuse the mask.
                 shift = self._key_offset & 3
-                cached = self._mask_cache
-                if cached is not None and cached[0] == shift and cached[1] == take:
-                    mask = cached[2]
-                else:
-                    rotated = key[shift:] + key[:shift]
-                    mask = int.from_bytes((rotated * ((take >> 2) + 1))[:take], "little")
-                    self._mask_cache = (shift, take, mask)
-                piece = (int.from_bytes(rx[pos:end], "little") ^ mask).to_bytes(take, "little")
+                piece = unmask(rx[pos:end], key[shift:] + key[:shift])
                 self._key_offset += take
             else:
                 piece = bytes(rx[pos:end])
@@ -424,7 +410,6 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                 last = False
             else:
                 self._left = -1
-                self._mask_cache = None
                 last = self._fin != 0
             event = self._piece(piece, last, self._offset(pos))
             if event is not None:

@@ -16,6 +16,7 @@ __all__ = [
     "encode_close_payload",
     "encode_frame",
     "is_valid_close_code",
+    "unmask",
 ]
 
 
@@ -69,18 +70,38 @@ def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0
 
     Masking is its own inverse. ``offset`` is the position of ``data[0]``
     within the frame's payload, for a payload unmasked piece by piece.
-
-    The whole payload is XORed as one big integer, which runs at C speed in
-    pure Python.
     """
-    size = len(data)
-    if not size:
-        return b""
-    shift = offset & 3
-    if shift:
-        key = key[shift:] + key[:shift]
-    mask = int.from_bytes((key * ((size >> 2) + 1))[:size], "little")
-    return (int.from_bytes(data, "little") ^ mask).to_bytes(size, "little")
+    if offset & 3:
+        key = key[offset & 3 :] + key[: offset & 3]
+    return unmask(bytearray(data), key)
+
+
+# One translation table per key byte: the XOR of every byte value with it.
+_IDENTITY = int.from_bytes(bytes(range(256)), "big")
+_XOR_TABLES = [
+    (_IDENTITY ^ int.from_bytes(bytes([k]) * 256, "big")).to_bytes(256, "big") for k in range(256)
+]
+# Below this size one big-integer XOR is fastest; above it, four strided
+# bytes.translate passes (about 2.5x faster on 64 KiB, both at C speed).
+_TRANSLATE_FROM = 512
+
+
+def unmask(payload: bytearray, key: bytes | bytearray) -> bytes:
+    """XOR ``payload`` with ``key`` repeated, starting at the key's first byte.
+
+    ``payload`` is a buffer of the caller's that may be overwritten (a fresh
+    slice of the receive buffer); the result is new bytes.
+    """
+    size = len(payload)
+    if size < _TRANSLATE_FROM:
+        mask = int.from_bytes((bytes(key) * ((size >> 2) + 1))[:size], "little")
+        return (int.from_bytes(payload, "little") ^ mask).to_bytes(size, "little")
+    tables = _XOR_TABLES
+    payload[0::4] = payload[0::4].translate(tables[key[0]])
+    payload[1::4] = payload[1::4].translate(tables[key[1]])
+    payload[2::4] = payload[2::4].translate(tables[key[2]])
+    payload[3::4] = payload[3::4].translate(tables[key[3]])
+    return bytes(payload)
 
 
 _HEADER_2 = struct.Struct("!BB").pack
