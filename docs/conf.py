@@ -1,8 +1,10 @@
 """Sphinx configuration for the tidewire documentation."""
 
+import operator
+
 project = "tidewire"
 author = "the tidewire developers"
-copyright = "2026, the tidewire developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, the tidewire developers"
 
 extensions = [
     "sphinx.ext.autodoc",
@@ -25,11 +27,40 @@ napoleon_numpy_docstring = False
 # signatures are accepted unlinked by the patterns below; everything of ours
 # must resolve.
 nitpicky = True
+_BUILTINS = (
+    "bytes|bytearray|memoryview|int|str|float|bool|object|list|dict|tuple|set|frozenset"
+    "|type|None|Exception|BaseException|TypeError|ValueError|AttributeError|ImportError"
+    "|AssertionError|NotImplementedError"
+)
+_FOREIGN = "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket"
+_TYPING = (
+    "Any|Callable|Iterable|Iterator|Sequence|Mapping|Literal|ClassVar|Final|NoReturn"
+    "|Awaitable|AsyncIterator|Generic|Self"
+)
 nitpick_ignore_regex = [
-    (r"py:(class|obj|exc|data|func|meth)", r"(builtins\.)?(bytes|bytearray|memoryview|int|str|float|bool|object|list|dict|tuple|set|frozenset|type|None|Exception|BaseException|TypeError|ValueError|AttributeError|ImportError|AssertionError|NotImplementedError)"),
-    (r"py:(class|obj|data)", r"(typing|collections\.abc|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket)(\..+)?"),
-    (r"py:(class|obj|data)", r"(Any|Callable|Iterable|Iterator|Sequence|Mapping|Literal|ClassVar|Final|NoReturn|Awaitable|AsyncIterator|Generic|Self)"),
+    (r"py:(class|obj|exc|data|func|meth)", rf"(builtins\.)?({_BUILTINS})"),
+    (r"py:(class|obj|data)", rf"({_FOREIGN})(\..+)?"),
+    (r"py:(class|obj|data)", rf"({_TYPING})"),
     (r"py:(class|obj)", r"(.*\.)?(ReceivedT|SentT|T|EventT)"),
     (r"py:class", r"(st\.)?(SearchStrategy|DataObject)"),
     (r"py:attr", r"tidewire\.events\.Sentinel\.NEED_DATA"),  # inside the NeedData alias
 ]
+
+
+def _skip_event_fields(
+    app: object, what: str, name: str, obj: object, skip: bool, options: object
+) -> bool | None:
+    """Leave out the read-only properties tidewire.Event generates for fields.
+
+    Each event documents its fields in its docstring ("Attributes:"); the
+    generated properties (their getter is an operator.attrgetter) would
+    document them a second time.
+    """
+    if isinstance(getattr(obj, "fget", None), operator.attrgetter):
+        return True
+    return None
+
+
+def setup(app: object) -> None:
+    """Register the hook above."""
+    app.connect("autodoc-skip-member", _skip_event_fields)  # type: ignore[attr-defined]

@@ -77,8 +77,8 @@ def main() -> None:
     for workload, variant, fn, (small, large) in workloads:
         quick = "naive" in variant
         settings = {"repeat": 1, "min_time": 0} if quick else {"repeat": 5, "min_time": 0.2}
-        t_small = best_time(lambda: fn(small), **settings)
-        t_large = best_time(lambda: fn(large), **settings)
+        t_small = best_time(lambda fn=fn, n=small: fn(n), **settings)
+        t_large = best_time(lambda fn=fn, n=large: fn(n), **settings)
         rows.append(
             (workload, variant, f"{small:,}", f"{t_small * 1e3:.1f} ms", f"{large:,}",
              f"{t_large * 1e3:.1f} ms", f"{t_large / t_small:.2f}")

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tidewire import LocalProtocolError, RemoteProtocolError
 from tidewire.testing import ConnectionContract, Loopback, assert_split_invariant, run
 

@@ -17,7 +17,8 @@ matters on hot paths: a core may build millions per second.
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar, Final, Literal, NoReturn, dataclass_transform
+from operator import attrgetter
+from typing import Any, ClassVar, Final, Literal, dataclass_transform
 
 __all__ = ["NEED_DATA", "ConnectionClosed", "Event", "NeedData", "Sentinel"]
 
@@ -31,7 +32,13 @@ def _is_classvar(annotation: object) -> bool:
 
 @dataclass_transform(frozen_default=True)
 class _EventMeta(type):
-    """Builds ``__slots__``, ``__init__``, equality, hash and repr from annotations."""
+    """Builds ``__slots__``, ``__init__``, read-only fields, equality, hash and repr.
+
+    Each field ``name`` is stored in a slot ``_name`` behind a read-only
+    property ``name``: the generated ``__init__`` then assigns slots
+    directly, which costs half of what going through an immutability guard
+    in ``__setattr__`` would, and assigning a field still raises.
+    """
 
     def __new__(
         mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
@@ -41,8 +48,13 @@ class _EventMeta(type):
             for field, annotation in namespace.get("__annotations__", {}).items()
             if not _is_classvar(annotation)
         ]
+        for field in own:
+            if field.startswith("_"):
+                raise TypeError(f"{name}: event field {field!r} must not start with '_'")
         defaults = {field: namespace.pop(field) for field in own if field in namespace}
-        namespace["__slots__"] = tuple(own)
+        namespace["__slots__"] = tuple(f"_{field}" for field in own)
+        for field in own:
+            namespace[field] = property(attrgetter(f"_{field}"))
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         inherited: tuple[str, ...] = getattr(cls, "_fields", ())
         fields = inherited + tuple(own)
@@ -56,12 +68,10 @@ class _EventMeta(type):
 
 
 def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> Any:
-    # Slot descriptors' __set__ bypasses the immutability guard in
-    # Event.__setattr__; generated code keeps construction free of loops.
+    # Generated code: construction runs no loop and no lookups of its own.
     env: dict[str, Any] = {}
     params = []
     for i, field in enumerate(fields):
-        env[f"_set{i}"] = _slot_setter(cls, field)
         if field in defaults:
             env[f"_default{i}"] = defaults[field]
             params.append(f"{field}=_default{i}")
@@ -71,19 +81,12 @@ def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> 
                     f"{cls.__name__}: field {field!r} without a default follows one with a default"
                 )
             params.append(field)
-    body = (
-        "".join(f"    _set{i}(self, {field})\n" for i, field in enumerate(fields)) or "    pass\n"
-    )
+    body = "".join(f"    self._{field} = {field}\n" for field in fields) or "    pass\n"
     source = f"def __init__(self, {', '.join(params)}):\n{body}"
     exec(source, env)  # noqa: S102 - generated from identifiers only
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
-
-
-def _slot_setter(cls: type, field: str) -> Any:
-    # Every field is a slot of the class or of an Event base, by construction.
-    return next(vars(klass)[field] for klass in cls.__mro__ if field in vars(klass)).__set__
 
 
 class Event(metaclass=_EventMeta):
@@ -92,17 +95,13 @@ class Event(metaclass=_EventMeta):
     Subclasses declare their fields as class annotations, with optional
     defaults, and get ``__init__`` (positional or keyword), ``__eq__`` by type
     and value, ``__hash__``, a readable ``__repr__``, ``__match_args__`` and
-    ``__slots__``. Fields cannot be reassigned.
+    ``__slots__``. Fields are read-only: assigning or deleting one raises
+    :class:`AttributeError`. (A field ``name`` lives in a private slot
+    ``_name``; a subclass that writes its own ``__init__`` sets those.)
     """
 
     _fields: ClassVar[tuple[str, ...]]
     _defaults: ClassVar[dict[str, Any]]
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable; cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable; cannot delete {name!r}")
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, field) for field in self._fields)
