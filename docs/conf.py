@@ -30,7 +30,8 @@ nitpicky = True
 _BUILTINS = (
     "bytes|bytearray|memoryview|int|str|float|bool|object|list|dict|tuple|set|frozenset"
     "|type|None|Exception|BaseException|TypeError|ValueError|AttributeError|ImportError"
-    "|AssertionError|NotImplementedError"
+    "|AssertionError|NotImplementedError|OSError|ConnectionError|EOFError|TimeoutError"
+    "|RuntimeError"
 )
 _FOREIGN = "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket"
 _TYPING = (

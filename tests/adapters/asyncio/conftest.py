@@ -1,0 +1,121 @@
+"""Shared fixtures for the adapter's behavioural tests.
+
+The test bodies use the adapter only through the ``adapter`` fixture (the
+module) and the mirrored public names, and drive peers with anyio, so the same
+bodies can later run against the trio and Twisted adapters by parametrising
+``anyio_backend`` and ``adapter``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import ssl
+import struct
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import anyio
+import anyio.abc
+import pytest
+import trustme
+
+import tidewire_asyncio
+
+EXAMPLES = Path(__file__).parents[3] / "docs" / "examples"
+
+
+def load_example(name):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def adapter():
+    return tidewire_asyncio
+
+
+@pytest.fixture
+def netstring():
+    return load_example("netstring")
+
+
+@pytest.fixture(scope="session")
+def tls():
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
+async def eventually(predicate):
+    """Wait (bounded) until ``predicate()`` is true; never a timing assertion."""
+    with anyio.fail_after(10):
+        while not predicate():
+            await anyio.sleep(0.005)
+
+
+async def read_exactly(sock, n):
+    data = bytearray()
+    while len(data) < n:
+        data += await sock.receive(n - len(data))
+    return bytes(data)
+
+
+async def read_until_eof(sock):
+    data = bytearray()
+    try:
+        while True:
+            data += await sock.receive()
+    except (anyio.EndOfStream, anyio.BrokenResourceError):
+        return bytes(data)
+
+
+async def reset(sock):
+    """Close an anyio socket with a TCP reset (SO_LINGER 0)."""
+    raw = sock.extra(anyio.abc.SocketAttribute.raw_socket)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await sock.aclose()
+
+
+@asynccontextmanager
+async def stream_and_socket(adapter, factory, **options):
+    """Our stream on one end of a TCP connection, a raw anyio socket (the peer) on the other.
+
+    The peer is anyio's client socket, which reads only when asked to, so a
+    test can make it a peer that never reads.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        sock = await anyio.connect_tcp("127.0.0.1", port)
+        accepted, _ = listener.accept()
+        stream = await adapter.connect(factory, sock=accepted, **options)
+        async with stream, sock:  # the peer closes first: a stuck aclose() cannot hang
+            yield stream, sock
+
+
+@pytest.fixture
+def tools():
+    return SimpleNamespace(
+        eventually=eventually,
+        read_exactly=read_exactly,
+        read_until_eof=read_until_eof,
+        reset=reset,
+        stream_and_socket=stream_and_socket,
+    )

@@ -1,0 +1,203 @@
+"""tidewire_asyncio.lines against peers that are not ours.
+
+Our client talks to a Twisted LineReceiver server (a separate process); our
+server is driven by plain blocking sockets in a thread.
+"""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tidewire import LocalProtocolError, RemoteProtocolError
+from tidewire_asyncio import lines
+
+pytestmark = pytest.mark.anyio
+
+PEER = Path(__file__).parent / "peers" / "twisted_lines.py"
+
+
+@pytest.fixture(scope="module")
+def twisted_port():
+    process = subprocess.Popen(
+        [sys.executable, str(PEER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield int(process.stdout.readline())
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+def block(n):
+    return bytes(i % 256 for i in range(n))
+
+
+async def test_lines_against_twisted(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+        await stream.send_line(b"hello")
+        await stream.send_line(b"")
+        assert await stream.receive_line() == b"ECHO hello"
+        assert await stream.receive_line() == b"ECHO "
+        assert stream.get_extra_info("peername")[1] == twisted_port
+
+
+async def test_raw_block_between_lines_against_twisted(twisted_port):
+    """memcached's shape: a header line, n raw bytes (which contain CRLFs), then lines."""
+    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+        for n in (0, 1, 13, 100_000):
+            await stream.send_line(b"GET %d" % n)
+            assert await stream.receive_line() == b"VALUE %d" % n
+            assert await stream.receive_exactly(n) == block(n)
+            assert await stream.receive_line() == b""
+            assert await stream.receive_line() == b"END"
+
+
+async def test_send_raw_to_twisted_raw_mode(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+        data = block(50_000)
+        await stream.send_line(b"PUT %d" % len(data))
+        await stream.send_raw(data)
+        await stream.send_line(b"after")
+        assert await stream.receive_line() == b"STORED %d %d" % (len(data), sum(data) % 65521)
+        assert await stream.receive_line() == b"ECHO after"
+
+
+async def test_async_for_and_end_of_stream(twisted_port, adapter):
+    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+        await stream.send_line(b"one")
+        await stream.send_line(b"QUIT")
+        assert [line async for line in stream] == [b"ECHO one", b"BYE"]
+        assert stream.closed_event.clean
+        with pytest.raises(adapter.EndOfStream, match="a line"):
+            await stream.receive_line()
+
+
+async def test_line_limit_from_the_core(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port, max_line_length=1000) as stream:
+        await stream.send_line(b"LONG 1000")
+        await stream.send_line(b"LONG 1001")
+        assert await stream.receive_line() == b"x" * 1000
+        with pytest.raises(RemoteProtocolError, match="1000"):
+            await stream.receive_line()
+
+
+async def test_text_mode_against_twisted(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port, encoding="utf-8") as stream:
+        await stream.send_line("héllo ✓")
+        assert await stream.receive_line() == "ECHO héllo ✓"
+        with pytest.raises(LocalProtocolError):
+            await stream.send_line(b"bytes in text mode")
+
+
+async def test_cancelled_receive_exactly_consumes_nothing(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+        with anyio.move_on_after(0.05) as scope:
+            await stream.receive_exactly(10)  # nothing is coming
+        assert scope.cancelled_caught
+        await stream.send_line(b"still lines")
+        assert await stream.receive_line() == b"ECHO still lines"
+
+
+async def test_raw_block_limit_and_raw_mode_guard(twisted_port):
+    async with await lines.connect("127.0.0.1", twisted_port, max_raw_size=10) as stream:
+        with pytest.raises(LocalProtocolError, match="max_raw_size"):
+            await stream.receive_exactly(11)
+        stream.connection.set_raw_mode()
+        with pytest.raises(RuntimeError, match="raw mode"):
+            await stream.receive_line()
+        stream.connection.set_line_mode()
+        await stream.send_line(b"ok")
+        assert await stream.receive_line() == b"ECHO ok"
+
+
+def talk(port, chunks, reply_lines):
+    """A plain blocking socket client: send chunks, read until ``reply_lines`` CRLFs."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for chunk in chunks:
+            sock.sendall(chunk)
+        data = b""
+        while data.count(b"\r\n") < reply_lines:
+            more = sock.recv(65536)
+            if not more:
+                break
+            data += more
+        sock.shutdown(socket.SHUT_WR)
+        while more := sock.recv(65536):
+            data += more
+        return data
+
+
+async def upper_server(stream):
+    async for line in stream:
+        if line.startswith(b"DATA "):
+            body = await stream.receive_exactly(int(line[5:]))
+            await stream.send_line(b"GOT %d" % len(body))
+            await stream.send_raw(body.upper() + b"\r\n")
+        else:
+            await stream.send_line(line.upper())
+    leftover = stream.closed_event.leftover
+    if leftover:
+        await stream.send_line(b"LEFTOVER " + leftover)
+
+
+async def test_server_with_plain_socket_client():
+    wire = b"abc\r\nDATA 7\r\nx\r\nyz\r\n\r\ndef\r\nunterminated"
+    async with lines.serve(upper_server, "127.0.0.1", 0) as server:
+        for chunks in ([wire], [wire[i : i + 1] for i in range(len(wire))]):
+            reply = await anyio.to_thread.run_sync(talk, server.port, chunks, 5)
+            assert reply == (b"ABC\r\nGOT 7\r\nX\r\nYZ\r\n\r\n\r\nDEF\r\nLEFTOVER unterminated\r\n")
+
+
+async def test_server_line_limit_closes_that_connection():
+    async with lines.serve(upper_server, "127.0.0.1", 0, max_line_length=8) as server:
+        reply = await anyio.to_thread.run_sync(talk, server.port, [b"short\r\n" + b"z" * 9], 1)
+        assert reply == b"SHORT\r\n"
+        reply = await anyio.to_thread.run_sync(talk, server.port, [b"again\r\n"], 1)
+        assert reply == b"AGAIN\r\n"
+
+
+async def test_text_server_and_options(tls):
+    server_ctx, client_ctx = tls
+
+    async def greet(stream):
+        name = await stream.receive_line()
+        await stream.send_line(f"hello, {name}")
+
+    async with lines.serve(
+        greet, "127.0.0.1", 0, delimiter=(b"\n",), encoding="utf-8", ssl=server_ctx
+    ) as server:
+        stream = await lines.connect(
+            "127.0.0.1",
+            server.port,
+            delimiter=b"\n",
+            encoding="utf-8",
+            ssl=client_ctx,
+            server_hostname="localhost",
+        )
+        async with stream:
+            await stream.send_line("wörld")
+            assert await stream.receive_line() == "hello, wörld"
+
+
+async def test_end_of_stream_inside_a_raw_block():
+    async def short(stream):
+        await stream.events.send_eof()
+
+    async with lines.serve(short, "127.0.0.1", 0) as server:
+        stream = await lines.connect("127.0.0.1", server.port)
+        async with stream:
+            with pytest.raises(EOFError, match="a block of 5 bytes") as info:
+                await stream.receive_exactly(5)
+            assert info.value.event.missing == 5
+
+
+def test_bad_options_and_wrong_core(netstring, adapter):
+    with pytest.raises(ValueError, match="encoding"):
+        lines.serve(upper_server, encoding="no-such-codec")
+    with pytest.raises(TypeError, match="line connection"):
+        lines.LineStream(adapter.EventStream(netstring.NetstringConnection()))

@@ -1,0 +1,290 @@
+"""tidewire-asyncio against the anchors: WebSocket echo servers and line echo servers.
+
+Run: nox -s bench -- asyncio   (or python tests/benchmarks/bench_asyncio.py)
+
+Each server runs in its own process (its own event loop and CPU), and one
+client in this process drives every server through the same workloads, so
+the only difference between two rows is the server.
+
+- WebSocket: the ``websockets`` client against our echo server
+  (docs/examples/websocket_echo.py) and against ``websockets``' own asyncio
+  echo server; with and without permessage-deflate.
+- Lines: our line server against a bare asyncio Protocol that echoes lines
+  with ``bytes.split`` (the floor: no limits, no events) and against
+  ``StreamReader.readline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from _harness import human, print_machine, print_table
+
+ROOT = Path(__file__).parents[2]
+ROUNDS = 5
+
+
+# -- the servers (each runs in a child process: ``--serve KIND``) ---------------------------
+
+
+async def serve_tidewire_ws() -> None:
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    import websocket_echo
+
+    from tidewire_asyncio.websocket import serve
+
+    server = serve(
+        websocket_echo.echo,
+        "127.0.0.1",
+        0,
+        max_message_size=websocket_echo.MAX_MESSAGE_SIZE,
+        ping_interval=None,
+    )
+    async with server:
+        print(server.port, flush=True)
+        await server.serve_forever()
+
+
+async def serve_websockets_ws() -> None:
+    from websockets.asyncio.server import serve
+
+    async def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, max_size=16 * 2**20, ping_interval=None) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+
+async def serve_tidewire_lines() -> None:
+    from tidewire_asyncio import lines
+
+    async def echo(stream) -> None:  # type: ignore[no-untyped-def]
+        async for line in stream:
+            await stream.send_line(line)
+
+    async with lines.serve(echo, "127.0.0.1", 0, delimiter=b"\n") as server:
+        print(server.port, flush=True)
+        await server.serve_forever()
+
+
+class SplitEcho(asyncio.Protocol):
+    """The floor: split on b"\\n" and echo, no limits, no events, no backpressure."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        if lines:
+            self.transport.write(b"".join(line + b"\n" for line in lines))
+
+
+async def serve_split_lines() -> None:
+    server = await asyncio.get_running_loop().create_server(SplitEcho, "127.0.0.1", 0)
+    async with server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+
+async def serve_readline_lines() -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            writer.write(line)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    async with server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+
+SERVERS = {
+    "tidewire-ws": serve_tidewire_ws,
+    "websockets-ws": serve_websockets_ws,
+    "tidewire-lines": serve_tidewire_lines,
+    "split-lines": serve_split_lines,
+    "readline-lines": serve_readline_lines,
+}
+
+
+class Child:
+    """A server in a child process; its port is the first line it prints."""
+
+    def __init__(self, kind: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+# -- the client workloads -----------------------------------------------------------------
+
+
+async def ws_pass(port: int, compression: str | None) -> dict[str, float]:
+    """One pass of every WebSocket workload; returns messages per second."""
+    from websockets.asyncio.client import connect
+
+    small = b"x" * 16
+    big = os.urandom(2**20)
+    async with connect(
+        f"ws://127.0.0.1:{port}/",
+        compression=compression,
+        max_size=16 * 2**20,
+        ping_interval=None,
+    ) as ws:
+
+        async def sequential() -> None:
+            for _ in range(3000):
+                await ws.send(small)
+                await ws.recv()
+
+        async def windowed() -> None:
+            for _ in range(200):
+                for _ in range(100):
+                    await ws.send(small)
+                for _ in range(100):
+                    await ws.recv()
+
+        async def large() -> None:
+            for _ in range(50):
+                await ws.send(big)
+                await ws.recv()
+
+        return {
+            name: count / await timed(job)
+            for name, job, count in (
+                ("3,000 sequential 16 B round trips", sequential, 3000),
+                ("20,000 16 B messages, windows of 100", windowed, 20000),
+                ("50 round trips of 1 MiB", large, 50),
+            )
+        }
+
+
+async def timed(job: Callable[[], Awaitable[None]]) -> float:
+    start = time.perf_counter()
+    await job()
+    return time.perf_counter() - start
+
+
+async def lines_pass(port: int) -> dict[str, float]:
+    """One pass of every line workload; returns lines per second."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+    line = b"0123456789abcdefghijklmnopqrstu\n"  # 32 bytes
+
+    async def sequential() -> None:
+        for _ in range(3000):
+            writer.write(line)
+            await reader.readexactly(32)
+
+    async def windowed() -> None:
+        window = line * 1000
+        for _ in range(100):
+            writer.write(window)
+            await reader.readexactly(len(window))
+
+    results = {
+        name: count / await timed(job)
+        for name, job, count in (
+            ("3,000 sequential line round trips", sequential, 3000),
+            ("100,000 lines of 32 B, windows of 1,000", windowed, 100_000),
+        )
+    }
+    writer.close()
+    return results
+
+
+def best_of(kinds: list[str], one_pass: Callable[[int], Awaitable[dict[str, float]]]) -> dict:
+    """Run every server in its own process; alternate passes; keep each best rate.
+
+    Alternating rounds spreads the noise of a shared machine over every server.
+    """
+    children = {kind: Child(kind) for kind in kinds}
+    best: dict[str, dict[str, float]] = {kind: {} for kind in kinds}
+    try:
+        for _ in range(ROUNDS):
+            for kind, child in children.items():
+                for name, rate in asyncio.run(one_pass(child.port)).items():
+                    best[kind][name] = max(rate, best[kind].get(name, 0.0))
+    finally:
+        for child in children.values():
+            child.__exit__()
+    return best
+
+
+def run_ws() -> None:
+    for compression in (None, "deflate"):
+        measured = best_of(
+            ["tidewire-ws", "websockets-ws"], functools.partial(ws_pass, compression=compression)
+        )
+        rows = []
+        for name, ours in measured["tidewire-ws"].items():
+            theirs = measured["websockets-ws"][name]
+            rows.append(
+                [name, human(ours, "msg/s"), human(theirs, "msg/s"), f"{ours / theirs:.2f}x"]
+            )
+        print_table(
+            f"WebSocket echo server, websockets client, compression {compression or 'off'}"
+            f" (best of {ROUNDS} alternating passes)",
+            ["workload", "tidewire-asyncio", "websockets server", "ours / websockets"],
+            rows,
+        )
+
+
+def run_lines() -> None:
+    measured = best_of(["tidewire-lines", "split-lines", "readline-lines"], lines_pass)
+    rows = []
+    for name, ours in measured["tidewire-lines"].items():
+        floor = measured["split-lines"][name]
+        readline = measured["readline-lines"][name]
+        rows.append(
+            [
+                name,
+                human(ours, "lines/s"),
+                human(floor, "lines/s"),
+                human(readline, "lines/s"),
+                f"{ours / floor:.2f}x",
+                f"{ours / readline:.2f}x",
+            ]
+        )
+    print_table(
+        f"Line echo server, asyncio StreamReader client (best of {ROUNDS} alternating passes)",
+        ["workload", "tidewire-asyncio", "bytes.split floor", "readline", "ours / floor",
+         "ours / readline"],
+        rows,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve", choices=sorted(SERVERS))
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(SERVERS[args.serve]())
+        return
+    print_machine()
+    run_ws()
+    run_lines()
+
+
+if __name__ == "__main__":
+    main()
