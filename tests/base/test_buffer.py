@@ -282,6 +282,14 @@ def test_crlf_search_survives_many_bare_line_feeds():
     buffer = filled(b"a\n" * 20 + b"end\r\nnext")
     assert buffer.read_until(b"\r\n") == b"a\n" * 20 + b"end"
     assert buffer.read_lines(b"\r\n") == []
+    assert filled(b"a\nb\r\nc").read_until(b"\r\n") == b"a\nb"
+
+
+def test_long_lines_with_bare_line_feeds_inside():
+    long = b"x" * 600 + b"\n" + b"y" * 10
+    buffer = filled(long + b"\r\n" + long + b"\r\n" + long)
+    assert buffer.read_lines(b"\r\n") == [long, long]
+    assert buffer.read_all() == long
 
 
 def test_long_lines_are_split_one_by_one():

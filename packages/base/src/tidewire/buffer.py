@@ -37,9 +37,7 @@ def _find_bytes(data: bytes | bytearray, delimiter: bytes, begin: int) -> int:
     check the bytes before it; if that byte keeps turning up alone (bare LFs
     in CRLF lines), fall back to the plain find, so the worst case stays find's.
     """
-    size = len(delimiter)
-    if size == 1:
-        return data.find(delimiter, begin)
+    size = len(delimiter)  # more than 1: a one-byte delimiter never hits falsely
     last = delimiter[-1:]
     index = begin + size - 1
     for _ in range(_MISSES):
@@ -224,11 +222,15 @@ class ReceiveBuffer:
                 # Few, long lines: bytes.split scans at ~0.7 GB/s with CRLF,
                 # memchr at ~25 GB/s. Find them one by one, copying each once.
                 lines = []
-                start, size = pos, len(delimiter)
+                start, size, last = pos, len(delimiter), delimiter[-1:]
                 while first >= 0 and (max_length is None or first - start <= max_length):
                     lines.append(self._copy(start, first))
                     start = first + size
-                    first = _find_bytes(data, delimiter, start)
+                    # _find_bytes's first probe, inline: a call costs more
+                    # than the memchr over a long line.
+                    first = data.find(last, start + size - 1) - size + 1
+                    if first >= 0 and not data.startswith(delimiter, first):
+                        first = _find_bytes(data, delimiter, first + 1)
                 if not lines:
                     self._too_long(max_length or 0)
                 self._search_key = None  # it may have searched beyond the cursor
@@ -273,10 +275,12 @@ class ReceiveBuffer:
         if isinstance(delimiter, bytes):
             if not delimiter:
                 raise ValueError("the delimiter must not be empty")
-            start = _find_bytes(data, delimiter, begin)
-            if start >= 0:
-                return start, start + len(delimiter)
             longest = len(delimiter)
+            start = data.find(delimiter[-1:], begin + longest - 1) - longest + 1
+            if start >= 0 and not data.startswith(delimiter, start):
+                start = _find_bytes(data, delimiter, start + 1)
+            if start >= 0:
+                return start, start + longest
         else:
             pattern = self._pattern(delimiter)
             longest = max(map(len, delimiter))
