@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tidewire import NEED_DATA, LocalProtocolError, RemoteProtocolError
 from tidewire.testing import ConnectionContract, Loopback, run
@@ -432,3 +434,44 @@ def test_client_and_server_talk_through_the_loopback() -> None:
     assert client.protocol == 3
     to_client, to_server = pair.close(client)
     assert client.next_event() is NEED_DATA
+
+
+# -- command(): its one-pass path writes and records what send() does -------------
+
+_NAMES = ["GET", "set", b"MGET", "multi", "EXEC", "subscribe", b"CLIENT", "reset", "hello", ""]
+_ARGS = st.one_of(
+    st.binary(max_size=20),
+    st.text(max_size=10),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.builds(memoryview, st.binary(max_size=8)),
+    st.just(b"x" * (16 * 1024)),
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(_NAMES), st.lists(_ARGS, max_size=4)), max_size=6))
+def test_command_writes_and_records_what_send_does(commands):
+    quick, plain = ClientConnection(), ClientConnection()
+    for name, args in commands:
+        try:
+            request = quick.command(name, *args)
+        except LocalProtocolError:
+            request = None
+        try:
+            plain.send(Command((name, *args)))
+        except LocalProtocolError:
+            assert request is None
+        else:
+            assert request is not None
+            assert quick.is_pending(request) == plain.is_pending(request)
+        assert quick.pending == plain.pending
+        assert quick.data_to_send() == plain.data_to_send()
+
+
+def test_command_refuses_what_send_refuses():
+    connection = ClientConnection()
+    with pytest.raises(LocalProtocolError):
+        connection.command()
+    with pytest.raises(LocalProtocolError):
+        connection.command("SET", "k", None)
+    assert connection.data_to_send() == b""
