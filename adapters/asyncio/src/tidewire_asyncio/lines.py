@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
 
 try:
@@ -35,6 +34,7 @@ except ImportError as exc:  # the core is an optional extra
 
 from tidewire import DEFAULT_MAX_BUFFER_SIZE, ConnectionClosed, Delimiter
 
+from ._closing import AsyncClosing
 from .errors import EndOfStream
 from .network import Server
 from .network import connect as _connect
@@ -45,7 +45,7 @@ __all__ = ["LineStream", "connect", "serve"]
 T = TypeVar("T", bytes, str)
 
 
-class LineStream(Generic[T]):
+class LineStream(AsyncClosing, Generic[T]):
     """Lines over a connection: ``bytes`` lines, or ``str`` lines in text mode.
 
     Made by :func:`connect` and handed to :func:`serve` handlers; or wrap an
@@ -204,17 +204,6 @@ class LineStream(Generic[T]):
     def abort(self) -> None:
         """Close the connection at once; see :meth:`~tidewire_asyncio.EventStream.abort`."""
         self._stream.abort()
-
-    async def __aenter__(self) -> LineStream[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _factory(

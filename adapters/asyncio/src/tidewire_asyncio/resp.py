@@ -47,6 +47,7 @@ except ImportError as exc:  # the core is an optional extra
 
 from tidewire import NEED_DATA, ConnectionClosed, Event, LocalProtocolError, RemoteProtocolError
 
+from ._closing import AsyncClosing
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
 from .redis_errors import (
@@ -264,7 +265,7 @@ class _Batch:
         self.future = future
 
 
-class RedisConnection:
+class RedisConnection(AsyncClosing):
     """One connection to a Redis server, shared by as many tasks as you like.
 
     Made by :func:`connect`. One reader task reads every reply and hands it
@@ -718,17 +719,6 @@ class RedisConnection:
         await asyncio.wait([self._reader])
         await self._stream.aclose()
 
-    async def __aenter__(self) -> RedisConnection:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def __repr__(self) -> str:
         state = "closed" if self._error is not None else f"RESP{self.protocol}"
         peer = self._stream.get_extra_info("peername")
@@ -920,7 +910,7 @@ async def connect(
     return connection
 
 
-class Client:
+class Client(AsyncClosing):
     """A Redis client that keeps one shared connection and reconnects it.
 
     Every command goes through one multiplexed :class:`RedisConnection`,
@@ -1006,17 +996,6 @@ class Client:
         self._closed = True
         if self._shared is not None:
             await self._shared.aclose()
-
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class DedicatedConnection:

@@ -16,11 +16,11 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData
 
+from ._closing import AsyncClosing
 from .errors import ConnectionLostError, StreamClosedError
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "EventStream"]
@@ -68,7 +68,7 @@ class _StreamProtocol(asyncio.Protocol):
             stream._listener()
 
 
-class EventStream(Generic[ReceivedT, SentT]):
+class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     """A tidewire core running over an asyncio transport.
 
     Usually made by :func:`~tidewire_asyncio.connect` or handed to a
@@ -605,17 +605,6 @@ class EventStream(Generic[ReceivedT, SentT]):
             self._transport.abort()
         self._wake_reader()
         self._wake_drainers(self._broken())
-
-    async def __aenter__(self) -> EventStream[ReceivedT, SentT]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         if self._closed:
