@@ -141,7 +141,8 @@ def tests(session: nox.Session, package: str) -> None:
         wanted = [Requirement(str(dist.name))]
     if not any(test_dir.glob("test_*.py")):
         session.error(f"no tests for {package} in {test_dir.relative_to(ROOT)}")
-    wanted += _requirements_file(test_dir / "requirements.txt")
+    for requirements in sorted(test_dir.glob("requirements*.txt")):
+        wanted += _requirements_file(requirements)
     session.install(*_install_specs(wanted), "pytest", "coverage[toml]")
     if dist is None:
         session.run("pytest", str(test_dir), *session.posargs)
@@ -191,7 +192,9 @@ def typecheck(session: nox.Session) -> None:
     session.install(*_install_specs(_everything()), "mypy")
     modules = [arg for d in DISTS.values() for name in d.imports for arg in ("-p", name)]
     session.run("mypy", "--strict", *modules)
-    session.run("mypy", "--strict", *sorted(str(p) for p in ROOT.glob("docs/examples/*.py")))
+    examples = sorted(str(p) for p in ROOT.glob("docs/examples/*.py"))
+    examples += sorted(str(p.parent) for p in ROOT.glob("docs/examples/*/__init__.py"))
+    session.run("mypy", "--strict", *examples)
 
 
 @nox.session
@@ -241,6 +244,9 @@ def new(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """The main job. Until the chat-hub demo exists: the worked netstring example."""
-    session.install(*_install_specs([Requirement("tidewire")]))
-    session.run("python", "docs/examples/netstring.py")
+    """The main job: the chat hub (a browser page, WebSocket and nc users in one room).
+
+    ``nox -s demo -- --redis redis://localhost:6379`` shares the room with other hubs.
+    """
+    session.install(*_install_specs([Requirement("tidewire-asyncio[lines,websocket,resp]")]))
+    session.run("python", "docs/examples/chathub", *session.posargs)

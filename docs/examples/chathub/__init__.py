@@ -1,0 +1,12 @@
+"""A chat hub: one room, joined from a browser (WebSocket) or from ``nc`` (lines).
+
+Run it with ``python docs/examples/chathub`` (see ``--help``). The package is
+split by concern so that each file stays short:
+
+- :mod:`chathub.room`: the chat itself (nicknames, commands, notices, limits),
+  with no I/O, so every framework shares it;
+- :mod:`chathub.asyncio_hub`: serving the room on asyncio with
+  ``tidewire_asyncio`` (WebSocket + page, line port, Redis pub/sub);
+- ``page.html``: the browser client;
+- :mod:`chathub.__main__`: the command line.
+"""

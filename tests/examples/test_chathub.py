@@ -1,0 +1,467 @@
+"""The chat-hub demo (docs/examples/chathub), end to end.
+
+In one process: a WebSocket client and a line client chat, join, rename,
+leave, and hit the limits. Then the real command: two hub processes share a
+room through a real redis-server, and SIGINT closes WebSocket clients with
+1001. Last, headless Chromium loads the page and chats through it. A missing
+redis-server or chromium fails these tests; they never skip.
+"""
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tidewire_asyncio import websocket as ws_adapter
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "docs" / "examples"
+sys.path.insert(0, str(EXAMPLES))
+from chathub import asyncio_hub, room  # noqa: E402
+
+spec = importlib.util.spec_from_file_location(
+    "redis_server", ROOT / "tests" / "adapters" / "asyncio" / "redis_server.py"
+)
+assert spec and spec.loader
+redis_server = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(redis_server)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def closing():
+    """Clients entered here are closed after the test, however it ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield stack
+
+
+class LineClient:
+    """An nc user: a plain asyncio socket, one line per message."""
+
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port):
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def say(self, text):
+        self.writer.write(text.encode() + b"\n")
+        await self.writer.drain()
+
+    async def expect(self, wanted):
+        """Read lines until one contains ``wanted``; return it (fails after 10 s)."""
+        with anyio.fail_after(10):
+            while True:
+                line = await self.reader.readline()
+                assert line, f"the hub closed the connection before {wanted!r}"
+                if wanted in line.decode():
+                    return line.decode().rstrip("\r\n")
+
+    async def expect_eof(self):
+        with anyio.fail_after(10):
+            while await self.reader.readline():
+                pass
+
+    async def aclose(self):
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.aclose()
+
+
+async def web_client(closing, port):
+    """A WebSocket client of the hub on ``port``, closed when the test ends."""
+    uri = f"ws://127.0.0.1:{port}/chat"
+    return await closing.enter_async_context(await ws_adapter.connect(uri))
+
+
+async def line_client(closing, port):
+    """An nc user of the hub's line ``port``, closed when the test ends."""
+    return await closing.enter_async_context(await LineClient.connect(port))
+
+
+async def expect(websocket, wanted):
+    """Receive messages until one contains ``wanted``; return it (fails after 10 s)."""
+    with anyio.fail_after(10):
+        while True:
+            message = await websocket.receive()
+            if wanted in message:
+                return message
+
+
+async def http_get(port, target, headers=""):
+    """Send a plain GET; return the whole response (head and Content-Length body)."""
+    host = "127.0.0.1"
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}\r\n".encode())
+    with anyio.fail_after(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        body = await reader.readexactly(int(length.group(1))) if length else b""
+    writer.close()
+    await writer.wait_closed()
+    return head + body
+
+
+async def test_web_and_line_users_chat_in_one_process(closing):
+    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
+    await hub.start()
+    try:
+        # The page comes from the WebSocket's port; nothing else is there.
+        page = await http_get(hub.http_port, "/")
+        assert page.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert page.endswith(asyncio_hub.PAGE)
+        assert (await http_get(hub.http_port, "/secret")).startswith(b"HTTP/1.1 404")
+        # An upgrade request the WebSocket core refuses gets its HTTP error.
+        broken = await http_get(hub.http_port, "/chat", "Upgrade: websocket\r\n")
+        assert broken.startswith(b"HTTP/1.1 400")
+        assert b"Connection header" in broken
+
+        web = await web_client(closing, hub.http_port)
+        await expect(web, "what is your nickname?")
+        await web.send("alice")
+        await expect(web, "* alice joined")
+
+        nc = await line_client(closing, hub.line_port)
+        await nc.expect("what is your nickname?")
+        await nc.say("/who")  # not a nickname
+        await nc.expect("! a nickname is 1 to 24 characters")
+        await nc.say("alice")  # taken on this hub
+        await nc.expect("! alice is taken here")
+        await nc.say("")  # an empty line is no nickname, and no message
+        await nc.say("bob")
+        await nc.expect("* bob joined")
+        await expect(web, "* bob joined")
+
+        await web.send("hello from the web")
+        assert await nc.expect("hello") == "<alice> hello from the web"
+        await nc.say("hi from nc, été")
+        assert await expect(web, "hi from") == "<bob> hi from nc, été"
+
+        await nc.say("/nick bobby")
+        await expect(web, "* bob is now bobby")
+        await web.send("/who")
+        assert await expect(web, "here on this hub") == (
+            "* here on this hub: alice (web), bobby (line)"
+        )
+        await web.send("/nick two words")
+        await expect(web, "! a nickname is 1 to 24 characters")
+        await web.send("/dance")
+        await expect(web, "! unknown command /dance")
+        await web.send("/help")
+        assert await expect(web, "/nick NEW") == f"* {room.HELP}"
+        await web.send(b"binary")
+        await expect(web, "! send text messages, not binary")
+
+        # Over the room's limit: refused with a message, and the user stays.
+        await nc.say("x" * (room.MAX_TEXT + 1))
+        await nc.expect(f"! message too long ({room.MAX_TEXT + 1} characters")
+        await nc.say("still here")
+        assert await expect(web, "<bobby>") == "<bobby> still here"  # the long one never came
+
+        # Over the line port's limit: the user is told, then disconnected.
+        await nc.say("y" * (asyncio_hub.MAX_LINE + 10))
+        await nc.expect("! line too long")
+        await nc.expect_eof()
+        await expect(web, "* bobby left")
+
+        # A WebSocket message over the limit closes that connection with 1009.
+        big = await web_client(closing, hub.http_port)
+        await expect(big, "nickname")
+        await big.send("z" * (asyncio_hub.MAX_MESSAGE + 1))
+        with pytest.raises(ws_adapter.WebSocketClosedError) as closed:
+            with anyio.fail_after(10):
+                await big.receive()
+        assert closed.value.code == 1009
+
+        await web.send("/quit")
+        await expect(web, "* bye")
+        with anyio.fail_after(10):
+            await web.wait_closed()
+        assert web.close_code == 1000
+    finally:
+        await hub.aclose()
+
+
+async def start_hub(*options):
+    """Run the real command with free ports; return the process and its two ports."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "chathub"),
+        "--framework",
+        "asyncio",
+        "--http-port",
+        "0",
+        "--line-port",
+        "0",
+        *options,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    printed = ""
+    with anyio.fail_after(15):
+        while "chathub: room" not in printed:
+            line = await process.stdout.readline()
+            assert line, f"the hub exited: {printed}"
+            printed += line.decode()
+    http_port = int(re.search(r"ws://127\.0\.0\.1:(\d+)/chat", printed).group(1))
+    line_port = int(re.search(r"nc 127\.0\.0\.1 (\d+)", printed).group(1))
+    assert f"http://127.0.0.1:{http_port}/" in printed
+    return process, http_port, line_port
+
+
+async def stop_hub(process):
+    """Ctrl-C: the hub must stop by itself, cleanly."""
+    process.send_signal(signal.SIGINT)
+    with anyio.fail_after(15):
+        rest = await process.stdout.read()
+        code = await process.wait()
+    assert code == 0
+    assert b"chathub: stopped" in rest
+
+
+async def test_two_hubs_share_a_room_through_redis(closing):
+    with redis_server.running_redis() as redis:
+        hub_a, http_a, _ = await start_hub("--redis", redis.url)
+        hub_b, _, line_b = await start_hub("--redis", redis.url)
+        try:
+            web = await web_client(closing, http_a)
+            await expect(web, "nickname")
+            await web.send("carol")
+            await expect(web, "* carol joined")
+
+            nc = await line_client(closing, line_b)
+            await nc.expect("nickname")
+            await nc.say("dave")
+            await nc.expect("* dave joined")
+            await expect(web, "* dave joined")  # hub B to hub A through Redis
+
+            await web.send("hello hub B")
+            assert await nc.expect("hello") == "<carol> hello hub B"
+            await nc.say("hello hub A")
+            assert await expect(web, "hello hub A") == "<dave> hello hub A"
+
+            await nc.aclose()
+            await expect(web, "* dave left")
+            await stop_hub(hub_b)
+            # Ctrl-C on hub A: its WebSocket client is told the server is going away.
+            await stop_hub(hub_a)
+            with anyio.fail_after(10):
+                await web.wait_closed()
+            assert web.close_code == 1001
+        finally:
+            for process in (hub_a, hub_b):
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+
+
+async def test_a_hub_that_loses_redis_stops_and_says_why(closing):
+    with redis_server.running_redis() as redis:
+        process, http_port, _ = await start_hub("--redis", redis.url)
+        try:
+            web = await web_client(closing, http_port)
+            await web.send("gina")
+            await expect(web, "* gina joined")
+            redis.stop()
+            with anyio.fail_after(15):
+                code = await process.wait()
+            assert code == 1
+            assert b"lost the Redis connection" in await process.stderr.read()
+            with anyio.fail_after(10):
+                await web.wait_closed()
+            assert web.close_code == 1001
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_a_hub_that_cannot_start_says_why():
+    # Nothing listens on a port we just closed: Redis is unreachable.
+    port = redis_server.free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "chathub"),
+        "--redis",
+        f"redis://127.0.0.1:{port}",
+        "--http-port",
+        "0",
+        "--line-port",
+        "0",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with anyio.fail_after(15):
+        out, err = await process.communicate()
+    assert process.returncode == 1
+    assert out == b""
+    assert err.startswith(b"chathub: cannot start:")
+
+
+async def test_a_client_that_reads_nothing_is_dropped():
+    never = anyio.Event()
+    sent = []
+    aborted = []
+
+    async def send(text):
+        sent.append(text)
+        await never.wait()  # the client's window is shut: the first send never ends
+
+    outbox = asyncio_hub.Outbox(send, lambda: aborted.append(True))
+    writer = asyncio.create_task(outbox.run())
+    try:
+        for number in range(asyncio_hub.MAX_PENDING + 5):
+            outbox.deliver(f"message {number}")
+            await asyncio.sleep(0)  # let the writer take what it can
+        assert sent == ["message 0"]
+        assert aborted == [True]  # once, when the queue overflowed
+        assert len(outbox.pending) == asyncio_hub.MAX_PENDING
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
+async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing):
+    process, http_port, line_port = await start_hub()
+    try:
+        web = await web_client(closing, http_port)
+        await expect(web, "nickname")
+        await web.send("frank")
+        await expect(web, "* frank joined")
+        nc = await line_client(closing, line_port)
+        await nc.expect("nickname")
+        await nc.say("erin")
+        await expect(web, "* erin joined")  # the in-memory room works across both ports
+        await stop_hub(process)
+        await nc.expect("* the hub is shutting down")
+        await nc.expect_eof()
+        with anyio.fail_after(10):
+            await web.wait_closed()
+        assert web.close_code == 1001
+        assert web.close_reason == "the hub is shutting down"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+class DevTools:
+    """Drive a Chromium tab through its DevTools WebSocket, with our own client."""
+
+    def __init__(self, websocket):
+        self.websocket = websocket
+        self.calls = 0
+
+    async def evaluate(self, expression):
+        self.calls += 1
+        await self.websocket.send(
+            json.dumps(
+                {
+                    "id": self.calls,
+                    "method": "Runtime.evaluate",
+                    "params": {"expression": expression, "returnByValue": True},
+                }
+            )
+        )
+        while True:
+            answer = json.loads(await self.websocket.receive())
+            if answer.get("id") == self.calls:
+                return answer["result"]["result"].get("value")
+
+    async def type_and_send(self, text):
+        await self.evaluate(
+            f"document.getElementById('text').value = {json.dumps(text)};"
+            " document.getElementById('say').requestSubmit();"
+        )
+
+    async def wait_for_log(self, wanted):
+        with anyio.fail_after(15):
+            while True:
+                log = await self.evaluate("document.getElementById('log').innerText")
+                if log and wanted in log:
+                    return log
+                await anyio.sleep(0.05)
+
+
+async def find_tab(profile, url):
+    """The DevTools WebSocket URL of the tab showing ``url``."""
+    with anyio.fail_after(30):
+        while True:
+            active = profile / "DevToolsActivePort"
+            if active.exists() and active.read_text().strip():
+                port = int(active.read_text().split()[0])
+                response = await http_get(port, "/json/list")
+                tabs = json.loads(response.partition(b"\r\n\r\n")[2])
+                for tab in tabs:
+                    if tab["type"] == "page" and tab["url"].startswith(url):
+                        return tab["webSocketDebuggerUrl"]
+            await anyio.sleep(0.1)
+
+
+async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closing):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is not installed: apt-get install -y chromium"
+    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
+    await hub.start()
+    url = f"http://127.0.0.1:{hub.http_port}/"
+    profile = tmp_path / "profile"
+    browser = subprocess.Popen(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        nc = await line_client(closing, hub.line_port)
+        await nc.expect("nickname")
+        await nc.say("nc-user")
+        devtools = DevTools(await ws_adapter.connect(await find_tab(profile, url)))
+        await devtools.wait_for_log("what is your nickname?")
+        await devtools.type_and_send("chromium")
+        await nc.expect("* chromium joined")
+        await devtools.type_and_send("hello from the page")
+        assert await nc.expect("hello") == "<chromium> hello from the page"
+        await nc.say("hello browser")
+        await devtools.wait_for_log("<nc-user> hello browser")
+    finally:
+        browser.kill()
+        browser.wait()
+        await hub.aclose()
