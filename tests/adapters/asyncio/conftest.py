@@ -27,15 +27,31 @@ import tidewire_asyncio
 EXAMPLES = Path(__file__).parents[3] / "docs" / "examples"
 
 
-def load_example(name):
+def load_module(name, path):
+    """Import a helper module by file path (tests run with --import-mode=importlib)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_example(name):
+    return load_module(name, EXAMPLES / f"{name}.py")
+
+
+# The Redis tests' helper: `import redis_server` in a test module finds it here.
+redis_server = load_module("redis_server", Path(__file__).with_name("redis_server.py"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A real redis-server on a free port, for one test module."""
+    with redis_server.running_redis() as running:
+        yield running
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import anyio
 import pytest
+import redis_server  # loaded by conftest.py
 
 from tidewire import LocalProtocolError
 from tidewire_asyncio import resp
@@ -22,28 +20,7 @@ from tidewire_resp import (
     Verbatim,
 )
 
-
-def _load_helper():
-    if "redis_server" in sys.modules:
-        return sys.modules["redis_server"]
-    spec = importlib.util.spec_from_file_location(
-        "redis_server", Path(__file__).with_name("redis_server.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["redis_server"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_server = _load_helper()
-
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def server():
-    with redis_server.running_redis() as running:
-        yield running
 
 
 @pytest.fixture(params=[3, 2], ids=["resp3", "resp2"])

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import socket
 import ssl
-import sys
-from pathlib import Path
 
 import anyio
 import pytest
+import redis_server  # loaded by conftest.py
 import trustme
 
 from tidewire import RemoteProtocolError
 from tidewire_asyncio import ConnectionLostError, StreamClosedError, resp
 
-
-def _load_helper():
-    if "redis_server" in sys.modules:
-        return sys.modules["redis_server"]
-    spec = importlib.util.spec_from_file_location(
-        "redis_server", Path(__file__).with_name("redis_server.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["redis_server"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_server = _load_helper()
-
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def server():
-    with redis_server.running_redis() as running:
-        yield running
 
 
 async def test_concurrent_callers_share_one_connection(server):
