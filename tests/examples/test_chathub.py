@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,12 +28,20 @@ EXAMPLES = ROOT / "docs" / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from chathub import asyncio_hub, room  # noqa: E402
 
-spec = importlib.util.spec_from_file_location(
-    "redis_server", ROOT / "tests" / "adapters" / "asyncio" / "redis_server.py"
-)
-assert spec and spec.loader
-redis_server = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(redis_server)
+
+def _load(name, path):
+    """The adapter tests' helpers, by file path (tests run with --import-mode=importlib)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HELPERS = ROOT / "tests" / "adapters" / "asyncio"
+redis_server = _load("redis_server", HELPERS / "redis_server.py")
+chromium = _load("chromium", HELPERS / "peers" / "chromium.py")
 
 pytestmark = pytest.mark.anyio
 
@@ -425,43 +432,22 @@ async def find_tab(profile, url):
 
 
 async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closing):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is not installed: apt-get install -y chromium"
     hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
     await hub.start()
     url = f"http://127.0.0.1:{hub.http_port}/"
     profile = tmp_path / "profile"
-    browser = subprocess.Popen(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        nc = await line_client(closing, hub.line_port)
-        await nc.expect("nickname")
-        await nc.say("nc-user")
-        devtools = DevTools(await ws_adapter.connect(await find_tab(profile, url)))
-        await devtools.wait_for_log("what is your nickname?")
-        await devtools.type_and_send("chromium")
-        await nc.expect("* chromium joined")
-        await devtools.type_and_send("hello from the page")
-        assert await nc.expect("hello") == "<chromium> hello from the page"
-        await nc.say("hello browser")
-        await devtools.wait_for_log("<nc-user> hello browser")
+        with chromium.headless(url, profile):
+            nc = await line_client(closing, hub.line_port)
+            await nc.expect("nickname")
+            await nc.say("nc-user")
+            devtools = DevTools(await ws_adapter.connect(await find_tab(profile, url)))
+            await devtools.wait_for_log("what is your nickname?")
+            await devtools.type_and_send("chromium")
+            await nc.expect("* chromium joined")
+            await devtools.type_and_send("hello from the page")
+            assert await nc.expect("hello") == "<chromium> hello from the page"
+            await nc.say("hello browser")
+            await devtools.wait_for_log("<nc-user> hello browser")
     finally:
-        browser.kill()
-        browser.wait()
         await hub.aclose()

@@ -43,8 +43,9 @@ def load_example(name):
     return load_module(name, EXAMPLES / f"{name}.py")
 
 
-# The Redis tests' helper: `import redis_server` in a test module finds it here.
+# Helpers a test module imports by name (`import redis_server`) find them here.
 redis_server = load_module("redis_server", Path(__file__).with_name("redis_server.py"))
+load_module("chromium", Path(__file__).parent / "peers" / "chromium.py")
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ missing browser fails this test, it is never skipped.
 """
 
 import json
-import shutil
-import subprocess
 
 import anyio
+import chromium  # loaded by conftest.py
 import pytest
 
 from tidewire_asyncio import websocket as ws_adapter
@@ -44,8 +43,6 @@ ws.onerror = () => log("error");
 
 
 async def test_chromium_exchanges_text_and_binary(tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is not installed: apt-get install -y chromium"
     results = []
     got_result = anyio.Event()
     requests = []
@@ -77,30 +74,9 @@ async def test_chromium_exchanges_text_and_binary(tmp_path):
     ) as server:
         page = tmp_path / "page.html"
         page.write_text(PAGE % {"port": server.port})
-        browser = subprocess.Popen(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--remote-debugging-port=0",  # keeps headless chromium running
-                page.as_uri(),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        with chromium.headless(page.as_uri(), tmp_path / "profile"):
             with anyio.fail_after(60):
                 await got_result.wait()
-        finally:
-            browser.kill()
-            browser.wait()
     (result,) = results
     assert result["seen"] == [
         "text:muimorhc morf olleh",
