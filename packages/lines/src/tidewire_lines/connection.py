@@ -74,9 +74,8 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
         self._max_line_length = max_line_length
         self._max_raw_size = max_raw_size
         # Lines split from the buffer but not yet returned, last line first
-        # (so pop() is O(1)). Their bytes stay in the buffer, inside a
-        # transaction, until the next batch: a switch to raw mode rewinds to
-        # them. Tuple delimiters are read one line at a time instead.
+        # (so pop() is O(1)); a switch to raw mode puts them back in the
+        # buffer. Tuple delimiters are read one line at a time instead.
         self._pending: list[bytes] = []
         self._batch = len(delimiters) == 1
         self._mode = Mode.LINES
@@ -188,16 +187,14 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
             )
 
     def _give_back_pending(self) -> None:
-        """Rewind the buffer to the first byte not yet returned, and end any transaction."""
-        buffer = self._buffer
+        """Put the lines split off but not yet returned back in the buffer, as bytes."""
         pending = self._pending
         if not pending:
-            buffer.commit()
             return
-        unread = sum(map(len, pending)) + len(pending) * len(self._delimiters[0])
-        after = len(buffer)
-        buffer.rollback()  # back to the start of the batch, then skip what was returned
-        buffer.skip(len(buffer) - after - unread)
+        # A batch only splits on a single delimiter, so joining with it
+        # rebuilds exactly the bytes that were received.
+        delimiter = self._delimiters[0]
+        self._buffer.unread(delimiter.join(reversed(pending)) + delimiter)
         pending.clear()  # in place: LineConnection.lines() may hold this list
         # A protocol that switches modes inside a batch would make every
         # batch re-split the rest of the buffer (quadratic); one line at a
@@ -211,8 +208,8 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
         buffer = self._buffer
         try:
             if self._batch:
-                buffer.commit()  # drop the bytes of the batch just delivered
-                buffer.begin()
+                if not buffer:
+                    return NEED_DATA  # the usual answer between two chunks, made cheap
                 lines = buffer.read_lines(self._delimiter, max_length=self._max_line_length)
                 if not lines:
                     return NEED_DATA
