@@ -25,6 +25,7 @@ import trustme
 import tidewire_asyncio
 
 EXAMPLES = Path(__file__).parents[3] / "docs" / "examples"
+_KERNEL_BUFFER = 64 * 1024  # bytes, for each socket buffer of stream_and_socket()
 
 
 def load_module(name, path):
@@ -116,11 +117,18 @@ async def stream_and_socket(adapter, factory, **options):
     """Our stream on one end of a TCP connection, a raw anyio socket (the peer) on the other.
 
     The peer is anyio's client socket, which reads only when asked to, so a
-    test can make it a peer that never reads.
+    test can make it a peer that never reads. Both ends get small, fixed
+    kernel buffers: with the host's autotuning (up to 32 MB here) a flood
+    could vanish into the kernel before TCP flow control holds it back.
     """
     with socket.create_server(("127.0.0.1", 0)) as listener:
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            listener.setsockopt(socket.SOL_SOCKET, option, _KERNEL_BUFFER)  # accept() inherits
         port = listener.getsockname()[1]
         sock = await anyio.connect_tcp("127.0.0.1", port)
+        raw = sock.extra(anyio.abc.SocketAttribute.raw_socket)
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            raw.setsockopt(socket.SOL_SOCKET, option, _KERNEL_BUFFER)
         accepted, _ = listener.accept()
         stream = await adapter.connect(factory, sock=accepted, **options)
         async with stream, sock:  # the peer closes first: a stuck aclose() cannot hang

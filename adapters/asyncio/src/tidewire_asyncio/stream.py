@@ -168,10 +168,13 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         self._replies_pending = False  # core replies were written into a full buffer
         self._lost_waiter: asyncio.Future[None] | None = None
         # Write coalescing: while the events being handled came from input
-        # that may hold more, writes wait here and leave together when the
-        # input is drained (or at the next loop iteration), one system call
-        # for a pipelined batch instead of one per event.
+        # that may hold more, writes after the first wait here and leave
+        # together when the input is drained (or at the next loop
+        # iteration), one system call for a pipelined batch instead of one
+        # per event.
         self._more_input = False
+        self._burst_written = False  # a write went out since _more_input was set
+        self._starved = False  # the core's last answer was NEED_DATA
         self._cork: list[bytes] = []
         self._cork_size = 0
         self._cork_handle: asyncio.Handle | None = None
@@ -375,23 +378,29 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         while True:
             if self._closed:
                 raise self._broken()
+            if self._starved and self._chunks:
+                # The core asked for more last time: feed before asking
+                # again rather than after, one parse attempt fewer per event.
+                self._feed()
             try:
                 event = connection.next_event()
             except BaseException:
-                self._more_input = False
+                self._more_input = self._burst_written = False
                 self._flush_replies()
                 raise
             self._flush_replies()
             if event is not NEED_DATA:
                 self._more_input = True
+                self._starved = False
                 return event
+            self._starved = True
             if self._chunks:
                 self._feed()
             elif self._eof:
                 self._eof = False
                 connection.receive_eof()
             else:
-                self._more_input = False
+                self._more_input = self._burst_written = False
                 if self._cork:
                     self._uncork()
                 if self._lost:
@@ -399,6 +408,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
                 return NEED_DATA
 
     def _feed(self) -> None:
+        self._starved = False
         data = self._chunks.popleft()
         self._backlog -= len(data)
         self._connection.receive_data(data)
@@ -414,7 +424,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
 
     def _write(self, data: bytes) -> None:
         """Every write goes through here, to keep the order of corked bytes."""
-        if self._more_input or self._cork:
+        if self._cork or (self._more_input and self._burst_written):
             self._cork.append(data)
             self._cork_size += len(data)
             if self._cork_size >= _CORK_LIMIT:
@@ -422,6 +432,9 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             elif self._cork_handle is None and self._loop is not None:
                 self._cork_handle = self._loop.call_soon(self._uncork)
             return
+        # The first write of a burst goes out at once: a lone request's reply
+        # is not held back, and costs no scheduled flush.
+        self._burst_written = self._more_input
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
