@@ -71,8 +71,13 @@ def test_close_payloads():
     assert encode_close_payload(1005) == b""
 
 
-@pytest.mark.parametrize("size", [0, 1, 511, 512, 513, 4096, 65537])
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 383, 384, 385, 386, 387, 4096, 65537])
 def test_unmask_both_ways_agree_with_the_definition(size):
     data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
     key = b"\x01\x80\xff\x3c"
     assert unmask(bytearray(data), key) == slow_mask(data, key)
+    assert unmask(data, key) == slow_mask(data, key)
+    # A range read in place, as a frame's payload in the receive buffer.
+    framed = bytearray(b"head" + data + b"tail")
+    assert unmask(framed, key, 4, 4 + size) == slow_mask(data, key)
+    assert framed == b"head" + data + b"tail"  # read, never changed

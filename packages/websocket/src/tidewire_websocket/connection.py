@@ -252,12 +252,14 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         buffer.skip(self._pos - buffer.position)
         self._pos = buffer.position
 
-    def _offset(self, pos: int) -> int:
-        """The stream offset of index ``pos`` in the buffer's bytes."""
-        return self._buffer.offset + pos - self._buffer.position
+    def _fail(self, code: int, message: str, at: int) -> NoReturn:
+        """Raise for bad bytes at index ``at`` of the buffer's bytes.
 
-    def _fail(self, code: int, message: str, offset: int) -> NoReturn:
-        raise RemoteProtocolError(message, code=code, offset=offset)
+        Frame parsing deals in indices and only turns one into a stream
+        offset here: the conversion costs more than a small frame's header.
+        """
+        buffer = self._buffer
+        raise RemoteProtocolError(message, code=code, offset=buffer.offset + at - buffer.position)
 
     def _frame_event(self) -> WebSocketEvent | NeedData:
         rx = self._buffer.raw
@@ -284,11 +286,14 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                 if avail < head:
                     self._sync()
                     return NEED_DATA
-                offset = self._offset(pos)
-                if size >= 126:
-                    size = int.from_bytes(rx[pos + 2 : pos + (4 if size == 126 else 10)], "big")
-                    if size < 126 or (size < 65536 and b1 & 0x7F == 127) or size >> 63:
-                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", offset)
+                if size == 126:
+                    size = rx[pos + 2] << 8 | rx[pos + 3]  # no slice: the common medium size
+                    if size < 126:
+                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
+                elif size == 127:
+                    size = int.from_bytes(rx[pos + 2 : pos + 10], "big")
+                    if size < 65536 or size >> 63:
+                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
                 opcode = b0 & 0x0F
                 if masked != self._mask_expected:
                     self._fail(
@@ -296,19 +301,17 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                         "the client sent an unmasked frame"
                         if masked == 0
                         else "the server sent a masked frame",
-                        offset,
+                        pos,
                     )
                 if opcode & 8:
                     if opcode > _PONG:
-                        self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", offset)
+                        self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", pos)
                     if not b0 & 0x80:
-                        self._fail(_PROTOCOL_ERROR, "fragmented control frame", offset)
+                        self._fail(_PROTOCOL_ERROR, "fragmented control frame", pos)
                     if b0 & 0x70:
-                        self._fail(_PROTOCOL_ERROR, "reserved bits set on a control frame", offset)
+                        self._fail(_PROTOCOL_ERROR, "reserved bits set on a control frame", pos)
                     if size > 125:
-                        self._fail(
-                            _PROTOCOL_ERROR, f"control frame of {size} bytes (max 125)", offset
-                        )
+                        self._fail(_PROTOCOL_ERROR, f"control frame of {size} bytes (max 125)", pos)
                     end = pos + head + size
                     if len(rx) < end:
                         self._sync()
@@ -317,38 +320,38 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     if masked:
                         payload = apply_mask(payload, bytes(rx[pos + head - 4 : pos + head]))
                     self._pos = end
-                    return self._control(opcode, payload, offset)
+                    return self._control(opcode, payload, pos)
                 if opcode > _BINARY:
-                    self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", offset)
+                    self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", pos)
                 rsv = b0 & 0x70
                 if opcode:
                     if self._kind:
                         self._fail(
                             _PROTOCOL_ERROR,
                             "new data frame while a fragmented message is unfinished",
-                            offset,
+                            pos,
                         )
                     if rsv and (rsv != 0x40 or self._deflate is None):
-                        self._fail(_PROTOCOL_ERROR, f"reserved bits {rsv >> 4:#05b} set", offset)
+                        self._fail(_PROTOCOL_ERROR, f"reserved bits {rsv >> 4:#05b} set", pos)
                     compressed = rsv != 0
                     so_far = 0
                 else:
                     if not self._kind:
-                        self._fail(_PROTOCOL_ERROR, "continuation frame without a message", offset)
+                        self._fail(_PROTOCOL_ERROR, "continuation frame without a message", pos)
                     if rsv:
                         self._fail(
-                            _PROTOCOL_ERROR, "reserved bits set on a continuation frame", offset
+                            _PROTOCOL_ERROR, "reserved bits set on a continuation frame", pos
                         )
                     compressed = self._compressed
                     so_far = self._size
                 if self._max_frame is not None and size > self._max_frame:
-                    self._fail(_TOO_BIG, f"frame of {size} bytes (limit {self._max_frame})", offset)
+                    self._fail(_TOO_BIG, f"frame of {size} bytes (limit {self._max_frame})", pos)
                 limit = self._max_message
                 if limit is not None and not compressed and so_far + size > limit:
                     self._fail(
                         _TOO_BIG,
                         f"message of at least {so_far + size} bytes (limit {limit})",
-                        offset,
+                        pos,
                     )
                 end = pos + head + size
                 if opcode and b0 & 0x80 and not rsv and end <= len(rx) and not self._streaming:
@@ -357,7 +360,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     if not size:
                         data = b""
                     elif masked:
-                        data = unmask(rx[pos + head : end], rx[end - size - 4 : end - size])
+                        data = unmask(rx, rx[end - size - 4 : end - size], end - size, end)
                     else:
                         data = bytes(rx[pos + head : end])
                     self._pos = end
@@ -368,7 +371,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                             self._fail(
                                 _BAD_DATA,
                                 f"invalid UTF-8 in a text message: {exc.reason}",
-                                offset + head + exc.start,
+                                pos + head + exc.start,
                             )
                     return BytesMessage(data)
                 if opcode:
@@ -399,7 +402,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             piece: bytes
             if key is not None:
                 shift = self._key_offset & 3
-                piece = unmask(rx[pos:end], key[shift:] + key[:shift])
+                piece = unmask(rx, key[shift:] + key[:shift], pos, end)
                 self._key_offset += take
             else:
                 piece = bytes(rx[pos:end])
@@ -411,12 +414,12 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             else:
                 self._left = -1
                 last = self._fin != 0
-            event = self._piece(piece, last, self._offset(pos))
+            event = self._piece(piece, last, pos)
             if event is not None:
                 return event
 
     def _piece(
-        self, data: bytes, last: bool, offset: int
+        self, data: bytes, last: bool, at: int
     ) -> TextMessage | BytesMessage | TextChunk | BytesChunk | None:
         """Take in a piece of the current message's payload; return an event if one is due."""
         limit = self._max_message
@@ -428,13 +431,13 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     data, None if limit is None else limit - self._size, last=last
                 )
             except ValueError as exc:
-                self._fail(_PROTOCOL_ERROR, f"invalid compressed data: {exc}", offset)
+                self._fail(_PROTOCOL_ERROR, f"invalid compressed data: {exc}", at)
             self._size += len(data)
             if limit is not None and self._size > limit:
                 self._fail(
                     _TOO_BIG,
                     f"message of over {limit} bytes once decompressed",
-                    offset,
+                    at,
                 )
         if last:
             self._kind, kind = 0, self._kind
@@ -449,9 +452,9 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     # CPython's decoder waits for a third byte after ED A0-BF,
                     # a surrogate that can never become valid: fail fast.
                     if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
-                        self._fail(_BAD_DATA, "invalid UTF-8: a surrogate", offset)
+                        self._fail(_BAD_DATA, "invalid UTF-8: a surrogate", at)
             except UnicodeDecodeError as exc:
-                self._fail(_BAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}", offset)
+                self._fail(_BAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}", at)
             if self._streaming:
                 return TextChunk(text, last) if text or last else None
         elif self._streaming:
@@ -472,7 +475,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             return TextMessage(text)
         return TextMessage(data.decode()) if kind == _TEXT else BytesMessage(data)
 
-    def _control(self, opcode: int, payload: bytes, offset: int) -> Ping | Pong | CloseConnection:
+    def _control(self, opcode: int, payload: bytes, at: int) -> Ping | Pong | CloseConnection:
         if opcode == _PING:
             if self._auto_pong and self._state in _SENDING:
                 if self._queued_pongs < self._max_pongs:
@@ -486,15 +489,15 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         if not payload:
             code, reason = _NO_STATUS, ""
         elif len(payload) == 1:
-            self._fail(_PROTOCOL_ERROR, "close frame with a 1-byte payload", offset)
+            self._fail(_PROTOCOL_ERROR, "close frame with a 1-byte payload", at)
         else:
             code = int.from_bytes(payload[:2], "big")
             if not _is_valid_close_code(code):
-                self._fail(_PROTOCOL_ERROR, f"invalid close code {code}", offset)
+                self._fail(_PROTOCOL_ERROR, f"invalid close code {code}", at)
             try:
                 reason = payload[2:].decode()
             except UnicodeDecodeError as exc:
-                self._fail(_BAD_DATA, f"invalid UTF-8 in the close reason: {exc.reason}", offset)
+                self._fail(_BAD_DATA, f"invalid UTF-8 in the close reason: {exc.reason}", at)
         self._close_received = (code, reason)
         self._discard = True
         self._buffered = bytearray()  # an unfinished message is dropped
