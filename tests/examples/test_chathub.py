@@ -140,7 +140,7 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         # The page comes from the WebSocket's port; nothing else is there.
         page = await http_get(hub.http_port, "/")
         assert page.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert page.endswith(asyncio_hub.PAGE)
+        assert page.endswith(asyncio_hub.PAGE.body)
         assert (await http_get(hub.http_port, "/secret")).startswith(b"HTTP/1.1 404")
         # An upgrade request the WebSocket core refuses gets its HTTP error.
         broken = await http_get(hub.http_port, "/chat", "Upgrade: websocket\r\n")

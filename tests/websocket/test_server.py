@@ -12,6 +12,7 @@ from tidewire_websocket import (
     BytesMessage,
     CloseConnection,
     ExtensionOffer,
+    HTTPRequest,
     Opcode,
     PerMessageDeflate,
     Ping,
@@ -103,8 +104,6 @@ def test_error_offsets_count_the_handshake():
     [
         (request(first_line=b"POST /chat HTTP/1.1"), 405, "not GET"),
         (request(first_line=b"GET /chat HTTP/1.0"), 505, "HTTP/1.0"),
-        (request(drop=b"Upgrade"), 400, "Upgrade"),
-        (request(b"Upgrade: h2c", drop=b"Upgrade"), 400, "Upgrade"),
         (request(drop=b"Connection"), 400, "Connection"),
         (request(b"Connection: keep-alive", drop=b"Connection"), 400, "Connection"),
         (request(drop=b"Sec-WebSocket-Key"), 400, "Sec-WebSocket-Key"),
@@ -115,6 +114,7 @@ def test_error_offsets_count_the_handshake():
         (request(b"Sec-WebSocket-Version: 8", drop=b"Sec-WebSocket-Version"), 426, "13"),
         (request(b"Content-Length: 3"), 400, "body"),
         (request(b"Transfer-Encoding: chunked"), 400, "body"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n!", 400, "body"),
         (request(b"Sec-WebSocket-Protocol: a b"), 400, "not a token"),
         (request(b"Sec-WebSocket-Extensions: ;"), 400, "cannot parse"),
         (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 400, "Host"),
@@ -136,6 +136,41 @@ def test_bad_requests_get_an_http_error_response(data, status, words):
         assert b"Sec-WebSocket-Version: 13\r\n" in response
     if status == 405:
         assert b"Allow: GET\r\n" in response
+    assert server.state is State.CLOSED
+    assert server.should_close_transport
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b"GET /healthz?full=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            HTTPRequest("example.com", "/healthz?full=1", ((b"host", b"example.com"),)),
+        ),
+        (b"GET / HTTP/1.0\r\n\r\n", HTTPRequest("", "/")),  # 1.0 needs no Host
+        (request(drop=b"Upgrade"), None),
+        (request(b"Upgrade: h2c", drop=b"Upgrade"), None),
+    ],
+)
+def test_a_plain_get_is_an_http_request_answered_with_any_response(data, expected):
+    server = ServerConnection()
+    assert_split_invariant(ServerConnection, data)
+    server.receive_data(data)
+    event = server.next_event()
+    assert isinstance(event, HTTPRequest)
+    if expected is not None:
+        assert event == expected
+    else:
+        assert (event.host, event.target) == ("example.com", "/chat")
+    assert server.next_event() is NEED_DATA  # waiting for the answer
+    with pytest.raises(LocalProtocolError, match="RejectConnection"):
+        server.send(AcceptConnection())
+    assert server.data_to_send() == b""
+    assert server.state is State.CONNECTING
+    server.send(RejectConnection(200, ((b"Content-Type", b"text/plain"),), b"ok\n"))
+    assert server.data_to_send() == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
+    )
     assert server.state is State.CLOSED
     assert server.should_close_transport
 
@@ -168,8 +203,8 @@ def test_reject_with_an_unusual_status_gets_a_generic_reason():
     server = ServerConnection()
     server.receive_data(REQUEST)
     server.next_event()
-    server.send(RejectConnection(418))
-    assert server.data_to_send().startswith(b"HTTP/1.1 418 WebSocket\r\n")
+    server.send(RejectConnection(499))
+    assert server.data_to_send().startswith(b"HTTP/1.1 499 WebSocket\r\n")
 
 
 @pytest.mark.parametrize(

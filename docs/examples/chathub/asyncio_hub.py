@@ -18,13 +18,22 @@ from functools import partial
 from pathlib import Path
 
 from tidewire import RemoteProtocolError
-from tidewire_asyncio import ConnectionLostError, StreamClosedError, lines, resp
-from tidewire_asyncio.websocket import WebSocket, WebSocketClosedError
+from tidewire_asyncio import ConnectionLostError, StreamClosedError, lines, resp, websocket
+from tidewire_asyncio.websocket import (
+    HTTPRequest,
+    RejectConnection,
+    WebSocket,
+    WebSocketClosedError,
+)
 
-from .frontdoor import FrontDoor
 from .room import Member, Room
 
-PAGE = (Path(__file__).parent / "page.html").read_bytes()
+PAGE = RejectConnection(
+    200,
+    ((b"Content-Type", b"text/html; charset=utf-8"),),
+    (Path(__file__).parent / "page.html").read_bytes(),
+)
+NOT_FOUND = RejectConnection(404, ((b"Content-Type", b"text/plain"),), b"only / is here\n")
 MAX_LINE = 4096
 """Bytes a line may have on the line port; a longer one ends the connection."""
 MAX_MESSAGE = 64 * 1024
@@ -88,6 +97,11 @@ async def session(
             async with asyncio.timeout(2):
                 await writer
         writer.cancel()
+
+
+def page(request: HTTPRequest) -> RejectConnection:
+    """The WebSocket port's plain-HTTP hook: ``GET /`` gets the page, the rest a 404."""
+    return PAGE if request.target in ("/", "/index.html") else NOT_FOUND
 
 
 async def websocket_client(room: Room, websocket: WebSocket) -> None:
@@ -163,10 +177,14 @@ class Hub:
         self.host = host
         self.redis = redis
         self.room = Room()
-        self.web = FrontDoor(
-            partial(websocket_client, self.room), PAGE, max_message_size=MAX_MESSAGE
+        self.web = websocket.serve(
+            partial(websocket_client, self.room),
+            host,
+            http_port,
+            process_http=page,
+            max_message_size=MAX_MESSAGE,
+            close_timeout=5.0,
         )
-        self.web_port = http_port
         self.lines = lines.serve(
             partial(line_client, self.room),
             host,
@@ -182,7 +200,7 @@ class Hub:
             self.bus = RedisBus(self.room, self.redis)
             await self.bus.start()
             self.room.bus = self.bus
-        await self.web.start(self.host, self.web_port)
+        await self.web.start()
         await self.lines.start()
 
     @property
@@ -205,7 +223,7 @@ class Hub:
     async def aclose(self) -> None:
         """Say goodbye, close WebSockets with 1001 and line clients, then Redis."""
         self.room.deliver("* the hub is shutting down")  # this hub's members only
-        await self.web.aclose()
+        await self.web.aclose("the hub is shutting down")
         await asyncio.sleep(0.1)  # let line clients' writers send the notice
         await self.lines.aclose()
         if self.bus is not None:

@@ -12,6 +12,8 @@ import socket
 import ssl
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import anyio
@@ -210,6 +212,48 @@ async def test_request_hook_rejects_with_status_and_body():
         assert info.value.response.status_code == 403
         assert info.value.response.body == b"go away\n"
         assert info.value.response.headers["X-Why"] == "token"
+
+
+def http_get(url):
+    """A plain HTTP GET by the standard library's client: (status, headers, body)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+async def test_plain_http_get_is_answered_by_its_hook_or_with_426():
+    seen = []
+
+    async def process_http(request):
+        seen.append(request)
+        if request.target == "/healthz":
+            return ws_adapter.RejectConnection(200, ((b"Content-Type", b"text/plain"),), b"ok\n")
+        return None
+
+    def process_request(request):
+        assert isinstance(request, ws_adapter.Request)  # never given a plain request
+
+    async with serve_ours(process_request=process_request, process_http=process_http) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        status, headers, body = await anyio.to_thread.run_sync(http_get, base + "/healthz")
+        assert (status, headers["Content-Type"], body) == (200, "text/plain", b"ok\n")
+        status, headers, body = await anyio.to_thread.run_sync(http_get, base + "/")
+        assert (status, headers["Upgrade"]) == (426, "websocket")
+        assert b"WebSocket client" in body
+        # The same port still speaks WebSocket.
+        async with ws_connect(uri(server)) as client:
+            await client.send("still here")
+            assert await client.recv() == "still here"
+    assert [request.target for request in seen] == ["/healthz", "/"]
+    assert all(isinstance(request, ws_adapter.HTTPRequest) for request in seen)
+
+
+async def test_plain_http_get_without_a_hook_gets_426():
+    async with serve_ours() as server:
+        status, _, _ = await anyio.to_thread.run_sync(http_get, f"http://127.0.0.1:{server.port}/")
+        assert status == 426
 
 
 async def test_default_subprotocol_choice():
@@ -415,6 +459,16 @@ async def test_graceful_shutdown_closes_everyone_with_1001():
     with pytest.raises(ws_adapter.WebSocketClosedError) as info:
         await ours.receive()
     assert info.value.code == 1001 and info.value.clean
+    assert client.close_reason == "server shutting down"
+
+
+async def test_graceful_shutdown_with_a_reason_of_ours():
+    server = await ws_adapter.serve(echo, "127.0.0.1", 0).start()
+    client = await ws_connect(uri(server))
+    await server.aclose("maintenance")
+    with pytest.raises(websockets.ConnectionClosedOK):
+        await client.recv()
+    assert (client.close_code, client.close_reason) == (1001, "maintenance")
 
 
 async def test_peer_vanishing_without_close_is_1006():

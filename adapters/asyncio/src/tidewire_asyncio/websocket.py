@@ -35,6 +35,7 @@ try:
         BytesMessage,
         ClientConnection,
         CloseConnection,
+        HTTPRequest,
         PerMessageDeflate,
         Ping,
         Pong,
@@ -63,6 +64,7 @@ from .stream import EventStream
 __all__ = [
     "AcceptConnection",
     "Data",
+    "HTTPRequest",
     "HandshakeRejected",
     "RejectConnection",
     "Request",
@@ -735,6 +737,15 @@ async def connect(
 Answer = AcceptConnection | RejectConnection | None
 ProcessRequest = Callable[[Request], Answer | Awaitable[Answer]]
 """The request hook of :func:`serve`: sync or async, given the :class:`Request`."""
+ProcessHTTP = Callable[[HTTPRequest], RejectConnection | Awaitable[RejectConnection | None] | None]
+"""The plain-HTTP hook of :func:`serve`: sync or async, given the :class:`HTTPRequest`."""
+
+# What a plain HTTP request gets when process_request does not answer it.
+_UPGRADE_REQUIRED = RejectConnection(
+    426,
+    ((b"Upgrade", b"websocket"), (b"Content-Type", b"text/plain; charset=utf-8")),
+    b"This is a WebSocket server: connect with a WebSocket client.\n",
+)
 
 
 class WebSocketServer(Server):
@@ -752,10 +763,10 @@ class WebSocketServer(Server):
         """The connections currently open."""
         self._ws_close_timeout = close_timeout
 
-    async def aclose(self) -> None:
-        """Stop accepting, close every connection with 1001, then wait for the handlers."""
+    async def aclose(self, reason: str = "server shutting down") -> None:
+        """Stop accepting, close every connection with 1001 and ``reason``, await the handlers."""
         self.close()
-        closing = [ws.close(1001, "server shutting down") for ws in list(self.websockets)]
+        closing = [ws.close(1001, reason) for ws in list(self.websockets)]
         if closing:
             await asyncio.gather(*closing, return_exceptions=True)
         if self._streams:
@@ -773,6 +784,7 @@ def serve(
     port: int | None = None,
     *,
     process_request: ProcessRequest | None = None,
+    process_http: ProcessHTTP | None = None,
     subprotocols: Sequence[str] = (),
     compression: str | None = "deflate",
     max_message_size: int | None = 1024 * 1024,
@@ -800,11 +812,19 @@ def serve(
     and body; the handler does not run), or ``None`` to accept with the
     first of ``subprotocols`` the client offered. It may be a coroutine.
 
+    ``process_http`` answers a plain ``GET`` that asks for no upgrade (a
+    health check, a browser fetching a page), given as an
+    :class:`~tidewire_websocket.HTTPRequest`: return a
+    :class:`~tidewire_websocket.RejectConnection` of any status, ``200`` and
+    a page included. Unanswered (no hook, or ``None``), such a request gets
+    ``426 Upgrade Required``. It may be a coroutine.
+
     Args:
         handler: ``async def handler(websocket)``.
         host: The interface(s) to listen on.
         port: The port; ``0`` for any free one.
         process_request: The request hook, or ``None``.
+        process_http: The plain-HTTP hook, or ``None``.
         subprotocols: Subprotocols supported, in order of preference.
         compression: ``"deflate"`` to accept permessage-deflate, ``None`` not to.
         max_message_size: As for :func:`connect`.
@@ -841,9 +861,16 @@ def serve(
         except TimeoutError:
             stream.abort()
             return
-        if not isinstance(request, Request):
+        if not isinstance(request, Request | HTTPRequest):
             return  # the client left before asking anything
         answer: Any = None
+        if isinstance(request, HTTPRequest):
+            if process_http is not None:
+                answer = process_http(request)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            await stream.send(answer or _UPGRADE_REQUIRED)
+            return
         if process_request is not None:
             answer = process_request(request)
             if inspect.isawaitable(answer):

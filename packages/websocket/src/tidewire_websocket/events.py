@@ -20,6 +20,7 @@ __all__ = [
     "BytesMessage",
     "CloseConnection",
     "ExtensionOffer",
+    "HTTPRequest",
     "Headers",
     "PerMessageDeflate",
     "Ping",
@@ -111,6 +112,25 @@ class Request(Event):
     headers: Headers = ()
 
 
+class HTTPRequest(Event):
+    """A plain HTTP ``GET`` that asks for no WebSocket upgrade; received by a server.
+
+    A health check, or a browser fetching a page from the WebSocket's own
+    port. The server answers with :class:`RejectConnection`, whose status
+    may be any, ``200`` with a page included; the TCP connection closes
+    after the response. Sending :class:`AcceptConnection` is refused.
+
+    Attributes:
+        host: The ``Host`` header value.
+        target: The request target, the path and query.
+        headers: Every header of the request.
+    """
+
+    host: str
+    target: str = "/"
+    headers: Headers = ()
+
+
 class AcceptConnection(Event):
     """The server accepts the handshake (``101 Switching Protocols``).
 
@@ -135,11 +155,12 @@ class AcceptConnection(Event):
 class RejectConnection(Event):
     """The server refuses the handshake with an ordinary HTTP response.
 
-    Sent by a server after it received a :class:`Request`; received by a
-    client when the response was not ``101``, once its body is complete.
+    Sent by a server after it received a :class:`Request`, or to answer an
+    :class:`HTTPRequest`; received by a client when the response was not
+    ``101``, once its body is complete.
 
     Attributes:
-        status_code: The HTTP status, 400 to 599 when sent.
+        status_code: The HTTP status, 200 to 599 when sent.
         headers: Extra headers when sent (``Content-Length`` is added);
             every header when received.
         body: The response body.
@@ -266,6 +287,7 @@ class WebSocketClosed(ConnectionClosed):
 
 WebSocketEvent = (
     Request
+    | HTTPRequest
     | AcceptConnection
     | RejectConnection
     | TextMessage

@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
+from http import HTTPStatus
 
 from .events import ExtensionOffer, Headers
 
@@ -144,22 +145,13 @@ def check_headers(headers: Headers, reserved: Iterable[str] = ()) -> None:
             raise HandshakeError(f"invalid value {value!r} for header {name!r}")
 
 
-_REASONS = {
-    101: "Switching Protocols",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    426: "Upgrade Required",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    505: "HTTP Version Not Supported",
-}
-
-
 def format_response(status: int, headers: Headers, body: bytes | None = None) -> bytes:
     """An HTTP/1.1 response: status line, headers, and ``Content-Length`` plus body if given."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'WebSocket')}".encode()]
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "WebSocket"  # a status HTTP does not name; any phrase will do
+    lines = [f"HTTP/1.1 {status} {reason}".encode()]
     lines += [name + b": " + value for name, value in headers]
     if body is not None:
         lines.append(b"Content-Length: " + str(len(body)).encode())

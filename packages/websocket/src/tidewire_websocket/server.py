@@ -15,6 +15,7 @@ from .events import (
     AcceptConnection,
     ExtensionOffer,
     Headers,
+    HTTPRequest,
     PerMessageDeflate,
     RejectConnection,
     Request,
@@ -44,7 +45,10 @@ class ServerConnection(WebSocketConnection):
     application answers by sending :class:`AcceptConnection` (the state
     becomes ``OPEN``) or :class:`RejectConnection` (``CLOSED``; close TCP
     once the response is written). Frames the client sent right after its
-    request wait, in order, until the answer.
+    request wait, in order, until the answer. A plain ``GET`` that asks for
+    no upgrade arrives as an :class:`HTTPRequest` instead, to be answered
+    with a :class:`RejectConnection` of any status (a health check, a page
+    served from the same port).
 
     A request that breaks RFC 6455 raises
     :class:`~tidewire.RemoteProtocolError` whose ``code`` is an HTTP status
@@ -58,7 +62,7 @@ class ServerConnection(WebSocketConnection):
     """
 
     _client = False
-    _request: Request | None = None
+    _request: Request | HTTPRequest | None = None
 
     def _handshake_event(self) -> WebSocketEvent | NeedData:
         if self._request is not None or self._state is not State.CONNECTING:
@@ -103,6 +107,11 @@ class ServerConnection(WebSocketConnection):
                 f"cannot send {type(event).__name__}: "
                 + ("no request received yet" if request is None else "the request was answered")
             )
+        if isinstance(event, AcceptConnection) and isinstance(request, HTTPRequest):
+            raise LocalProtocolError(
+                "cannot accept a plain HTTP request (no WebSocket upgrade was asked for);"
+                " answer it with RejectConnection"
+            )
         reserved = _ACCEPT_RESERVED if isinstance(event, AcceptConnection) else _BODY_HEADERS
         try:
             check_headers(event.headers, reserved)
@@ -111,6 +120,7 @@ class ServerConnection(WebSocketConnection):
         if isinstance(event, RejectConnection):
             self._reject(event)
         else:
+            assert isinstance(request, Request)  # refused above otherwise
             self._accept(event, request)
 
     def _reject(self, event: RejectConnection) -> None:
@@ -162,22 +172,33 @@ def _key(headers: Headers) -> str:
     return header_values(headers, b"sec-websocket-key")[0].decode("ascii")
 
 
-def _check_request(event: h11.Request) -> Request:
-    """Check an HTTP request against RFC 6455 section 4.2.1; raise with an HTTP status."""
+def _check_request(event: h11.Request) -> Request | HTTPRequest:
+    """Check an HTTP request against RFC 6455 section 4.2.1; raise with an HTTP status.
+
+    A ``GET`` without a body whose ``Upgrade`` header does not name
+    websocket is a plain HTTP request, returned as such.
+    """
     headers: Headers = tuple((bytes(name), bytes(value)) for name, value in event.headers)
     if event.method != b"GET":
         raise RemoteProtocolError(f"method {event.method.decode()} is not GET", code=405)
-    if event.http_version != b"1.1":
-        raise RemoteProtocolError(
-            f"HTTP/{event.http_version.decode()} cannot upgrade to WebSocket", code=505
-        )
+    if header_values(headers, b"transfer-encoding") or any(
+        value.strip() != b"0" for value in header_values(headers, b"content-length")
+    ):
+        raise RemoteProtocolError("the request has a body", code=400)
 
     def tokens(name: bytes) -> list[str]:
         values = b",".join(header_values(headers, name)).decode("latin-1").lower()
         return [item.strip(" \t") for item in values.split(",")]
 
+    host = header_values(headers, b"host")
+    target = event.target.decode("latin-1")
     if "websocket" not in tokens(b"upgrade"):
-        raise RemoteProtocolError("the Upgrade header does not name websocket", code=400)
+        # HTTP/1.0 has no Host header to require; h11 requires it of 1.1.
+        return HTTPRequest(host[0].decode("latin-1") if host else "", target, headers)
+    if event.http_version != b"1.1":
+        raise RemoteProtocolError(
+            f"HTTP/{event.http_version.decode()} cannot upgrade to WebSocket", code=505
+        )
     if "upgrade" not in tokens(b"connection"):
         raise RemoteProtocolError("the Connection header does not include upgrade", code=400)
     keys = header_values(headers, b"sec-websocket-key")
@@ -189,10 +210,6 @@ def _check_request(event: h11.Request) -> Request:
         raise RemoteProtocolError("missing or invalid Sec-WebSocket-Key", code=400)
     if header_values(headers, b"sec-websocket-version") != [b"13"]:
         raise RemoteProtocolError("Sec-WebSocket-Version must be 13", code=426)
-    if header_values(headers, b"transfer-encoding") or any(
-        value.strip() != b"0" for value in header_values(headers, b"content-length")
-    ):
-        raise RemoteProtocolError("the handshake request has a body", code=400)
     try:
         subprotocols = parse_tokens(
             header_values(headers, b"sec-websocket-protocol"), "Sec-WebSocket-Protocol"
@@ -201,8 +218,8 @@ def _check_request(event: h11.Request) -> Request:
     except HandshakeError as exc:
         raise RemoteProtocolError(str(exc), code=400) from None
     return Request(
-        host=header_values(headers, b"host")[0].decode("latin-1"),
-        target=event.target.decode("latin-1"),
+        host=host[0].decode("latin-1"),
+        target=target,
         subprotocols=tuple(subprotocols),
         extensions=tuple(extensions),
         headers=headers,
