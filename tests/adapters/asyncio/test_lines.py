@@ -201,3 +201,18 @@ def test_bad_options_and_wrong_core(netstring, adapter):
         lines.serve(upper_server, encoding="no-such-codec")
     with pytest.raises(TypeError, match="line connection"):
         lines.LineStream(adapter.EventStream(netstring.NetstringConnection()))
+
+
+async def test_lines_over_a_unix_socket(tmp_path):
+    path = tmp_path / "lines.sock"
+
+    async def shout(stream):
+        async for line in stream:
+            await stream.send_line(line.upper())
+
+    async with (
+        lines.serve(shout, path=path, delimiter=b"\n"),
+        await lines.connect(path=path, delimiter=b"\n") as stream,
+    ):
+        await stream.send_line(b"quiet")
+        assert await stream.receive_line() == b"QUIET"

@@ -119,8 +119,12 @@ async def test_connect_refused_and_bad_arguments(adapter, netstring):
         port = unused.getsockname()[1]
     with pytest.raises(ConnectionRefusedError):
         await adapter.connect(netstring.NetstringConnection, "127.0.0.1", port)
-    with pytest.raises(ValueError, match="host and port, or sock"):
+    with pytest.raises(ValueError, match="host and port, sock or path"):
         await adapter.connect(netstring.NetstringConnection)
+    with socket.socket() as sock, pytest.raises(ValueError, match="sock or path, not both"):
+        await adapter.connect(netstring.NetstringConnection, sock=sock, path="/x")
+    with pytest.raises(ValueError, match="one of them"):
+        adapter.serve(netstring.NetstringConnection, echo, "127.0.0.1", 0, path="/x")
     with pytest.raises(ValueError, match="read_low_water"):
         adapter.serve(netstring.NetstringConnection, echo, read_high_water=1, read_low_water=2)
 
@@ -234,6 +238,22 @@ async def test_serve_and_connect_on_given_sockets(adapter, netstring):
         async with await adapter.connect(netstring.NetstringConnection, sock=raw) as stream:
             await stream.send(netstring.Netstring(b"via sockets"))
             assert (await stream.receive()).payload == b"via sockets"
+
+
+async def test_serve_and_connect_on_a_unix_socket(adapter, netstring, tmp_path):
+    path = tmp_path / "netstring.sock"
+    async with adapter.serve(netstring.NetstringConnection, echo, path=path) as server:
+        with pytest.raises(RuntimeError, match="no port"):
+            server.port  # noqa: B018 - the property raises
+        async with await adapter.connect(netstring.NetstringConnection, path=path) as stream:
+            await stream.send(netstring.Netstring(b"over a unix socket"))
+            assert (await stream.receive()).payload == b"over a unix socket"
+        # A peer that is not ours: a plain socket from the standard library.
+        with socket.socket(socket.AF_UNIX) as raw:
+            await asyncio.get_running_loop().sock_connect(raw, str(path))
+            raw.sendall(b"5:hello,")
+            raw.settimeout(5)
+            assert await asyncio.to_thread(raw.recv, 100) == b"5:hello,"
 
 
 async def test_any_transport_through_the_protocol_property(adapter, netstring, tmp_path):

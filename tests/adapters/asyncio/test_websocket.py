@@ -21,6 +21,7 @@ import anyio.abc
 import pytest
 import websockets
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.client import unix_connect as ws_unix_connect
 from websockets.asyncio.server import serve as ws_serve
 
 from tidewire import LocalProtocolError, RemoteProtocolError
@@ -254,6 +255,17 @@ async def test_plain_http_get_without_a_hook_gets_426():
     async with serve_ours() as server:
         status, _, _ = await anyio.to_thread.run_sync(http_get, f"http://127.0.0.1:{server.port}/")
         assert status == 426
+
+
+async def test_over_a_unix_socket(tmp_path):
+    path = tmp_path / "ws.sock"
+    async with ws_adapter.serve(echo, path=path):
+        async with await ws_adapter.connect("ws://localhost/chat", path=path) as ours:
+            await ours.send("ours")
+            assert await ours.receive() == "ours"
+        async with ws_unix_connect(str(path), "ws://localhost/chat") as theirs:
+            await theirs.send(b"theirs")
+            assert await theirs.recv() == b"theirs"
 
 
 async def test_default_subprotocol_choice():

@@ -269,7 +269,8 @@ async def connect(
         max_raw_size: The largest block :meth:`LineStream.receive_exactly`
             accepts.
         **options: Passed to :func:`tidewire_asyncio.connect`: ``ssl``,
-            ``server_hostname``, ``sock``, water marks ...
+            ``server_hostname``, ``sock``, ``path`` (a Unix socket), water
+            marks ...
 
     Returns:
         The connected line stream; use it with ``async with``.
@@ -309,7 +310,7 @@ def serve(
         max_line_length: As for :func:`connect`.
         max_raw_size: As for :func:`connect`.
         **options: Passed to :func:`tidewire_asyncio.serve`: ``ssl``,
-            ``sock``, ``backlog``, water marks ...
+            ``sock``, ``path`` (a Unix socket), ``backlog``, water marks ...
 
     Returns:
         The server, not yet listening; ``await`` it or enter it.

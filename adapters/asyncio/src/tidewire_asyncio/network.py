@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -39,6 +40,7 @@ async def connect(
     ssl: ssl.SSLContext | bool | None = None,
     server_hostname: str | None = None,
     sock: socket.socket | None = None,
+    path: str | os.PathLike[str] | None = None,
     local_addr: tuple[str, int] | None = None,
     ssl_handshake_timeout: float | None = None,
     happy_eyeballs_delay: float | None = None,
@@ -52,9 +54,10 @@ async def connect(
     ``ssl``, ``server_hostname``, ``sock``, ``local_addr``,
     ``ssl_handshake_timeout`` and ``happy_eyeballs_delay`` mean what they mean
     for ``loop.create_connection()``: pass ``ssl=True`` for TLS with
-    the default context, or an :class:`ssl.SSLContext`. The water marks are
-    those of :class:`~tidewire_asyncio.EventStream`. Wrap the call in
-    ``asyncio.timeout()`` to bound the connection time.
+    the default context, or an :class:`ssl.SSLContext`. ``path`` connects
+    to a Unix socket instead, as ``loop.create_unix_connection()`` does.
+    The water marks are those of :class:`~tidewire_asyncio.EventStream`.
+    Wrap the call in ``asyncio.timeout()`` to bound the connection time.
 
     Args:
         connection_factory: Returns the core, e.g. ``NetstringConnection``.
@@ -63,6 +66,8 @@ async def connect(
         ssl: TLS settings; ``None`` or ``False`` for plain TCP.
         server_hostname: The name to check the server's certificate against.
         sock: An already connected socket to use instead of ``host``/``port``.
+        path: The filesystem path of a Unix socket to connect to instead of
+            ``host``/``port``.
         local_addr: The local address to bind before connecting.
         ssl_handshake_timeout: Seconds allowed for the TLS handshake.
         happy_eyeballs_delay: Enables RFC 8305 connection racing.
@@ -75,7 +80,8 @@ async def connect(
         The connected stream; use it with ``async with`` to close it.
 
     Raises:
-        ValueError: neither ``host`` and ``port`` nor ``sock`` were given.
+        ValueError: none of ``host`` and ``port``, ``sock`` or ``path``
+            was given, or both ``sock`` and ``path``.
         OSError: the connection could not be made (refused, unreachable, TLS
             verification failed ...).
     """
@@ -92,10 +98,14 @@ async def connect(
         "server_hostname": server_hostname,
         "ssl_handshake_timeout": ssl_handshake_timeout,
     }
+    if sock is not None and path is not None:
+        raise ValueError("connect() takes sock or path, not both")
     if sock is not None:
         await loop.create_connection(lambda: stream.protocol, sock=sock, **options)
+    elif path is not None:
+        await loop.create_unix_connection(lambda: stream.protocol, os.fspath(path), **options)
     elif host is None or port is None:
-        raise ValueError("connect() needs host and port, or sock")
+        raise ValueError("connect() needs host and port, sock or path")
     else:
         await loop.create_connection(
             lambda: stream.protocol,
@@ -128,6 +138,7 @@ class Server:
         *,
         ssl: ssl.SSLContext | None = None,
         sock: socket.socket | None = None,
+        path: str | os.PathLike[str] | None = None,
         backlog: int = 100,
         reuse_address: bool | None = None,
         reuse_port: bool | None = None,
@@ -137,10 +148,13 @@ class Server:
         write_high_water: int | None = None,
         write_low_water: int | None = None,
     ) -> None:
+        if path is not None and (host is not None or port is not None or sock is not None):
+            raise ValueError("serve() listens on host and port, sock or path: one of them")
         self._factory = connection_factory
         self._handler = handler
         self._host = host
         self._port = port
+        self._path = path
         self._listen: dict[str, Any] = {
             "ssl": ssl,
             "sock": sock,
@@ -177,6 +191,9 @@ class Server:
         sock = listen.pop("sock")
         if sock is not None:
             self._server = await loop.create_server(self._make_protocol, sock=sock, **listen)
+        elif self._path is not None:
+            del listen["reuse_address"], listen["reuse_port"]  # no such thing for Unix sockets
+            self._server = await loop.create_unix_server(self._make_protocol, self._path, **listen)
         else:
             self._server = await loop.create_server(
                 self._make_protocol, self._host, self._port, **listen
@@ -236,11 +253,14 @@ class Server:
         """The port of the first listening socket, handy after asking for port 0.
 
         Raises:
-            RuntimeError: the server is not listening.
+            RuntimeError: the server is not listening, or on a Unix socket.
         """
         if not self.sockets:
             raise RuntimeError("the server is not listening")
-        port: int = self.sockets[0].getsockname()[1]
+        address = self.sockets[0].getsockname()
+        if isinstance(address, str | bytes):
+            raise RuntimeError(f"a Unix socket server has no port (it listens on {address!r})")
+        port: int = address[1]
         return port
 
     @property
@@ -299,6 +319,7 @@ def serve(
     *,
     ssl: ssl.SSLContext | None = None,
     sock: socket.socket | None = None,
+    path: str | os.PathLike[str] | None = None,
     backlog: int = 100,
     reuse_address: bool | None = None,
     reuse_port: bool | None = None,
@@ -318,7 +339,8 @@ def serve(
 
     ``ssl``, ``sock``, ``backlog``, ``reuse_address``, ``reuse_port`` and
     ``ssl_handshake_timeout`` mean what they mean for
-    ``loop.create_server()``; the water marks are those of
+    ``loop.create_server()``; ``path`` listens on a Unix socket instead, as
+    ``loop.create_unix_server()`` does. The water marks are those of
     :class:`~tidewire_asyncio.EventStream`.
 
     Args:
@@ -328,6 +350,7 @@ def serve(
         port: The port; ``0`` for any free one.
         ssl: An :class:`ssl.SSLContext` to serve TLS.
         sock: An already bound socket to listen on instead.
+        path: The filesystem path of a Unix socket to listen on instead.
         backlog: The listen queue length.
         reuse_address: Set SO_REUSEADDR.
         reuse_port: Set SO_REUSEPORT.
@@ -341,7 +364,8 @@ def serve(
         The server, not yet listening; ``await`` it or enter it.
 
     Raises:
-        ValueError: invalid water marks (raised at once).
+        ValueError: invalid water marks, or ``path`` given with another
+            address (raised at once).
     """
     return Server(
         connection_factory,
@@ -350,6 +374,7 @@ def serve(
         port,
         ssl=ssl,
         sock=sock,
+        path=path,
         backlog=backlog,
         reuse_address=reuse_address,
         reuse_port=reuse_port,

@@ -667,7 +667,9 @@ async def connect(
         close_timeout: See :class:`WebSocket`.
         ssl: The TLS context for ``wss://`` (default: the system's trust).
         **options: Passed to :func:`tidewire_asyncio.connect` (water marks,
-            ``sock``, ``server_hostname`` ...).
+            ``sock``, ``path`` for a Unix socket, ``server_hostname`` ...);
+            with ``sock`` or ``path`` the URI still gives the ``Host``
+            header and the request target.
 
     Returns:
         The open connection.
@@ -837,7 +839,7 @@ def serve(
         close_timeout: See :class:`WebSocket`; also the graceful shutdown's wait.
         ssl: An :class:`ssl.SSLContext` to serve ``wss://``.
         **options: Passed to :func:`tidewire_asyncio.serve` (``sock``,
-            ``backlog``, water marks ...).
+            ``path`` for a Unix socket, ``backlog``, water marks ...).
 
     Returns:
         The server, not yet listening; ``await`` it or enter it.
