@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tidewire import NEED_DATA, LocalProtocolError, RemoteProtocolError
 from tidewire.testing import ConnectionContract, Loopback, run
 from tidewire_resp import (
+    Attributed,
     ClientConnection,
     Command,
     ErrorReply,
@@ -475,3 +476,187 @@ def test_command_refuses_what_send_refuses():
     with pytest.raises(LocalProtocolError):
         connection.command("SET", "k", None)
     assert connection.data_to_send() == b""
+
+
+# -- batches: many commands, one request, one reply ---------------------------------
+
+_PLAIN_NAMES = ["GET", "set", b"MGET", b"incr", "CLIENT", "client", "PING"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_PLAIN_NAMES), st.lists(_ARGS, max_size=4)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_batch_writes_what_command_writes(commands):
+    batched, one_by_one = ClientConnection(), ClientConnection()
+    commands = [(name, *args) for name, args in commands if args[:1] != ["REPLY"]]
+    if not commands:
+        return
+    request = batched.batch(commands)
+    for args in commands:
+        one_by_one.command(*args)
+    assert batched.data_to_send() == one_by_one.data_to_send()
+    assert batched.is_pending(request) and batched.pending == 1
+    assert batched.command("PING") == request + 1
+
+
+def test_a_batch_gets_one_reply_with_every_value_in_order() -> None:
+    client = ClientConnection(protocol=3)
+    first = client.command("GET", "before")
+    request = client.batch([("GET", "a"), ("INCR", "n"), ("LPUSH", "s", "x"), ("GET", "b")])
+    last = client.command("GET", "after")
+    wire = (
+        b"$6\r\nbefore\r\n"
+        b"$1\r\nA\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n:7\r\n-WRONGTYPE Operation\r\n"
+        b"|1\r\n+ttl\r\n:5\r\n$1\r\nB\r\n"
+        b"$5\r\nafter\r\n"
+    )
+    for chunks in ([wire], [bytes([byte]) for byte in wire]):
+        copy = ClientConnection(protocol=3)
+        copy.command("GET", "before")
+        copy.batch([("GET", "a"), ("INCR", "n"), ("LPUSH", "s", "x"), ("GET", "b")])
+        copy.command("GET", "after")
+        outcome = run(copy, chunks)
+        assert outcome.error is None
+        assert outcome.events == [
+            Reply(b"before", None, first),
+            Push([b"invalidate", None]),
+            Reply(
+                [b"A", 7, ErrorReply(b"WRONGTYPE Operation"), Attributed(b"B", {b"ttl": 5})],
+                None,
+                request,
+            ),
+            Reply(b"after", None, last),
+        ]
+    assert client.pending == 3
+
+
+def test_a_batch_of_arrays_in_resp2_and_pubsub_messages_meanwhile() -> None:
+    client = ClientConnection()
+    request = client.batch([("LRANGE", "l", 0, -1)] * 3)
+    events = feed(client, b"*1\r\n$1\r\na\r\n*0\r\n*2\r\n$1\r\nb\r\n:1\r\n")
+    assert events == [Reply([[b"a"], [], [b"b", 1]], None, request)]
+    client.command("SUBSCRIBE", "c")
+    feed(client, b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n")
+    request = client.batch([("PING",), ("PING", "x")])
+    events = feed(
+        client,
+        b"*2\r\n$4\r\npong\r\n$0\r\n\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"
+        b"*2\r\n$4\r\npong\r\n$1\r\nx\r\n",
+    )
+    assert events == [
+        Push([b"message", b"c", b"m"]),
+        Reply([[b"pong", b""], [b"pong", b"x"]], None, request),
+    ]
+
+
+def test_a_batch_ends_in_the_middle_of_what_arrived() -> None:
+    client = ClientConnection()
+    request = client.batch([("GET", "a"), ("GET", "b")])
+    after = client.command("GET", "c")
+    events = feed(client, b"$1\r\nA\r\n$1\r\nB\r\n$1\r\nC\r\n")
+    assert events == [Reply([b"A", b"B"], None, request), Reply(b"C", None, after)]
+
+
+def test_a_cancelled_batch_is_read_and_dropped() -> None:
+    for cut in (0, 6, 11, 20):
+        client = ClientConnection(protocol=3)
+        request = client.batch([("GET", "a"), ("GET", "b"), ("GET", "c")])
+        after = client.command("GET", "d")
+        wire = b"$1\r\nA\r\n$1\r\nB\r\n|1\r\n+k\r\n+v\r\n$1\r\nC\r\n$1\r\nD\r\n"
+        events = feed(client, wire[:cut])
+        assert client.cancel(request)
+        assert client.is_pending(request)  # until its replies are in, and dropped
+        events += feed(client, wire[cut:])
+        assert events == [Reply(b"D", None, after)]
+        assert client.pending == 0 and not client.is_pending(request)
+    client = ClientConnection()
+    client.cancel(client.batch([("GET", "a"), ("GET", "b")]))
+    after = client.command("GET", "c")
+    assert feed(client, b"$1\r\nA\r\n$1\r\nB\r\n$1\r\nC\r\n") == [Reply(b"C", None, after)]
+
+
+def test_a_batch_after_client_reply_off_or_skip() -> None:
+    client = ClientConnection()
+    client.command("CLIENT", "REPLY", "OFF")
+    request = client.batch([("SET", "a", 1), ("SET", "b", 2)])
+    assert not client.is_pending(request) and client.pending == 0
+    client.command("CLIENT", "REPLY", "ON")
+    client.command("CLIENT", "REPLY", "SKIP")
+    request = client.batch([("SET", "a", 1), ("GET", "b")])
+    assert client.is_pending(request)
+    assert feed(client, b"+OK\r\n$1\r\n2\r\n") == [
+        Reply(SimpleString(b"OK"), None, request - 2),
+        Reply([None, b"2"], None, request),
+    ]
+    client.command("CLIENT", "REPLY", "SKIP")  # answered by nothing, like its next command
+    request = client.batch([("SET", "a", 1)])
+    assert not client.is_pending(request) and client.pending == 0
+    assert client.batch([("GET", "a")]) == request + 1 and client.pending == 1
+
+
+def test_a_batch_while_monitoring() -> None:
+    client = ClientConnection()
+    client.command("MONITOR")
+    feed(client, b"+OK\r\n")
+    request = client.batch([("GET", "a")])
+    events = feed(client, b'+1700000000.1 [0 127.0.0.1:1] "GET" "a"\r\n$1\r\nA\r\n')
+    assert events == [
+        MonitorOutput(b'1700000000.1 [0 127.0.0.1:1] "GET" "a"'),
+        Reply([b"A"], None, request),
+    ]
+
+
+def test_a_protocol_error_inside_a_batch_comes_after_its_values() -> None:
+    client = ClientConnection()
+    client.batch([("GET", "a"), ("GET", "b")])
+    client.receive_data(b"+OK\r\n:1_000\r\n")
+    with pytest.raises(RemoteProtocolError, match="invalid integer"):
+        client.next_event()
+
+
+@pytest.mark.parametrize(
+    ("commands", "message"),
+    [
+        ([], "at least one command"),
+        ([("GET", "a"), "GET"], "tuple or list"),
+        ([("GET", "a"), ()], "at least one argument"),
+        ([("GET", "a"), ("SET", "k", None)], "cannot send None"),
+        ([("GET", "a"), ("SET", "k", True)], "cannot send True"),
+        ([("GET", "a"), (None,)], "cannot send None"),
+        ([("GET", "a"), ("multi",)], "MULTI changes the state"),
+        ([("GET", "a"), (b"SUBSCRIBE", "c")], "SUBSCRIBE changes the state"),
+        ([("GET", "a"), ("hello", 3)], "HELLO changes the state"),
+        ([("GET", "a"), ("Client", b"reply", "off")], "CLIENT REPLY changes the state"),
+        ([("SET", "big", b"x" * 20_000), ("EXEC",)], "EXEC changes the state"),
+    ],
+    ids=repr,
+)
+def test_a_refused_batch_sends_and_records_nothing(commands: Any, message: str) -> None:
+    client = ClientConnection()
+    before = client.command("PING")
+    client.data_to_send()
+    with pytest.raises(LocalProtocolError, match=message):
+        client.batch(commands)
+    assert client.data_to_send() == b""
+    assert client.pending == 1
+    assert client.command("PING") == before + 1
+
+
+def test_a_batch_takes_names_of_every_kind_and_large_arguments_uncopied() -> None:
+    client = ClientConnection()
+    large = memoryview(b"v" * 20_000)
+    names: list[Any] = [memoryview(b"GET"), bytearray(b"GET"), "CLIENT", b"CLIENT"]
+    # More distinct names than are remembered, so some are encoded each time.
+    names += [f"CMD{i}" for i in range(1100)] + [b"CMD%d" % i for i in range(1100)]
+    commands = [(name, "k") for name in names] + [("SET", "k", large, 1.5, bytearray(b"w"))]
+    for _ in range(2):
+        client.batch(commands)
+        data = client.data_to_send()
+        expected = ClientConnection()
+        for args in commands:
+            expected.command(*args)
+        assert data == expected.data_to_send()

@@ -755,3 +755,121 @@ def test_runs_respect_a_tiny_line_limit() -> None:
     assert values(b"+OK\r\n" * 10, max_line_length=2) == [b"OK"] * 10
     rejected(b"+OK\r\n" * 10 + b"+QUEUED\r\n", max_line_length=2)
     rejected(b":1\r\n" * 10 + b":10\r\n", max_line_length=1)
+
+
+# -- runs of one kind: integers, and blobs of one size, a batch at a time -----------
+
+
+def test_runs_of_integers() -> None:
+    numbers = [1234567, -5, 0, 0, 999_999_999_999_999_999, -999_999_999_999_999_999, 42]
+    data = b":1234567\r\n:-5\r\n:0\r\n:-0\r\n:999999999999999999\r\n:-999999999999999999\r\n:42\r\n"
+    got = values(data * 100)
+    assert got == numbers * 100
+    assert all(type(v) is int for v in got)
+
+
+@pytest.mark.parametrize(
+    ("middle", "expected"),
+    [
+        (b":+5\r\n", [5]),
+        (b":9223372036854775807\r\n", [2**63 - 1]),
+        (b":-9223372036854775808\r\n", [-(2**63)]),
+        (b"+OK\r\n", [b"OK"]),
+        (b"$1\r\nx\r\n", [b"x"]),
+    ],
+    ids=repr,
+)
+def test_runs_of_integers_end_at_anything_else(middle: bytes, expected: list[Any]) -> None:
+    run = b":7\r\n:-8\r\n" * 40
+    assert values(run + middle + run) == [7, -8] * 40 + expected + [7, -8] * 40
+
+
+@pytest.mark.parametrize(
+    "middle",
+    [
+        *(b":01\r\n", b":-01\r\n", b":1_000\r\n", b": 1\r\n", b":1 \r\n", b":\r\n", b":-\r\n"),
+        *(b":9223372036854775808\r\n", b":1\n", b":1\r\r\n"),
+    ],
+    ids=repr,
+)
+def test_bad_integers_inside_runs_are_reported_where_they_are(middle: bytes) -> None:
+    run = b":7\r\n" * 40
+    error = rejected(run + middle + run)
+    assert error.offset == len(run)
+
+
+def test_integer_runs_respect_a_short_line_limit() -> None:
+    # With a limit under 19 bytes a batch could take a line over it: none is taken.
+    assert values(b":123\r\n" * 50, max_line_length=18) == [123] * 50
+    long = b":-" + b"9" * 18 + b"\r\n"
+    assert values(b":123\r\n" * 50 + long, max_line_length=19)[-1] == -int(b"9" * 18)
+    error = rejected(b":123\r\n" * 50 + long, max_line_length=18)
+    assert error.offset == 6 * 50
+
+
+def _blobs(payloads: list[bytes]) -> bytes:
+    return b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in payloads)
+
+
+@pytest.mark.parametrize(
+    "payloads",
+    [
+        [b"x" * 100] * 300,
+        [b""] * 100,
+        [b"%09d" % i for i in range(500)],
+        # Payloads holding CRLF, or the very separator of their run.
+        [b"0123456789"] * 30 + [b"\r\n$10\r\nabc"] + [b"0123456789"] * 30,
+        [b"\r\n$10\r\nabc"] * 40,
+        [b"abc\r\n"] * 40,
+        # The size changes mid-run, once or often.
+        [b"x" * 10] * 50 + [b"y" * 11] + [b"x" * 10] * 50,
+        [b"x" * (i % 3) for i in range(200)],
+        [b"a" * 9000] * 5,  # too long to gain anything from a batch
+    ],
+    ids=lambda payloads: f"{len(payloads)} blobs, {payloads[len(payloads) // 2][:12]!r}",
+)
+def test_runs_of_blobs(payloads: list[bytes]) -> None:
+    got = values(_blobs(payloads))
+    assert got == payloads
+    assert all(type(v) is bytes for v in got)
+
+
+def test_a_bad_blob_ending_anywhere_in_a_run_is_reported_there() -> None:
+    # Wherever the bad one falls, at the edge of a batch or inside one.
+    good = b"$3\r\nabc\r\n"
+    for index in range(60):
+        data = good * index + b"$3\r\nabcXY" + good * (70 - index)
+        assert rejected(data).offset == len(good) * index + 7
+
+
+def test_blob_runs_respect_the_limits() -> None:
+    data = _blobs([b"x" * 100] * 50)
+    assert rejected(data, max_bulk_length=99).offset == 0
+    assert values(data, max_bulk_length=100) == [b"x" * 100] * 50
+    assert rejected(data, max_line_length=2).offset == 0
+    assert values(data, max_line_length=3) == [b"x" * 100] * 50
+    assert values(data, max_buffer_size=108) == [b"x" * 100] * 50  # each blob spans 108
+    assert rejected(data, max_buffer_size=107).offset == 0
+
+
+def test_arrays_of_blobs_of_one_size_however_split() -> None:
+    elements = [b"%010d" % i for i in range(100)]
+    replies: list[list[Any]] = [elements, [b"x"] * 9 + [b"yy"], [b"x"] * 20 + [1]]
+    data = _array(*map(_blob, elements)) + _array(*map(_blob, replies[1]))
+    data += _array(*map(_blob, [b"x"] * 20), b":1\r\n")
+    assert values(data * 3) == replies * 3
+
+
+def test_runs_of_simple_strings() -> None:
+    data = b"+OK\r\n+hello\r\n+QUEUED\r\n+\r\n" * 100
+    got = values(data, max_line_length=6)
+    assert got == [b"OK", b"hello", b"QUEUED", b""] * 100
+    assert all(type(v) is SimpleString for v in got)
+    assert got[0] is got[4]  # the frequent ones are shared objects
+    assert rejected(data + b"+hello!!\r\n" + data, max_line_length=6).offset == len(data)
+    for bad in (b"+a\rb\r\n", b"+a\nb\r\n", b"+ab\r\r\n"):
+        assert rejected(data + bad + data).offset == len(data)
+    # Lines longer than a run takes, under a larger limit, are still simple strings.
+    huge = b"+" + b"x" * (1024 * 1024 + 1) + b"\r\n"
+    got = run(reader(max_line_length=10**12), [data + huge + data], eof=True).events
+    assert [event.value for event in got[:-1]] == [*values(data), huge[1:-2], *values(data)]

@@ -364,6 +364,27 @@ async def test_pipeline_returns_replies_in_order(conn):
     assert await pipe.execute() == []
 
 
+async def test_long_pipelines_of_every_reply_type(conn):
+    # Thousands of commands: one batch in the core, and one reply for it.
+    await conn.execute("RPUSH", "list", "a", "b")
+    pipe = conn.pipeline()
+    for i in range(3000):
+        pipe.add("SET", f"k{i}", i).add("GET", f"k{i}").add("INCR", "n")
+        pipe.add("LRANGE", "list", 0, -1)
+    values = await pipe.execute()
+    assert values[0::4] == [b"OK"] * 3000
+    assert values[1::4] == [b"%d" % i for i in range(3000)]
+    assert values[2::4] == list(range(1, 3001))
+    assert values[3::4] == [[b"a", b"b"]] * 3000
+
+
+async def test_pipelines_of_numbers_and_nulls_when_decoding(server):
+    async with await resp.connect(server.url, decode_responses=True) as conn:
+        pipe = conn.pipeline().add("DEL", "c").add("INCR", "c").add("GET", "nothing")
+        assert await pipe.execute() == [0, 1, None]
+        assert await conn.pipeline().add("GET", "c").execute() == ["1"]
+
+
 async def test_pipeline_errors(conn):
     await conn.execute("SET", "s", "v")
     pipe = conn.pipeline().add("LPUSH", "s", "x").add("GET", "s")
@@ -423,6 +444,10 @@ async def test_watch_failure_raises_watch_error(server):
 async def test_client_reply_off_gets_no_reply(conn3):
     assert await conn3.execute("CLIENT", "REPLY", "OFF") is None
     assert await conn3.execute("SET", "quiet", 1) is None
+    assert await conn3.pipeline().add("SET", "quiet", 3).add("INCR", "quiet").execute() == [
+        None,
+        None,
+    ]
     values = await conn3.pipeline().add("SET", "quiet", 2).add("CLIENT", "REPLY", "ON").execute()
     assert values == [None, b"OK"]
     assert await conn3.execute("GET", "quiet") == b"2"

@@ -106,15 +106,18 @@ async def test_pending_callers_get_connection_lost(server):
         conn = await resp.connect(server.url)
         conn_id = await conn.execute("CLIENT", "ID")
         blocked = asyncio.ensure_future(conn.execute("BLPOP", "never", 0))
+        batch = asyncio.ensure_future(conn.pipeline().add("PING").add("PING").execute())
         await asyncio.sleep(0.02)
         assert await admin.execute("CLIENT", "KILL", "ID", conn_id) == 1
-        with pytest.raises(ConnectionLostError, match="may or may not have run"):
-            await blocked
+        for waiting in (blocked, batch):
+            with pytest.raises(ConnectionLostError, match="may or may not have run"):
+                await waiting
         assert conn.closed
         with pytest.raises(ConnectionLostError):
             await conn.execute("PING")
-        with pytest.raises(ConnectionLostError):
-            await conn.pipeline().add("PING").execute()
+        for transaction in (False, True):
+            with pytest.raises(ConnectionLostError):
+                await conn.pipeline(transaction=transaction).add("PING").execute()
         with pytest.raises(ConnectionLostError):
             await conn.get_message()
         await conn.aclose()
@@ -221,16 +224,17 @@ async def test_write_backpressure_with_many_large_commands(server):
     async with await resp.connect(server.url) as conn:
         value = b"v" * (4 * 1024 * 1024)
 
-        async def put(i, batch):
+        async def put(i, how):
             for _ in range(i):
                 await asyncio.sleep(0)  # one per loop turn: earlier writes pile up
-            if batch:
-                return (await conn.pipeline().add("SET", f"big{i}", value).execute())[0]
+            if how:
+                pipe = conn.pipeline(transaction=how == 2)
+                return (await pipe.add("SET", f"big{i}", value).execute())[0]
             return await conn.execute("SET", f"big{i}", value)
 
-        results = await asyncio.gather(*(put(i, i % 2) for i in range(8)))
-        assert results == [b"OK"] * 8
-        assert await conn.execute("STRLEN", "big7") == len(value)
+        results = await asyncio.gather(*(put(i, i % 3) for i in range(9)))
+        assert results == [b"OK"] * 9
+        assert await conn.execute("STRLEN", "big8") == len(value)
         await conn.execute("FLUSHALL")
 
 

@@ -6,7 +6,8 @@ pub/sub and ``WATCH``. The protocol work is done by the ``tidewire-resp``
 core, which matches every reply to the request it answers, so:
 
 - any number of tasks may share a connection: commands issued in the same
-  event-loop turn go out in one write, and each caller gets its own reply;
+  event-loop turn go out in one write (a command on an idle connection goes
+  at once), and each caller gets its own reply;
 - a caller cancelled while waiting (or timed out) abandons only its own
   request: the reply is read and dropped when it comes, and the connection
   stays usable and in sync;
@@ -128,6 +129,9 @@ _MESSAGE_KINDS = frozenset((b"message", b"pmessage", b"smessage"))
 _HELLO_REFUSALS = ("NOPROTO", "ERR unknown command")
 
 PushHandler = Callable[[Push], object]
+# Reply values that _convert() returns as they are (the second set: when not decoding).
+_AS_IS = frozenset((int, float, bool, type(None)))
+_AS_IS_BYTES = _AS_IS | {bytes}
 _NO_REPLY = Reply(None)
 
 
@@ -270,7 +274,9 @@ class RedisConnection(AsyncClosing):
 
     Made by :func:`connect`. One reader task reads every reply and hands it
     to the caller that sent the request; commands issued during one turn of
-    the event loop are written together (automatic pipelining).
+    the event loop are written together (automatic pipelining), except that
+    a command on an idle connection, with no other caller waiting, is
+    written at once.
 
     Use it with ``async with`` or call :meth:`aclose`. After the connection
     breaks, every waiting caller gets
@@ -419,16 +425,22 @@ class RedisConnection(AsyncClosing):
             self._schedule_flush()
             return Reply(None, None, request_id)
         future: asyncio.Future[Reply] = self._loop.create_future()
-        self._waiters[request_id] = future
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        waiters = self._waiters
+        waiters[request_id] = future
         try:
+            if not self._flush_scheduled:
+                if len(waiters) == 1:
+                    # Nobody else is waiting, so no batch is forming: write
+                    # now, one loop turn less per round trip for a lone caller.
+                    self._flush()
+                else:
+                    self._flush_scheduled = True
+                    self._loop.call_soon(self._flush)
             return await future
         except BaseException:
             # Cancelled or broken: if the reply has not come, abandon it so
             # the core reads and drops it, and nobody else ever gets it.
-            if self._waiters.pop(request_id, None) is not None:
+            if waiters.pop(request_id, None) is not None:
                 core.cancel(request_id)
             raise
 
@@ -438,6 +450,41 @@ class RedisConnection(AsyncClosing):
         With ``transaction=True`` the batch runs as ``MULTI``/``EXEC``.
         """
         return Pipeline(self, transaction=transaction)
+
+    async def _send_plain_batch(self, commands: list[tuple[Any, ...]]) -> list[Any] | None:
+        """Send ordinary commands as one core batch; return their replies' values in order.
+
+        One request, one future and one reply for the whole batch (see
+        :meth:`tidewire_resp.ClientConnection.batch`). Returns ``None``, with
+        nothing sent, when the core will not batch them (a state-changing
+        command, or a bad argument): :meth:`_send_batch` then sends them
+        one by one, or says what is wrong.
+        """
+        if self._write_backlog() > _WRITE_LIMIT:
+            await self._stream.flush()  # as in request(): nothing sent yet
+        if self._error is not None:
+            raise self._failure()
+        core = self._core
+        try:
+            request_id = core.batch(commands)
+        except LocalProtocolError:
+            return None
+        if not core.is_pending(request_id):
+            # CLIENT REPLY OFF: the server answers none of them.
+            self._schedule_flush()
+            return [None] * len(commands)
+        future: asyncio.Future[Reply] = self._loop.create_future()
+        self._waiters[request_id] = future
+        self._schedule_flush()
+        try:
+            reply = await future
+        except BaseException:
+            # As in request(): abandon the batch if its reply has not come.
+            if self._waiters.pop(request_id, None) is not None:
+                core.cancel(request_id)
+            raise
+        values: list[Any] = reply.value
+        return values
 
     async def _send_batch(
         self, commands: list[tuple[Any, ...]], *, transaction: bool = False
@@ -776,8 +823,14 @@ class Pipeline:
         connection = self._connection
         encoding = connection._encoding if connection._decode else None
         if not self._transaction:
-            replies = await connection._send_batch(commands)
-            values = [_convert(reply.value, encoding) for reply in replies]
+            batched = await connection._send_plain_batch(commands)
+            if batched is None:
+                replies = await connection._send_batch(commands)
+                batched = [reply.value for reply in replies]
+            kinds = set(map(type, batched))
+            if kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS_BYTES):
+                return batched  # nothing to convert, no error: no walk over the values
+            values = [_convert(value, encoding) for value in batched]
         else:
             replies = await connection._send_batch(
                 [("MULTI",), *commands, ("EXEC",)], transaction=True

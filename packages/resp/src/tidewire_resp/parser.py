@@ -15,6 +15,7 @@ So parsing is linear in the input however it is split.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from typing import Any
@@ -49,6 +50,13 @@ _ARRAY, _MAP, _SET, _PUSH, _ATTR, _STREAM = range(6)
 _BLOBS = frozenset(b"$=!;")
 _RUNS = frozenset(b"+-:$")
 _RUN_WINDOW = 64 * 1024  # the widest window a run of scalars is split in
+# Integers of up to 18 digits (all within 64 bits), a line each, written as
+# JSON writes them (no plus sign): a run of them converts as one JSON array.
+_INTEGER_RUN = re.compile(rb"(?::-?(?:0|[1-9][0-9]{0,17})\r\n)+")
+_INTEGER_LINE = 20  # the longest line _INTEGER_RUN takes, type byte included
+_SIMPLE_RUN_LINE = 1024 * 1024  # the longest simple string a run of them takes
+_SAME_BLOB_MAX = 8 * 1024  # longer blobs gain nothing from being split out in batches
+_SAME_BLOB_FIRST = 8  # how many blobs a batch of top-level ones tries first
 _KINDS = {42: _ARRAY, 37: _MAP, 126: _SET, 62: _PUSH, 124: _ATTR}
 _NAMES = {_ARRAY: "array", _MAP: "map", _SET: "set", _PUSH: "push", _ATTR: "attribute"}
 
@@ -150,6 +158,40 @@ def _fast_length(header: bytes, max_line: int, max_bulk: int) -> int:
     return length if length <= max_bulk else -1
 
 
+def _same_blobs(
+    data: bytes, pos: int, n: int, limit: int, max_line: int, max_bulk: int
+) -> tuple[list[bytes], int] | None:
+    """Up to ``limit`` complete blob strings of one length at ``data[pos:n]``, and their end.
+
+    All or nothing, at C speed: with ``h`` the first header and ``L`` its
+    length, the bytes between the first header's CRLF and the last
+    payload's are split on ``CRLF h CRLF``. Exactly ``count`` pieces, none
+    shorter than ``L``, in a region of ``count * L`` bytes plus the
+    separators, means every piece is exactly ``L`` long, so the region is
+    ``count`` well-formed blobs back to back (whatever their payloads hold).
+    Anything else, valid or not, returns None for the per-line path to see.
+    """
+    eol = data.find(b"\r\n", pos, pos + 22)  # a longer header is not a fast one
+    if eol < 0:
+        return None
+    header = data[pos:eol]
+    length = _fast_length(header, max_line, max_bulk)
+    size = eol - pos + length + 4  # one whole blob
+    count = min(limit, (n - pos) // size)
+    if length < 0 or length > _SAME_BLOB_MAX or count < 2:
+        return None
+    end = pos + count * size
+    pieces = data[eol + 2 : end - 2].split(b"\r\n" + header + b"\r\n")
+    if (
+        len(pieces) != count
+        or min(map(len, pieces)) != length
+        or data[end - 2] != 13
+        or data[end - 1] != 10
+    ):
+        return None
+    return pieces, end
+
+
 def _error(message: str, offset: int) -> RemoteProtocolError:
     return RemoteProtocolError(f"{message} at byte {offset}", offset=offset)
 
@@ -213,6 +255,7 @@ class ReplyParser:
         "_need",
         "_offset",
         "_rest",
+        "_simple_run",
         "_stack",
         "_start",
         "ready",
@@ -229,6 +272,10 @@ class ReplyParser:
         self._attrs: Any = None
         self._start = 0  # stream offset where the current top-level value began
         self.ready: deque[Any] = deque()
+        # A run of simple strings, each within the line limit (no CR or LF
+        # inside). A longer one, within a larger limit, just ends the run.
+        longest = max(0, min(limits.max_line_length, _SIMPLE_RUN_LINE))
+        self._simple_run = re.compile(rb"(?:\+[^\r\n]{0,%d}\r\n)+" % longest)
 
     @property
     def idle(self) -> bool:
@@ -344,6 +391,7 @@ class ReplyParser:
         # The common lines are at most 7 bytes: only then are they all within the limit.
         common = _COMMON_LINES if max_line > 7 else {}
         max_bulk = self._limits.max_bulk_length
+        pos = self._batches(data, pos, n, max_line, max_bulk)
         window = 256
         last_header: bytes | None = None  # the last blob header, and its length
         last_length = 0
@@ -409,6 +457,53 @@ class ReplyParser:
             if not widen or stop >= n or (not consumed and window >= _RUN_WINDOW):
                 return pos
             window = min(window * 4, _RUN_WINDOW)
+
+    def _batches(self, data: bytes, pos: int, n: int, max_line: int, max_bulk: int) -> int:
+        """Take runs of integers, simple strings or same-sized blobs in batches; return their end.
+
+        Pipelines of one command (``INCR``, ``SET``, ``GET`` of same-sized
+        values) answer this way. Each batch is validated as a whole at C speed; a
+        run that ends, or anything else, is left to the per-line loop.
+        """
+        extend = self.ready.extend
+        # The line limit counts no type byte: max_line is that limit plus one.
+        integers = max_line >= _INTEGER_LINE
+        limit = _SAME_BLOB_FIRST
+        while pos < n:
+            kind = data[pos]
+            if kind == 58 and integers:  # :
+                match = _INTEGER_RUN.match(data, pos)
+                if match is None:
+                    break
+                end = match.end()
+                # With commas for the colons after the first, it is a JSON array
+                # (CRLF is JSON whitespace), converted at C speed.
+                extend(json.loads(b"[%b]" % data[pos + 1 : end].replace(b":", b",")))
+                pos = end
+            elif kind == 43:  # +
+                match = self._simple_run.match(data, pos)
+                if match is None:
+                    break
+                end = match.end()
+                texts = data[pos + 1 : end - 2].split(b"\r\n+")
+                found = list(map(_SIMPLE.get, texts))  # the frequent ones are shared
+                if None in found:
+                    found = [
+                        SimpleString(text) if value is None else value
+                        for value, text in zip(found, texts, strict=True)
+                    ]
+                extend(found)
+                pos = end
+            elif kind == 36:  # $
+                blobs = _same_blobs(data, pos, n, limit, max_line, max_bulk)
+                if blobs is None:
+                    break
+                extend(blobs[0])
+                pos = blobs[1]
+                limit *= 4  # while the run lasts; a failed batch wastes at most this much
+            else:
+                break
+        return pos
 
     def _parse(self, data: bytes) -> None:  # one loop: the fast path
         limits = self._limits
@@ -649,26 +744,23 @@ class ReplyParser:
                         # Fast paths: the blob strings that follow in this array.
                         # Equal headers (same-sized values) skip re-validation.
                         append = items.append
+                        blobs = None
                         if remaining > 8 and type(value) is bytes and pos < n and data[pos] == 36:
-                            # Many: split their likely extent into lines at C
-                            # speed and take (header, payload) pairs. A payload
-                            # holding CRLF splits short and ends this path.
+                            # Many, likely all of one size: take them in one batch.
+                            blobs = _same_blobs(data, pos, n, remaining, max_line, max_bulk)
+                        if blobs is not None:
+                            items.extend(blobs[0])
+                            remaining -= len(blobs[0])
+                            pos = blobs[1]
+                        elif remaining > 8 and type(value) is bytes and pos < n and data[pos] == 36:
+                            # Many of several sizes: split their likely extent
+                            # into lines at C speed and take (header, payload)
+                            # pairs. A payload holding CRLF splits short and
+                            # ends this path.
                             window = min(n, pos + remaining * (len(value) + 24))
                             lines = data[pos:window].split(b"\r\n", 2 * remaining)
                             complete = len(lines) - 1  # the last piece had no CRLF after it
                             j = 0
-                            pairs = min(remaining, complete // 2)
-                            if pairs > 1 and lines[0 : 2 * pairs : 2].count(lines[0]) == pairs:
-                                # One header for all: if every payload has its
-                                # length, take them all at once.
-                                length = _fast_length(lines[0], max_line, max_bulk)
-                                payloads = lines[1 : 2 * pairs : 2]
-                                if length >= 0 and min(map(len, payloads)) == length == max(
-                                    map(len, payloads)
-                                ):
-                                    items.extend(payloads)
-                                    j = 2 * pairs
-                                    remaining -= pairs
                             while remaining and j + 1 < complete:
                                 header = lines[j]
                                 if header != last_header:
