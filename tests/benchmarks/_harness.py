@@ -7,11 +7,13 @@ prints Markdown tables of rates and ratios and never fails on speed.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 def best_time(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.2) -> float:
@@ -33,6 +35,32 @@ def best_time(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.
             fn()
         best = min(best, (time.perf_counter() - start) / loops)
     return best
+
+
+@contextlib.contextmanager
+def one_core(*pids: int) -> Iterator[None]:
+    """Run this process and the processes ``pids`` on one CPU for the block.
+
+    Sequential round trips between two processes on different cores wait
+    for cross-core wake-ups, whose latency on this shared machine swings by
+    2x from run to run and is the same for every client measured: it drowns
+    the difference. On one core a round trip costs the CPU work of both
+    sides, which is what differs between clients. Where CPU affinity cannot
+    be set, the block runs unpinned.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    saved = {pid: os.sched_getaffinity(pid) for pid in (0, *pids)}
+    cpu = {max(saved[0])}
+    try:
+        for pid in saved:
+            os.sched_setaffinity(pid, cpu)
+        yield
+    finally:
+        for pid, cpus in saved.items():
+            with contextlib.suppress(OSError):  # a server that has exited
+                os.sched_setaffinity(pid, cpus)
 
 
 def human(value: float, unit: str) -> str:

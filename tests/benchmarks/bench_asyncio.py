@@ -12,6 +12,11 @@ the only difference between two rows is the server.
 - Lines: our line server against a bare asyncio Protocol that echoes lines
   with ``bytes.split`` (the floor: no limits, no events) and against
   ``StreamReader.readline``.
+
+The sequential round trips run twice: as they come, and with the client
+and the server on one core (``_harness.one_core``), where a round trip
+costs both sides' CPU work rather than the machine's cross-core wake-up
+latency, which swings 2x between runs here.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from _harness import human, print_machine, print_table
+from _harness import human, one_core, print_machine, print_table
 
 ROOT = Path(__file__).parents[2]
 ROUNDS = 5
@@ -140,7 +145,7 @@ class Child:
 # -- the client workloads -----------------------------------------------------------------
 
 
-async def ws_pass(port: int, compression: str | None) -> dict[str, float]:
+async def ws_pass(port: int, pid: int, compression: str | None) -> dict[str, float]:
     """One pass of every WebSocket workload; returns messages per second."""
     from websockets.asyncio.client import connect
 
@@ -170,7 +175,7 @@ async def ws_pass(port: int, compression: str | None) -> dict[str, float]:
                 await ws.send(big)
                 await ws.recv()
 
-        return {
+        results = {
             name: count / await timed(job)
             for name, job, count in (
                 ("3,000 sequential 16 B round trips", sequential, 3000),
@@ -178,6 +183,11 @@ async def ws_pass(port: int, compression: str | None) -> dict[str, float]:
                 ("50 round trips of 1 MiB", large, 50),
             )
         }
+        with one_core(pid):
+            results["the same sequential trips, client and server on one core"] = (
+                3000 / await timed(sequential)
+            )
+        return results
 
 
 async def timed(job: Callable[[], Awaitable[None]]) -> float:
@@ -186,7 +196,7 @@ async def timed(job: Callable[[], Awaitable[None]]) -> float:
     return time.perf_counter() - start
 
 
-async def lines_pass(port: int) -> dict[str, float]:
+async def lines_pass(port: int, pid: int) -> dict[str, float]:
     """One pass of every line workload; returns lines per second."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
     line = b"0123456789abcdefghijklmnopqrstu\n"  # 32 bytes
@@ -209,11 +219,15 @@ async def lines_pass(port: int) -> dict[str, float]:
             ("100,000 lines of 32 B, windows of 1,000", windowed, 100_000),
         )
     }
+    with one_core(pid):
+        results["the same sequential trips, client and server on one core"] = 3000 / await timed(
+            sequential
+        )
     writer.close()
     return results
 
 
-def best_of(kinds: list[str], one_pass: Callable[[int], Awaitable[dict[str, float]]]) -> dict:
+def best_of(kinds: list[str], one_pass: Callable[[int, int], Awaitable[dict[str, float]]]) -> dict:
     """Run every server in its own process; alternate passes; keep each best rate.
 
     Alternating rounds spreads the noise of a shared machine over every server.
@@ -223,7 +237,7 @@ def best_of(kinds: list[str], one_pass: Callable[[int], Awaitable[dict[str, floa
     try:
         for _ in range(ROUNDS):
             for kind, child in children.items():
-                for name, rate in asyncio.run(one_pass(child.port)).items():
+                for name, rate in asyncio.run(one_pass(child.port, child.process.pid)).items():
                     best[kind][name] = max(rate, best[kind].get(name, 0.0))
     finally:
         for child in children.values():

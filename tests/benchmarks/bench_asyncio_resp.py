@@ -10,7 +10,10 @@ use), stores a 100-byte value, then measures in the same run:
   connection (automatic pipelining), redis-py on a blocking pool of 100
   connections (it has no automatic pipelining);
 - 5,000 sequential ``GET``\\ s (one awaited after the other): ours, redis-py
-  with and without hiredis, ``redis-benchmark -P 1 -c 1``.
+  with and without hiredis, ``redis-benchmark -P 1 -c 1``; then again with
+  the client and redis-server on one core (see ``_harness.one_core``: a
+  round trip then costs both sides' CPU work, not the machine's cross-core
+  wake-up latency, which swings 2x between runs here).
 
 Every client speaks RESP3. Run: ``python tests/benchmarks/bench_asyncio_resp.py``
 (``nox -s bench``). Prints Markdown tables; never fails on speed.
@@ -32,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import best_time, human, print_machine, print_table
+from _harness import best_time, human, one_core, print_machine, print_table
 
 from tidewire_asyncio import resp
 
@@ -56,7 +59,7 @@ def timed(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[None]]) 
     return best_time(lambda: loop.run_until_complete(make()), repeat=5, min_time=0.3)
 
 
-def ours(loop: asyncio.AbstractEventLoop, url: str) -> dict[str, float]:
+def ours(loop: asyncio.AbstractEventLoop, url: str, server_pid: int) -> dict[str, float]:
     conn = loop.run_until_complete(resp.connect(url))
     loop.run_until_complete(conn.execute("SET", "key", VALUE))
 
@@ -77,16 +80,21 @@ def ours(loop: asyncio.AbstractEventLoop, url: str) -> dict[str, float]:
         assert value == VALUE
 
     try:
-        return {
+        results = {
             "pipelined": timed(loop, pipelined),
             "concurrent": timed(loop, concurrent),
             "sequential": timed(loop, sequential),
         }
+        with one_core(server_pid):
+            results["sequential, one core"] = timed(loop, sequential)
+        return results
     finally:
         loop.run_until_complete(conn.aclose())
 
 
-def redis_py(loop: asyncio.AbstractEventLoop, port: int, parser: Any) -> dict[str, float]:
+def redis_py(
+    loop: asyncio.AbstractEventLoop, port: int, parser: Any, server_pid: int
+) -> dict[str, float]:
     import redis.asyncio
 
     pool = redis.asyncio.ConnectionPool(port=port, protocol=3, parser_class=parser)
@@ -124,11 +132,14 @@ def redis_py(loop: asyncio.AbstractEventLoop, port: int, parser: Any) -> dict[st
         return time.perf_counter() - start
 
     try:
-        return {
+        results = {
             "pipelined": timed(loop, pipelined),
             "sequential": timed(loop, sequential),
             "concurrent": concurrent_once(),
         }
+        with one_core(server_pid):
+            results["sequential, one core"] = timed(loop, sequential)
+        return results
     finally:
         loop.run_until_complete(client.aclose())
         loop.run_until_complete(pool.disconnect())
@@ -171,11 +182,14 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     try:
         with helper.running_redis() as server:
-            mine = ours(loop, server.url)
-            with_hiredis = redis_py(loop, server.port, _AsyncHiredisParser)
-            pure = redis_py(loop, server.port, _AsyncRESP3Parser)
+            pid = server.process.pid
+            mine = ours(loop, server.url, pid)
+            with_hiredis = redis_py(loop, server.port, _AsyncHiredisParser, pid)
+            pure = redis_py(loop, server.port, _AsyncRESP3Parser, pid)
             ceiling_pipelined = redis_benchmark(server.port, PIPELINED, 1000)
             ceiling_sequential = redis_benchmark(server.port, SEQUENTIAL, 1)
+            with one_core(pid):  # redis-benchmark inherits the affinity
+                ceiling_one_core = redis_benchmark(server.port, SEQUENTIAL, 1)
     finally:
         loop.close()
 
@@ -224,24 +238,28 @@ def main() -> None:
             ],
         ],
     )
-    print_table(
-        f"{SEQUENTIAL:,} sequential GETs (higher is better)",
-        ["client", "rate", "ours vs this"],
-        [
-            ["ours: await execute()", rate(SEQUENTIAL, mine["sequential"]), "1.00x"],
+    for key, title, top in (
+        ("sequential", "", ceiling_sequential),
+        ("sequential, one core", ", client and redis-server on one core", ceiling_one_core),
+    ):
+        print_table(
+            f"{SEQUENTIAL:,} sequential GETs{title} (higher is better)",
+            ["client", "rate", "ours vs this"],
             [
-                "redis-py + hiredis",
-                rate(SEQUENTIAL, with_hiredis["sequential"]),
-                f"{with_hiredis['sequential'] / mine['sequential']:.2f}x",
+                ["ours: await execute()", rate(SEQUENTIAL, mine[key]), "1.00x"],
+                [
+                    "redis-py + hiredis",
+                    rate(SEQUENTIAL, with_hiredis[key]),
+                    f"{with_hiredis[key] / mine[key]:.2f}x",
+                ],
+                [
+                    "redis-py pure Python",
+                    rate(SEQUENTIAL, pure[key]),
+                    f"{pure[key] / mine[key]:.2f}x",
+                ],
+                ["redis-benchmark -P 1 -c 1 (C, ceiling)", ceiling(top), "-"],
             ],
-            [
-                "redis-py pure Python",
-                rate(SEQUENTIAL, pure["sequential"]),
-                f"{pure['sequential'] / mine['sequential']:.2f}x",
-            ],
-            ["redis-benchmark -P 1 -c 1 (C, ceiling)", ceiling(ceiling_sequential), "-"],
-        ],
-    )
+        )
 
 
 if __name__ == "__main__":
