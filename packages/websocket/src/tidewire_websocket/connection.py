@@ -38,7 +38,7 @@ from .events import (
     WebSocketClosed,
     WebSocketEvent,
 )
-from .frames import CloseCode, Opcode, apply_mask, encode_close_payload, encode_frame, unmask
+from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, unmask
 from .frames import is_valid_close_code as _is_valid_close_code
 
 __all__ = [
@@ -316,9 +316,10 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     if len(rx) < end:
                         self._sync()
                         return NEED_DATA
-                    payload = bytes(rx[pos + head : end])
                     if masked:
-                        payload = apply_mask(payload, bytes(rx[pos + head - 4 : pos + head]))
+                        payload = unmask(rx, rx[pos + head - 4 : pos + head], pos + head, end)
+                    else:
+                        payload = bytes(rx[pos + head : end])
                     self._pos = end
                     return self._control(opcode, payload, pos)
                 if opcode > _BINARY:
