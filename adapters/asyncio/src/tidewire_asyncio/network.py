@@ -16,11 +16,11 @@ import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Generator, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from tidewire import Connection, Event, ProtocolError
 
+from ._closing import AsyncClosing
 from .errors import ConnectionLostError, StreamClosedError
 from .stream import DEFAULT_READ_HIGH_WATER, EventStream
 
@@ -118,7 +118,7 @@ async def connect(
     return stream
 
 
-class Server:
+class Server(AsyncClosing):
     """A listening server that runs a handler per connection; see :func:`serve`.
 
     Use it as an async context manager, or ``await`` it to start listening
@@ -203,18 +203,10 @@ class Server:
     def __await__(self) -> Generator[Any, None, Server]:
         return self.start().__await__()
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         if self._server is None:
             await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _make_protocol(self) -> asyncio.Protocol:
         stream = EventStream(self._factory(), **self._marks)
