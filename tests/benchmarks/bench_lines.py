@@ -43,9 +43,10 @@ def make_chunks(lines: int, length: int, chunk: int) -> tuple[list[bytes], list[
 # -- ours ----------------------------------------------------------------------
 
 
-def tidewire_lines(chunks: list[bytes], expected: int, max_line: int) -> None:
-    connection = LineConnection(max_line_length=max_line)
-    next_event = connection.next_event
+def count_events(
+    connection: LineConnection, next_event: Callable[[], object], chunks: list[bytes], expected: int
+) -> None:
+    """Feed ``chunks``, calling ``next_event`` after each until NEED_DATA; check the count."""
     need_data = NEED_DATA
     count = 0
     for chunk in chunks:
@@ -53,32 +54,23 @@ def tidewire_lines(chunks: list[bytes], expected: int, max_line: int) -> None:
         while next_event() is not need_data:
             count += 1
     assert count == expected
+
+
+def tidewire_lines(chunks: list[bytes], expected: int, max_line: int) -> None:
+    connection = LineConnection(max_line_length=max_line)
+    count_events(connection, connection.next_event, chunks, expected)
 
 
 def tidewire_lf(chunks: list[bytes], expected: int, max_line: int) -> None:
     """The same with LF as the delimiter (the CR stays in the line), as readline() splits."""
     connection = LineConnection(b"\n", max_line_length=max_line)
-    next_event = connection.next_event
-    need_data = NEED_DATA
-    count = 0
-    for chunk in chunks:
-        connection.receive_data(chunk)
-        while next_event() is not need_data:
-            count += 1
-    assert count == expected
+    count_events(connection, connection.next_event, chunks, expected)
 
 
 def tidewire_no_wrapper(chunks: list[bytes], expected: int, max_line: int) -> None:
     """Diagnostic only: call the core's parsing hook directly, skipping the base's next_event()."""
     connection = LineConnection(max_line_length=max_line)
-    next_event = connection._next_event
-    need_data = NEED_DATA
-    count = 0
-    for chunk in chunks:
-        connection.receive_data(chunk)
-        while next_event() is not need_data:
-            count += 1
-    assert count == expected
+    count_events(connection, connection._next_event, chunks, expected)
 
 
 def tidewire_fast(chunks: list[bytes], expected: int, max_line: int) -> None:
