@@ -199,44 +199,31 @@ def main() -> None:
     def ceiling(value: float | None) -> str:
         return "redis-benchmark missing" if value is None else human(value, "GET/s")
 
+    def compared(key: str, count: int, ours_label: str, suffix: str = "") -> list[list[str]]:
+        """Our row for workload ``key``, then redis-py's with hiredis and without."""
+        rows = [[ours_label, rate(count, mine[key]), "1.00x"]]
+        for name, theirs in (("redis-py + hiredis", with_hiredis), ("redis-py pure Python", pure)):
+            ratio = f"{theirs[key] / mine[key]:.2f}x"
+            rows.append([name + suffix, rate(count, theirs[key]), ratio])
+        return rows
+
     print_table(
         f"{PIPELINED:,} pipelined GETs of a 100-byte value (higher is better)",
         ["client", "rate", "ours (explicit pipeline) vs this"],
         [
-            ["ours: pipeline()", rate(PIPELINED, mine["pipelined"]), "1.00x"],
-            [
-                "redis-py + hiredis: pipeline()",
-                rate(PIPELINED, with_hiredis["pipelined"]),
-                f"{with_hiredis['pipelined'] / mine['pipelined']:.2f}x",
-            ],
-            [
-                "redis-py pure Python: pipeline()",
-                rate(PIPELINED, pure["pipelined"]),
-                f"{pure['pipelined'] / mine['pipelined']:.2f}x",
-            ],
+            *compared("pipelined", PIPELINED, "ours: pipeline()", ": pipeline()"),
             ["redis-benchmark -P 1000 -c 1 (C, ceiling)", ceiling(ceiling_pipelined), "-"],
         ],
     )
     print_table(
         f"{PIPELINED:,} concurrent GET calls, one task each (higher is better)",
         ["client", "rate", "ours vs this"],
-        [
-            [
-                "ours: execute() on one shared connection",
-                rate(PIPELINED, mine["concurrent"]),
-                "1.00x",
-            ],
-            [
-                "redis-py + hiredis: get() on a blocking pool of 100 connections",
-                rate(PIPELINED, with_hiredis["concurrent"]),
-                f"{with_hiredis['concurrent'] / mine['concurrent']:.2f}x",
-            ],
-            [
-                "redis-py pure Python: get() on a blocking pool of 100 connections",
-                rate(PIPELINED, pure["concurrent"]),
-                f"{pure['concurrent'] / mine['concurrent']:.2f}x",
-            ],
-        ],
+        compared(
+            "concurrent",
+            PIPELINED,
+            "ours: execute() on one shared connection",
+            ": get() on a blocking pool of 100 connections",
+        ),
     )
     for key, title, top in (
         ("sequential", "", ceiling_sequential),
@@ -246,17 +233,7 @@ def main() -> None:
             f"{SEQUENTIAL:,} sequential GETs{title} (higher is better)",
             ["client", "rate", "ours vs this"],
             [
-                ["ours: await execute()", rate(SEQUENTIAL, mine[key]), "1.00x"],
-                [
-                    "redis-py + hiredis",
-                    rate(SEQUENTIAL, with_hiredis[key]),
-                    f"{with_hiredis[key] / mine[key]:.2f}x",
-                ],
-                [
-                    "redis-py pure Python",
-                    rate(SEQUENTIAL, pure[key]),
-                    f"{pure[key] / mine[key]:.2f}x",
-                ],
+                *compared(key, SEQUENTIAL, "ours: await execute()"),
                 ["redis-benchmark -P 1 -c 1 (C, ceiling)", ceiling(top), "-"],
             ],
         )
