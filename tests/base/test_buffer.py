@@ -137,6 +137,9 @@ def test_several_delimiters_wait_for_a_match_starting_earlier():
 
 def test_several_delimiters_later_listed_loses_at_equal_start():
     assert filled(b"a\r\n").read_until((b"\r", b"\r\n")) == b"a"
+    # At the very end too: no waiting for a "\n" that could only make the
+    # later-listed delimiter match at the same place.
+    assert filled(b"a\r").read_until((b"\r", b"\r\n")) == b"a"
 
 
 def test_several_delimiters_partial_line_limit():
