@@ -231,7 +231,7 @@ def fuzz(session: nox.Session) -> None:
         wanted += _requirements_file(dist.test_dir / "requirements.txt")
     session.install(*_install_specs(wanted), "pytest")
     session.run(
-        "pytest", *(str(d.test_dir) for d in chosen), "-q", "-k", "random_bytes or mutated",
+        "pytest", *(str(d.test_dir) for d in chosen), "-q", "-k", "random_bytes or mutated or fuzz",
         env={"HYPOTHESIS_PROFILE": "thorough"},
     )  # fmt: skip
 
