@@ -26,7 +26,7 @@ COVERAGE_DIR = ROOT / ".nox" / "_coverage"
 SUPPORTED = ("3.11", "3.12", "3.13")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "coverage", "docs"]
+nox.options.sessions = ["peers", "lint", "typecheck", "tests", "coverage", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -128,7 +128,34 @@ def _everything(extras: bool = True) -> list[Requirement]:
     ]
 
 
-@nox.session(python=PYTHONS)
+# The real peers some tests talk to (never mocked, never skipped): the command
+# each test looks for, and the Debian package that provides it.
+PEERS = {"redis-server": "redis-server", "chromium": "chromium"}
+
+
+@nox.session(python=False)
+def peers(session: nox.Session) -> None:
+    """Install the real peers the tests need, before any test runs.
+
+    As root on Debian it installs the missing packages with ``apt-get``;
+    anywhere else it stops at once with the one command to run.
+    """
+    missing = sorted({package for command, package in PEERS.items() if not shutil.which(command)})
+    if not missing:
+        session.log(f"real peers present: {', '.join(PEERS)}")
+        return
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        session.error(
+            f"the tests need {', '.join(missing)}; install them first:"
+            f" sudo apt-get update && sudo {' '.join(install)}"
+        )
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", env=env, external=True)
+    session.run(*install, env=env, external=True)
+
+
+@nox.session(python=PYTHONS, requires=["peers"])
 @nox.parametrize("package", TEST_TARGETS)
 def tests(session: nox.Session, package: str) -> None:
     """Run one distribution's tests under coverage, with only what it declares installed."""
