@@ -477,3 +477,56 @@ async def test_a_send_after_a_batch_leaves_without_another_receive(adapter, nets
         assert (await stream.receive()).payload == b"one"
         await stream.send(netstring.Netstring(b"reply"))  # more input is waiting: coalesced
         assert await tools.read_exactly(sock, len(ns(b"reply"))) == ns(b"reply")
+
+
+async def test_waiting_senders_are_served_in_arrival_order(adapter, netstring, tools):
+    """A waits on a full buffer, B behind it; A's next send (C) goes after B, not before."""
+    Netstring = netstring.Netstring
+    async with tools.stream_and_socket(
+        adapter, netstring.NetstringConnection, write_high_water=16 * 1024
+    ) as (stream, sock):
+        filler = b"F" * 1_000_000
+        await stream.send(Netstring(filler))  # more than the kernel takes: senders now wait
+
+        async def first():
+            await stream.send(Netstring(b"A"))
+            await stream.send(Netstring(b"C"))  # B has been waiting since before A returned
+
+        async def second():
+            await stream.send(Netstring(b"B"))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            tg.start_soon(second)
+            got = await tools.read_exactly(sock, len(ns(filler)) + 3 * len(ns(b"A")))
+        assert got == ns(filler) + ns(b"A") + ns(b"B") + ns(b"C")
+
+
+async def test_a_cancelled_waiting_sender_keeps_the_others_in_order(adapter, netstring, tools):
+    Netstring = netstring.Netstring
+    async with tools.stream_and_socket(
+        adapter, netstring.NetstringConnection, write_high_water=16 * 1024
+    ) as (stream, sock):
+        filler = b"F" * 1_000_000
+        await stream.send(Netstring(filler))
+        cancelled = anyio.CancelScope()
+
+        async def first():
+            await stream.send(Netstring(b"A"))
+            await stream.send(Netstring(b"D"))
+
+        async def cancellable():
+            with cancelled:
+                await stream.send(Netstring(b"X"))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            tg.start_soon(stream.send, Netstring(b"B"))
+            tg.start_soon(cancellable)
+            tg.start_soon(stream.send, Netstring(b"C"))
+            await anyio.wait_all_tasks_blocked()
+            cancelled.cancel()
+            got = await tools.read_exactly(sock, len(ns(filler)) + 4 * len(ns(b"A")))
+        # X was cancelled while waiting and sent nothing; the others keep their order.
+        assert got == ns(filler) + ns(b"A") + ns(b"B") + ns(b"C") + ns(b"D")
+        assert cancelled.cancelled_caught

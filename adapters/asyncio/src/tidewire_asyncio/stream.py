@@ -15,7 +15,7 @@ import collections
 import contextlib
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData
@@ -165,6 +165,11 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         self._write_paused = False
         self._drainers: list[asyncio.Future[None]] = []
         self._send_lock = asyncio.Lock()
+        # Tasks holding or waiting for _send_lock. A send takes the fast
+        # path only when there are none, or it would overtake a waiter that
+        # the lock has just been handed to (asyncio.Lock is FIFO, locked()
+        # is False until that waiter runs).
+        self._send_turns = 0
         self._replies_pending = False  # core replies were written into a full buffer
         self._lost_waiter: asyncio.Future[None] | None = None
         # Write coalescing: while the events being handled came from input
@@ -497,13 +502,23 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        if not self._write_paused and not self._send_lock.locked():
+        if not self._write_paused and not self._send_turns:
             # The fast path: no await, so no other task can interleave.
             self._send_now(event)
             return
-        async with self._send_lock:
+        async with self._turn():
             await self._wait_writable()
             self._send_now(event)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Hold the send lock, in arrival order with every other sender."""
+        self._send_turns += 1
+        try:
+            async with self._send_lock:
+                yield
+        finally:
+            self._send_turns -= 1
 
     def _send_now(self, event: SentT) -> None:
         self._check_usable()
@@ -527,7 +542,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._send_lock:
+        async with self._turn():
             self._check_usable()
             data = self._connection.data_to_send()
             if data:
@@ -547,7 +562,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._send_lock:
+        async with self._turn():
             transport = self._check_usable()
             if not transport.can_write_eof():
                 raise NotImplementedError(
