@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,23 @@ def test_generated_code_is_lint_clean_and_strictly_typed(generated):
     run(
         sys.executable, "-m", "mypy", "--strict", "-p", f"tidewire_{name}",
         cwd=root, env={"MYPYPATH": str(root / f"packages/{name}/src")},
+    )  # fmt: skip
+
+
+def test_generated_docs_pass_the_docs_gate(generated):
+    """The docs session's build (warnings as errors, nitpicky) of the new package's pages."""
+    name, root = generated
+    docs = root / "docs"
+    (docs / "conf.py").write_text((ROOT / "docs" / "conf.py").read_text())
+    # The base's API pages, which the new package's pages link to.
+    shutil.copytree(ROOT / "docs" / "packages" / "base", docs / "packages" / "base")
+    (docs / "index.rst").write_text(
+        f"Docs\n====\n\n.. toctree::\n\n   packages/{name}/index\n   packages/base/index\n"
+    )
+    run(
+        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html",
+        str(docs), str(root / "_build"),
+        cwd=root, env={"PYTHONPATH": str(root / f"packages/{name}/src")},
     )  # fmt: skip
 
 
