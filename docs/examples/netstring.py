@@ -90,8 +90,6 @@ def main() -> None:
             print("rejected:", error)
     connection.send(Netstring(b"thanks"))
     print("to send", connection.data_to_send())
-    print("Placeholder for the main job until the chat-hub demo exists: this is the")
-    print("worked netstring example of the contributor tutorial, running for real.")
 
 
 if __name__ == "__main__":
