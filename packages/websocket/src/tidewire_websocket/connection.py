@@ -70,6 +70,11 @@ _TOO_BIG = CloseCode.MESSAGE_TOO_BIG.value
 _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
 _UTF8 = codecs.getincrementaldecoder("utf-8")
 _MASK_POOL = 4096  # random bytes drawn at once for client masking keys
+# Compressed payload is inflated in blocks of this many bytes, counted from the
+# start of each frame's payload, never in the pieces the network delivered: the
+# zlib calls, and so which error (corrupt data, too big, invalid UTF-8) comes
+# first, are then the same however the input was split.
+_INFLATE_BLOCK = 16384
 
 
 class State(enum.Enum):
@@ -174,12 +179,15 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         self._left = -1
         self._fin = 0
         self._key: bytes | None = None
-        self._key_offset = 0
+        self._done = 0  # payload bytes of the current frame already taken
+        self._payload_at = 0  # the stream offset of the current frame's payload
         # The message being received: its opcode (0: none) and pieces.
         self._kind = 0
         self._compressed = False
         self._size = 0
         self._buffered = bytearray()
+        self._held = bytearray()  # compressed bytes of an incomplete inflate block
+        self._held_at = 0  # the stream offset of the first held byte
         self._decoder = _UTF8()
         # Sending.
         self._send_kind = 0  # opcode of the fragmented message being sent
@@ -258,8 +266,12 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         Frame parsing deals in indices and only turns one into a stream
         offset here: the conversion costs more than a small frame's header.
         """
+        raise RemoteProtocolError(message, code=code, offset=self._offset_of(at))
+
+    def _offset_of(self, index: int) -> int:
+        """The stream offset of index ``index`` of the buffer's bytes."""
         buffer = self._buffer
-        raise RemoteProtocolError(message, code=code, offset=buffer.offset + at - buffer.position)
+        return buffer.offset + index - buffer.position
 
     def _frame_event(self) -> WebSocketEvent | NeedData:
         rx = self._buffer.raw
@@ -389,25 +401,31 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                 self._left = size
                 self._fin = b0 & 0x80
                 self._key = bytes(rx[pos + head - 4 : pos + head]) if masked else None
-                self._key_offset = 0
+                self._done = 0
+                self._payload_at = self._offset_of(pos + head)
                 self._pos = pos + head
                 continue
-            # The payload of a data frame, taken as it arrives.
+            # The payload of a data frame, taken as it arrives (compressed
+            # payload: a whole inflate block at a time).
             left = self._left
             take = min(avail, left)
-            if not take and left:
+            if self._compressed:
+                block = _INFLATE_BLOCK - len(self._held)
+                if take < min(left, block):
+                    self._hold(rx, pos, take)
+                    self._sync()
+                    return NEED_DATA
+                take = min(take, block)
+            elif not take and left:
                 self._sync()
                 return NEED_DATA
-            end = pos + take
-            key = self._key
-            piece: bytes
-            if key is not None:
-                shift = self._key_offset & 3
-                piece = unmask(rx, key[shift:] + key[:shift], pos, end)
-                self._key_offset += take
-            else:
-                piece = bytes(rx[pos:end])
-            self._pos = end
+            piece = self._take_payload(rx, pos, take)
+            at = self._payload_at + self._done - take
+            if self._held:
+                self._held += piece
+                piece = bytes(self._held)
+                self._held = bytearray()
+                at = self._held_at
             left -= take
             if left:
                 self._left = left
@@ -415,47 +433,49 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             else:
                 self._left = -1
                 last = self._fin != 0
-            event = self._piece(piece, last, pos)
+            event = self._piece(piece, last, at)
             if event is not None:
                 return event
+
+    def _take_payload(self, rx: bytearray, pos: int, take: int) -> bytes:
+        """Unmask ``take`` bytes of the current frame's payload at index ``pos``; take them."""
+        end = pos + take
+        key = self._key
+        piece: bytes
+        if key is not None:
+            shift = self._done & 3
+            piece = unmask(rx, key[shift:] + key[:shift], pos, end)
+        else:
+            piece = bytes(rx[pos:end])
+        self._done += take
+        self._pos = end
+        return piece
+
+    def _hold(self, rx: bytearray, pos: int, take: int) -> None:
+        """Keep the ``take`` compressed bytes at ``pos`` until their inflate block is complete."""
+        if not take:
+            return
+        if not self._held:
+            self._held_at = self._payload_at + self._done
+        self._held += self._take_payload(rx, pos, take)
+        self._left -= take
 
     def _piece(
         self, data: bytes, last: bool, at: int
     ) -> TextMessage | BytesMessage | TextChunk | BytesChunk | None:
-        """Take in a piece of the current message's payload; return an event if one is due."""
-        limit = self._max_message
+        """Take in a piece of the current message's payload; return an event if one is due.
+
+        ``at`` is the stream offset of the piece's first byte (of compressed
+        data, when the message is compressed).
+        """
         if self._compressed:
-            deflate = self._deflate
-            assert deflate is not None
-            try:
-                data = deflate.decompress(
-                    data, None if limit is None else limit - self._size, last=last
-                )
-            except ValueError as exc:
-                self._fail(_PROTOCOL_ERROR, f"invalid compressed data: {exc}", at)
-            self._size += len(data)
-            if limit is not None and self._size > limit:
-                self._fail(
-                    _TOO_BIG,
-                    f"message of over {limit} bytes once decompressed",
-                    at,
-                )
+            data = self._inflate(data, last, at)
         if last:
             self._kind, kind = 0, self._kind
         else:
             kind = self._kind
         if kind == _TEXT:
-            decoder = self._decoder
-            try:
-                text = decoder.decode(data, last)
-                if not last:
-                    pending = decoder.getstate()[0]
-                    # CPython's decoder waits for a third byte after ED A0-BF,
-                    # a surrogate that can never become valid: fail fast.
-                    if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
-                        self._fail(_BAD_DATA, "invalid UTF-8: a surrogate", at)
-            except UnicodeDecodeError as exc:
-                self._fail(_BAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}", at)
+            text = self._decode(data, last, at)
             if self._streaming:
                 return TextChunk(text, last) if text or last else None
         elif self._streaming:
@@ -475,6 +495,54 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         elif kind == _TEXT:
             return TextMessage(text)
         return TextMessage(data.decode()) if kind == _TEXT else BytesMessage(data)
+
+    def _inflate(self, data: bytes, last: bool, at: int) -> bytes:
+        """Inflate one block of a compressed message; fail at ``at`` if it is bad or too big."""
+        limit = self._max_message
+        deflate = self._deflate
+        assert deflate is not None
+        try:
+            data = deflate.decompress(
+                data, None if limit is None else limit - self._size, last=last
+            )
+        except ValueError as exc:
+            raise RemoteProtocolError(
+                f"invalid compressed data: {exc}", code=_PROTOCOL_ERROR, offset=at
+            ) from None
+        self._size += len(data)
+        if limit is not None and self._size > limit:
+            raise RemoteProtocolError(
+                f"message of over {limit} bytes once decompressed", code=_TOO_BIG, offset=at
+            )
+        return data
+
+    def _decode(self, data: bytes, last: bool, at: int) -> str:
+        """Validate a piece of a text message as UTF-8, failing fast; return its text.
+
+        An error points at the first byte of the invalid sequence, or at the
+        start of this frame's payload if that sequence began in an earlier
+        frame; in compressed messages, which have no such byte on the wire,
+        at the start of the inflate block.
+        """
+        decoder = self._decoder
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(data, last)
+        except UnicodeDecodeError as exc:
+            reason = f"invalid UTF-8 in a text message: {exc.reason}"
+            self._fail_utf8(reason, at, exc.start - pending)
+        if not last:
+            held = decoder.getstate()[0]
+            # CPython's decoder waits for a third byte after ED A0-BF,
+            # a surrogate that can never become valid: fail fast.
+            if held[:1] == b"\xed" and held[1:2] >= b"\xa0":
+                self._fail_utf8("invalid UTF-8: a surrogate", at, len(data) - len(held))
+        return text
+
+    def _fail_utf8(self, message: str, at: int, start: int) -> NoReturn:
+        """Fail with 1007 for an invalid sequence at index ``start`` of the piece at ``at``."""
+        offset = at if self._compressed else max(at + start, self._payload_at)
+        raise RemoteProtocolError(message, code=_BAD_DATA, offset=offset)
 
     def _control(self, opcode: int, payload: bytes, at: int) -> Ping | Pong | CloseConnection:
         if opcode == _PING:

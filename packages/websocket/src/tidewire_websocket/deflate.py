@@ -257,13 +257,14 @@ class Deflate:
         bound = 0 if limit is None else limit + 1
         try:
             out = decompressor.decompress(data, bound)
+            if decompressor.unused_data:
+                raise ValueError("compressed data after the end of the deflate stream")
+            if last and (limit is None or len(out) <= limit):
+                # The tail can be what reveals a corrupt block (a truncated
+                # one); after a BFINAL block it lands in unused_data, harmlessly.
+                out += decompressor.decompress(_TAIL, 0 if limit is None else bound - len(out))
         except zlib.error as exc:
             raise ValueError(f"invalid deflate data ({exc})") from None
-        if decompressor.unused_data:
-            raise ValueError("compressed data after the end of the deflate stream")
-        if last and (limit is None or len(out) <= limit):
-            # After a BFINAL block the tail lands in unused_data, harmlessly.
-            out += decompressor.decompress(_TAIL, 0 if limit is None else bound - len(out))
-            if self._inflate_reset or decompressor.eof:
-                self._decompressor = None
+        if last and (self._inflate_reset or decompressor.eof):
+            self._decompressor = None
         return out
