@@ -32,6 +32,7 @@ from .handshake import (
     parse_extensions,
     parse_tokens,
 )
+from .outgoing import describe, sequence
 
 __all__ = ["ClientConnection"]
 
@@ -79,42 +80,40 @@ class ClientConnection(WebSocketConnection):
             raise LocalProtocolError(f"a client cannot send {type(event).__name__}")
         if self._sent is not None:
             raise LocalProtocolError("the request was already sent")
-        if not isinstance(event.host, str) or not event.host or not event.host.isprintable():
-            raise LocalProtocolError(f"invalid host {event.host!r}")
-        target = event.target
+        host, target = event.host, event.target
+        if not (isinstance(host, str) and host and host.isprintable()):
+            raise LocalProtocolError(f"invalid host {describe(host)}")
         if not (isinstance(target, str) and target.startswith("/") and target.isascii()):
-            raise LocalProtocolError(f"the target must be an ASCII path, not {target!r}")
+            raise LocalProtocolError(f"the target must be an ASCII path, not {describe(target)}")
         if not target.isprintable() or " " in target:
-            raise LocalProtocolError(f"the target must be an ASCII path, not {target!r}")
+            raise LocalProtocolError(f"the target must be an ASCII path, not {describe(target)}")
+        subprotocols = sequence(event.subprotocols, str, "subprotocols")
+        extensions = sequence(event.extensions, PerMessageDeflate, "a client's extensions")
+        extra = sequence(event.headers, object, "headers")
         try:
-            check_headers(((b"Host", event.host.encode()),))
-            check_headers(event.headers, _RESERVED)
-            given: object = event.subprotocols  # typed as a tuple, but callers err
-            if isinstance(given, str):
-                raise HandshakeError("subprotocols must be a tuple of str, not a str")
-            protocols = ", ".join(event.subprotocols)
-            if len(parse_tokens([protocols.encode()], "subprotocol")) != len(event.subprotocols):
-                raise HandshakeError("a subprotocol is empty")
-            for config in event.extensions:
-                if not isinstance(config, PerMessageDeflate):
-                    raise HandshakeError("a client can only offer PerMessageDeflate extensions")
+            check_headers(((b"Host", host.encode()),))
+            check_headers(extra, _RESERVED)
+            protocols = ", ".join(subprotocols)
+            if len(parse_tokens([protocols.encode()], "subprotocol")) != len(subprotocols):
+                raise HandshakeError("each subprotocol must be one non-empty token")
+            for config in extensions:
                 check_config(config, client=True)
         except (HandshakeError, NegotiationError, UnicodeEncodeError) as exc:
             raise LocalProtocolError(str(exc)) from None
         key = make_key()
         headers = [
-            (b"Host", event.host.encode()),
+            (b"Host", host.encode()),
             (b"Upgrade", b"websocket"),
             (b"Connection", b"Upgrade"),
             (b"Sec-WebSocket-Key", key.encode()),
             (b"Sec-WebSocket-Version", b"13"),
         ]
-        if event.subprotocols:
+        if subprotocols:
             headers.append((b"Sec-WebSocket-Protocol", protocols.encode()))
-        if event.extensions:
-            offers = ", ".join(format_extension(offer_for(c)) for c in event.extensions)  # type: ignore[arg-type]
+        if extensions:
+            offers = ", ".join(format_extension(offer_for(c)) for c in extensions)
             headers.append((b"Sec-WebSocket-Extensions", offers.encode()))
-        headers += event.headers
+        headers += extra
         connection = self._h11
         data = connection.send(h11.Request(method="GET", target=target, headers=headers))
         assert data is not None

@@ -40,6 +40,7 @@ from .events import (
 )
 from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, unmask
 from .frames import is_valid_close_code as _is_valid_close_code
+from .outgoing import close_payload, data_payload, ping_payload
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -646,22 +647,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
 
     def _send_data(self, event: TextMessage | BytesMessage | TextChunk | BytesChunk) -> None:
         self._check_sending(event)
-        data = event.data
-        if isinstance(event, TextMessage | TextChunk):
-            if type(data) is not str:
-                raise LocalProtocolError(f"text data must be str, not {type(data).__name__}")
-            try:
-                payload = data.encode()
-            except UnicodeEncodeError as exc:
-                raise LocalProtocolError(f"text cannot be encoded as UTF-8: {exc.reason}") from None
-            opcode = _TEXT
-        else:
-            if not isinstance(data, bytes | bytearray | memoryview):
-                raise LocalProtocolError(
-                    f"binary data must be bytes-like, not {type(data).__name__}"
-                )
-            payload = bytes(data)
-            opcode = _BINARY
+        opcode, payload = data_payload(event)
         deflate = self._deflate
         if isinstance(event, TextChunk | BytesChunk):
             last = event.last
@@ -694,26 +680,8 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
 
     def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
         if isinstance(event, CloseConnection):
-            code, reason = event.code, event.reason
-            if type(code) is not int or not (_is_valid_close_code(code) or code == _NO_STATUS):
-                raise LocalProtocolError(f"cannot send close code {code!r}")
-            if type(reason) is not str:
-                raise LocalProtocolError("the close reason must be a str")
-            if code == _NO_STATUS and reason:
-                raise LocalProtocolError("a close frame without a code cannot have a reason")
-            try:
-                payload = encode_close_payload(code, reason)
-            except UnicodeEncodeError:
-                raise LocalProtocolError("the close reason cannot be encoded as UTF-8") from None
-            if len(payload) > 125:
-                raise LocalProtocolError("the close reason is longer than 123 bytes of UTF-8")
-            self._write(self._frame(_CLOSE, payload))
+            self._write(self._frame(_CLOSE, close_payload(event)))
             self._state = State.LOCAL_CLOSING if self._state is State.OPEN else State.CLOSED
-            return
-        payload = event.payload
-        if not isinstance(payload, bytes | bytearray | memoryview):
-            raise LocalProtocolError(f"a {type(event).__name__} payload must be bytes-like")
-        payload = bytes(payload)
-        if len(payload) > 125:
-            raise LocalProtocolError(f"a {type(event).__name__} payload is at most 125 bytes")
-        self._write(self._frame(_PING if isinstance(event, Ping) else _PONG, payload))
+        else:
+            payload = ping_payload(event)
+            self._write(self._frame(_PING if isinstance(event, Ping) else _PONG, payload))

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Sequence
 
 from .events import ExtensionOffer, PerMessageDeflate
+from .outgoing import describe
 
 __all__ = [
     "EXTENSION_NAME",
@@ -48,12 +49,18 @@ def check_config(config: PerMessageDeflate, *, client: bool) -> None:
     Window sizes must be 8 to 15 bits, and the window this side compresses
     with cannot be 8 bits, which zlib does not support.
     """
+    for name, flag in (
+        ("server_no_context_takeover", config.server_no_context_takeover),
+        ("client_no_context_takeover", config.client_no_context_takeover),
+    ):
+        if type(flag) is not bool:
+            raise NegotiationError(f"{name} must be a bool, not {describe(flag)}")
     for name, bits in (
         ("server_max_window_bits", config.server_max_window_bits),
         ("client_max_window_bits", config.client_max_window_bits),
     ):
         if bits is not None and (type(bits) is not int or not 8 <= bits <= 15):
-            raise NegotiationError(f"{name} must be an int from 8 to 15, not {bits!r}")
+            raise NegotiationError(f"{name} must be an int from 8 to 15, not {describe(bits)}")
     ours = config.client_max_window_bits if client else config.server_max_window_bits
     if ours == 8:
         side = "client" if client else "server"

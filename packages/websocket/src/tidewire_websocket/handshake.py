@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 
 from .events import ExtensionOffer, Headers
+from .outgoing import describe
 
 __all__ = [
     "GUID",
@@ -131,10 +132,14 @@ def check_headers(headers: Headers, reserved: Iterable[str] = ()) -> None:
     """
     for pair in headers:
         if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise HandshakeError(f"a header must be a (name, value) pair of bytes, not {pair!r}")
+            raise HandshakeError(
+                f"a header must be a (name, value) pair of bytes, not {describe(pair)}"
+            )
         name, value = pair
         if not (isinstance(name, bytes) and isinstance(value, bytes)):
-            raise HandshakeError(f"header names and values must be bytes, not {pair!r}")
+            raise HandshakeError(
+                f"header names and values must be bytes, not {describe(name)}, {describe(value)}"
+            )
         if _TOKEN_ONLY.fullmatch(name.decode("latin-1")) is None:
             raise HandshakeError(f"invalid header name {name!r}")
         lower = name.decode("latin-1").lower()

@@ -30,6 +30,7 @@ from .handshake import (
     parse_extensions,
     parse_tokens,
 )
+from .outgoing import as_bytes, describe, sequence
 
 __all__ = ["ServerConnection"]
 
@@ -114,7 +115,7 @@ class ServerConnection(WebSocketConnection):
             )
         reserved = _ACCEPT_RESERVED if isinstance(event, AcceptConnection) else _BODY_HEADERS
         try:
-            check_headers(event.headers, reserved)
+            check_headers(sequence(event.headers, object, "headers"), reserved)
         except HandshakeError as exc:
             raise LocalProtocolError(str(exc)) from None
         if isinstance(event, RejectConnection):
@@ -126,18 +127,21 @@ class ServerConnection(WebSocketConnection):
     def _reject(self, event: RejectConnection) -> None:
         status = event.status_code
         if type(status) is not int or not 200 <= status < 600:
-            raise LocalProtocolError(f"a rejection needs a status from 200 to 599, not {status!r}")
-        if not isinstance(event.body, bytes):
-            raise LocalProtocolError("the rejection body must be bytes")
-        self._write(format_response(status, event.headers, event.body))
+            raise LocalProtocolError(
+                f"a rejection needs a status from 200 to 599, not {describe(status)}"
+            )
+        body = as_bytes(event.body, "the rejection body")
+        self._write(format_response(status, tuple(event.headers), body))
         self._state = State.CLOSED
 
     def _accept(self, event: AcceptConnection, request: Request) -> None:
         subprotocol = event.subprotocol
-        if subprotocol is not None and subprotocol not in request.subprotocols:
-            raise LocalProtocolError(f"subprotocol {subprotocol!r} was not offered")
-        configs = event.extensions
-        if len(configs) > 1 or not all(isinstance(c, PerMessageDeflate) for c in configs):
+        if subprotocol is not None and (
+            type(subprotocol) is not str or subprotocol not in request.subprotocols
+        ):
+            raise LocalProtocolError(f"subprotocol {describe(subprotocol)} was not offered")
+        configs = sequence(event.extensions, PerMessageDeflate, "extensions")
+        if len(configs) > 1:
             raise LocalProtocolError("extensions must be at most one PerMessageDeflate")
         agreed = None
         response: list[tuple[bytes, bytes]] = [
