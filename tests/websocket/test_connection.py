@@ -579,10 +579,10 @@ def test_limits_hold_in_streaming_mode():
 
 def test_handshake_wait_buffer_cap():
     # Bytes the client sends before the server answers are held, up to max_buffer_size.
-    server = ServerConnection(max_buffer_size=100)
+    server = ServerConnection(max_buffer_size=200)
     server.receive_data(REQUEST)
     server.next_event()
-    server.receive_data(b"x" * 101)
+    server.receive_data(b"x" * 201)
     with pytest.raises(RemoteProtocolError):
         server.next_event()
     assert server.data_to_send().startswith(b"HTTP/1.1 400 ")

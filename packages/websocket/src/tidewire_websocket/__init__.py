@@ -9,6 +9,8 @@ what an I/O layer must do.
 from .client import ClientConnection
 from .connection import (
     DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_HEADER_LINE_LENGTH,
+    DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_QUEUED_PONGS,
     State,
@@ -37,6 +39,8 @@ from .server import ServerConnection
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_HEADERS",
+    "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUED_PONGS",
     "AcceptConnection",

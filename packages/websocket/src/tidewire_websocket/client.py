@@ -60,9 +60,10 @@ class ClientConnection(WebSocketConnection):
     A ``101`` response that breaks RFC 6455 section 4.1 (wrong
     ``Sec-WebSocket-Accept``, missing ``Upgrade`` or ``Connection``, a
     subprotocol or extension that was not offered) raises
-    :class:`~tidewire.RemoteProtocolError` with ``code`` ``None``: the
-    WebSocket connection never opened, so no close frame is owed; close the
-    TCP connection.
+    :class:`~tidewire.RemoteProtocolError` with ``code`` ``None`` and the
+    offset where that response starts (a response head over a limit: where
+    the offending line starts): the WebSocket connection never opened, so no
+    close frame is owed; close the TCP connection.
 
     Takes the keyword arguments of :class:`WebSocketConnection`.
     """
@@ -73,6 +74,7 @@ class ClientConnection(WebSocketConnection):
     _status = 0
     _response_headers: Headers = ()
     _body: bytearray | None = None
+    _body_at = 0  # the stream offset where a rejection's body starts
     _told_eof = False
 
     def _send_handshake(self, event: WebSocketEvent) -> None:
@@ -127,61 +129,90 @@ class ClientConnection(WebSocketConnection):
             if self._state is State.CLOSED:
                 self._buffer.read_all()  # rejected: nothing more to read
             return NEED_DATA
+        if self._body is None:
+            accepted = self._read_heads()
+            if accepted is not None:
+                return accepted
+            if self._body is None:
+                return NEED_DATA
+        return self._read_body()
+
+    def _read_heads(self) -> AcceptConnection | None:
+        """Parse response heads up to the final one: a 101 accepts, another status has a body.
+
+        h11 parses only complete heads, which the head reader has checked;
+        what follows a 101 (frames) stays in the buffer.
+        """
         connection = self._h11
+        while True:
+            head = self._head.read(self._buffer)
+            if head is None:
+                return None
+            at = self._head.start
+            connection.receive_data(head)
+            try:
+                event = connection.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise RemoteProtocolError(f"invalid HTTP response: {exc}", offset=at) from None
+            if isinstance(event, h11.InformationalResponse):
+                if event.status_code == 101:
+                    return self._accepted(event, at)
+                continue  # other 1xx responses are interim: the real answer follows
+            assert isinstance(event, h11.Response)  # a complete head is a response or an error
+            self._status = event.status_code
+            self._response_headers = tuple((bytes(k), bytes(v)) for k, v in event.headers)
+            self._body = bytearray()
+            self._body_at = self._buffer.offset
+            return None
+
+    def _read_body(self) -> RejectConnection | NeedData:
+        """Read the body of a rejection; errors point at where the body starts."""
+        connection = self._h11
+        body = self._body
+        assert body is not None
         while True:
             try:
                 event = connection.next_event()
             except h11.RemoteProtocolError as exc:
-                raise RemoteProtocolError(f"invalid HTTP response: {exc}") from None
+                raise RemoteProtocolError(
+                    f"invalid HTTP response: {exc}", offset=self._body_at
+                ) from None
             if event is h11.NEED_DATA:
                 data = self._buffer.read_all()
                 if data:
                     connection.receive_data(data)
-                elif (
-                    self._body is not None
-                    and self.receive_state is ReceiveState.EOF
-                    and not self._told_eof
-                ):
+                elif self.receive_state is ReceiveState.EOF and not self._told_eof:
                     # A rejection body may end with the connection; after
                     # this, h11 either completes the response or raises.
                     self._told_eof = True
                     connection.receive_data(b"")
                 else:
                     return NEED_DATA
-            elif isinstance(event, h11.InformationalResponse):
-                if event.status_code == 101:
-                    return self._accepted(event)
-                # Other 1xx responses are interim: the real answer follows.
-            elif isinstance(event, h11.Response):
-                self._status = event.status_code
-                self._response_headers = tuple((bytes(k), bytes(v)) for k, v in event.headers)
-                self._body = bytearray()
             elif isinstance(event, h11.Data):
-                assert self._body is not None
-                self._body += event.data
+                body += event.data
                 limit = self._max_message or DEFAULT_MAX_MESSAGE_SIZE
-                if len(self._body) > limit:
+                if len(body) > limit:
                     raise RemoteProtocolError(
-                        f"the rejection body is longer than {limit} bytes", code=1009
+                        f"the rejection body is longer than {limit} bytes",
+                        code=1009,
+                        offset=self._body_at,
                     )
             else:
                 # EndOfMessage; h11.ConnectionClosed cannot come before it.
-                assert self._body is not None
                 self._state = State.CLOSED
-                return RejectConnection(self._status, self._response_headers, bytes(self._body))
+                return RejectConnection(self._status, self._response_headers, bytes(body))
 
-    def _accepted(self, event: h11.InformationalResponse) -> AcceptConnection:
+    def _accepted(self, event: h11.InformationalResponse, at: int) -> AcceptConnection:
         headers: Headers = tuple((bytes(k), bytes(v)) for k, v in event.headers)
         request = self._sent
         assert request is not None
         try:
             agreed = self._check_response(headers, request)
         except (HandshakeError, NegotiationError) as exc:
-            raise RemoteProtocolError(f"invalid handshake response: {exc}") from None
+            raise RemoteProtocolError(f"invalid handshake response: {exc}", offset=at) from None
         protocols = header_values(headers, b"sec-websocket-protocol")
         self._subprotocol = protocols[0].decode("latin-1").strip() if protocols else None
-        trailing = self._h11.trailing_data[0]
-        self._open(trailing, agreed)
+        self._open(agreed)
         return AcceptConnection(self._subprotocol, self._agreed, headers)
 
     def _check_response(self, headers: Headers, request: Request) -> PerMessageDeflate | None:

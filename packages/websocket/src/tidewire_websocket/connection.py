@@ -40,10 +40,13 @@ from .events import (
 )
 from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, unmask
 from .frames import is_valid_close_code as _is_valid_close_code
+from .handshake import DEFAULT_MAX_HEADER_LINE_LENGTH, DEFAULT_MAX_HEADERS, HeadReader
 from .outgoing import close_payload, data_payload, ping_payload
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_HEADERS",
+    "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUED_PONGS",
     "State",
@@ -140,10 +143,17 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             ping is answered (RFC 6455 section 5.5.3 allows it), so a ping
             flood cannot grow memory.
         max_buffer_size: The cap on bytes buffered while the opening
-            handshake waits (see :class:`tidewire.Connection`).
+            handshake waits (see :class:`tidewire.Connection`), and on the
+            size of the HTTP head received.
+        max_header_line_length: The longest line of the HTTP head received
+            (the request or the response), in bytes with its line ending, or
+            ``None``. 8 KiB, as in websockets and most HTTP servers.
+        max_headers: The most header lines in the HTTP head received, or
+            ``None``. 128, as in websockets.
     """
 
     _client: bool = False
+    _head_codes: tuple[int, int] | None = None  # error codes of a head over a limit
 
     def __init__(
         self,
@@ -155,8 +165,16 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         auto_close: bool = True,
         max_queued_pongs: int = DEFAULT_MAX_QUEUED_PONGS,
         max_buffer_size: int | None = DEFAULT_MAX_BUFFER_SIZE,
+        max_header_line_length: int | None = DEFAULT_MAX_HEADER_LINE_LENGTH,
+        max_headers: int | None = DEFAULT_MAX_HEADERS,
     ) -> None:
         super().__init__(max_buffer_size=max_buffer_size)
+        self._head = HeadReader(
+            max_line_length=max_header_line_length,
+            max_headers=max_headers,
+            max_size=max_buffer_size,
+            codes=self._head_codes,
+        )
         self._max_frame = max_frame_size
         self._max_message = max_message_size
         self._streaming = streaming
@@ -245,11 +263,10 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
     def _handshake_event(self) -> WebSocketEvent | NeedData:
         """Parse the opening handshake of this role."""
 
-    def _open(self, trailing: bytes, agreed: PerMessageDeflate | None) -> None:
-        """Switch to framing: ``trailing`` are the first frame bytes, which h11 read."""
+    def _open(self, agreed: PerMessageDeflate | None) -> None:
+        """Switch to framing: the first frame starts at the buffer's cursor."""
         self._state = State.OPEN
         self._framing = True
-        self._buffer.unread(trailing)
         self._pos = self._buffer.position
         if agreed is not None:
             self._agreed = (agreed,)

@@ -8,13 +8,19 @@ import os
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
+from typing import NoReturn
+
+from tidewire import ReceiveBuffer, RemoteProtocolError
 
 from .events import ExtensionOffer, Headers
 from .outgoing import describe
 
 __all__ = [
+    "DEFAULT_MAX_HEADERS",
+    "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "GUID",
     "HandshakeError",
+    "HeadReader",
     "accept_key",
     "check_headers",
     "format_response",
@@ -23,6 +29,12 @@ __all__ = [
     "parse_extensions",
     "parse_tokens",
 ]
+
+DEFAULT_MAX_HEADER_LINE_LENGTH = 8192
+"""The default limit, in bytes, on one line of an HTTP head, its line ending included."""
+
+DEFAULT_MAX_HEADERS = 128
+"""The default limit on the number of header lines in an HTTP head."""
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The fixed string of RFC 6455 section 1.3, hashed with the client's key."""
@@ -161,3 +173,89 @@ def format_response(status: int, headers: Headers, body: bytes | None = None) ->
     if body is not None:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+
+
+class HeadReader:
+    """Reads HTTP heads (a start line, header lines, a blank line) from a receive buffer.
+
+    Line by line, with limits that hold however the input was split: a line
+    too long is refused as soon as it is certain to be, whether it arrived
+    whole or a byte at a time, and every refusal names the same offset (the
+    start of the offending line) and code either way. A head is only handed
+    on once complete, so the HTTP parser behind never sees an unchecked one.
+
+    Lines end at LF, an optional CR before it being part of the line, as in
+    h11; the blank line (LF or CRLF) ends the head.
+
+    Args:
+        max_line_length: The longest line, in bytes with its line ending,
+            or ``None``.
+        max_headers: The most header lines (the start line apart), or ``None``.
+        max_size: The largest whole head, in bytes, or ``None``.
+        codes: The error codes for a start line that is too long and for
+            every other limit (a server's 414 and 431), or ``None``.
+    """
+
+    __slots__ = ("_codes", "_lines", "_max_headers", "_max_line", "_max_size", "_size", "start")
+
+    def __init__(
+        self,
+        *,
+        max_line_length: int | None,
+        max_headers: int | None,
+        max_size: int | None,
+        codes: tuple[int, int] | None = None,
+    ) -> None:
+        self._max_line = max_line_length
+        self._max_headers = max_headers
+        self._max_size = max_size
+        self._codes = codes
+        self._lines: list[bytes] = []
+        self._size = 0
+        self.start = 0
+        """The stream offset where the head being read (or the last one read) starts."""
+
+    def read(self, buffer: ReceiveBuffer) -> bytes | None:
+        """Take the next complete head from ``buffer``, or ``None`` if it is not all there yet.
+
+        The lines read so far are kept (and taken from the buffer), so the
+        next call carries on where this one stopped.
+
+        Raises:
+            RemoteProtocolError: a line is too long, there are too many
+                header lines, or the head is too large.
+        """
+        lines = self._lines
+        while True:
+            at = buffer.offset
+            if not lines:
+                self.start = at
+            bound, line_limit = self._bound()
+            try:
+                line = buffer.read_until(b"\n", max_length=None if bound is None else bound - 1)
+            except RemoteProtocolError:
+                if line_limit:
+                    self._refuse(f"a line of the HTTP head is over {bound} bytes", at, not lines)
+                self._refuse(f"the HTTP head is over {self._max_size} bytes", at)
+            if line is None:
+                return None
+            lines.append(line + b"\n")
+            self._size += len(line) + 1
+            if line in (b"", b"\r"):
+                head = b"".join(lines)
+                self._lines = []
+                self._size = 0
+                return head
+            if self._max_headers is not None and len(lines) > self._max_headers + 1:
+                self._refuse(f"the HTTP head has over {self._max_headers} header lines", at)
+
+    def _bound(self) -> tuple[int | None, bool]:
+        """The most bytes the next line may take, and whether the line limit is what binds."""
+        room = None if self._max_size is None else self._max_size - self._size
+        if room is None or (self._max_line is not None and self._max_line <= room):
+            return self._max_line, True
+        return room, False
+
+    def _refuse(self, message: str, at: int, start_line: bool = False) -> NoReturn:
+        code = None if self._codes is None else self._codes[0 if start_line else 1]
+        raise RemoteProtocolError(message, code=code, offset=at)

@@ -53,8 +53,10 @@ class ServerConnection(WebSocketConnection):
 
     A request that breaks RFC 6455 raises
     :class:`~tidewire.RemoteProtocolError` whose ``code`` is an HTTP status
-    (400, 405 wrong method, 426 wrong ``Sec-WebSocket-Version``, 431 headers
-    too large, 505 not HTTP/1.1); the matching HTTP error response is
+    (400, 405 wrong method, 414 request line too long, 426 wrong
+    ``Sec-WebSocket-Version``, 431 head too large, 505 not HTTP/1.1) and
+    whose ``offset`` is where the failing head starts (or the line over a
+    limit); the matching HTTP error response is
     already in :meth:`~WebSocketConnection.data_to_send`, and the TCP
     connection should be closed after it (see
     :attr:`~WebSocketConnection.should_close_transport`).
@@ -63,6 +65,7 @@ class ServerConnection(WebSocketConnection):
     """
 
     _client = False
+    _head_codes = (414, 431)
     _request: Request | HTTPRequest | None = None
 
     def _handshake_event(self) -> WebSocketEvent | NeedData:
@@ -70,25 +73,26 @@ class ServerConnection(WebSocketConnection):
             if self._state is State.CLOSED:
                 self._buffer.read_all()  # rejected: nothing more to read
             return NEED_DATA  # waiting for the application's answer
+        head = self._head.read(self._buffer)
+        if head is None:
+            return NEED_DATA
+        # h11 parses only a complete head, which the head reader has checked;
+        # what follows it (frames) stays in the buffer until the answer.
+        at = self._head.start
         connection = self._h11
-        while True:
-            try:
-                event = connection.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise RemoteProtocolError(
-                    f"invalid HTTP request: {exc}", code=exc.error_status_hint
-                ) from None
-            if event is h11.NEED_DATA:
-                data = self._buffer.read_all()
-                if not data:
-                    return NEED_DATA
-                connection.receive_data(data)
-            elif isinstance(event, h11.Request):
-                self._pending = _check_request(event)
-            else:
-                # EndOfMessage: request bodies were refused when checking it.
-                self._request = self._pending
-                return self._request
+        connection.receive_data(head)
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise RemoteProtocolError(
+                f"invalid HTTP request: {exc}", code=exc.error_status_hint, offset=at
+            ) from None
+        assert isinstance(event, h11.Request)  # a complete head is a request or an error
+        try:
+            self._request = _check_request(event)
+        except RemoteProtocolError as exc:
+            raise RemoteProtocolError(exc.message, code=exc.code, offset=at) from None
+        return self._request
 
     def _handshake_failed(self, error: RemoteProtocolError) -> None:
         status = error.code if isinstance(error.code, int) and 400 <= error.code < 600 else 400
@@ -168,8 +172,7 @@ class ServerConnection(WebSocketConnection):
                 break
         self._write(format_response(101, (*response, *event.headers)))
         self._subprotocol = subprotocol
-        trailing = self._h11.trailing_data[0]
-        self._open(trailing, agreed)
+        self._open(agreed)
 
 
 def _key(headers: Headers) -> str:
