@@ -12,15 +12,20 @@ import contextlib
 import importlib.util
 import json
 import os
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
+from websockets.asyncio.client import connect as websockets_connect
+from websockets.exceptions import ConnectionClosed
 
+from tidewire_asyncio import resp
 from tidewire_asyncio import websocket as ws_adapter
 
 ROOT = Path(__file__).parents[2]
@@ -330,30 +335,6 @@ async def test_a_hub_that_cannot_start_says_why():
     assert err.startswith(b"chathub: cannot start:")
 
 
-async def test_a_client_that_reads_nothing_is_dropped():
-    never = anyio.Event()
-    sent = []
-    aborted = []
-
-    async def send(text):
-        sent.append(text)
-        await never.wait()  # the client's window is shut: the first send never ends
-
-    outbox = asyncio_hub.Outbox(send, lambda: aborted.append(True))
-    writer = asyncio.create_task(outbox.run())
-    try:
-        for number in range(asyncio_hub.MAX_PENDING + 5):
-            outbox.deliver(f"message {number}")
-            await asyncio.sleep(0)  # let the writer take what it can
-        assert sent == ["message 0"]
-        assert aborted == [True]  # once, when the queue overflowed
-        assert len(outbox.pending) == asyncio_hub.MAX_PENDING
-    finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-
-
 async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing):
     process, http_port, line_port = await start_hub()
     try:
@@ -451,3 +432,274 @@ async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closin
             await devtools.wait_for_log("<nc-user> hello browser")
     finally:
         await hub.aclose()
+
+
+# -- bursts, slow readers and readers that read nothing (issue 12, item 15) --------------------
+#
+# Real clients: bare sockets for the line users, the websockets library for the
+# WebSocket users. A burst from one user must reach every reader in order, with
+# nobody dropped; only a user that reads nothing is dropped, with a goodbye.
+
+SMALL_BUFFER = 4096
+"""Kernel buffer size pinned on slow and deaf users' sockets, so their backlog shows at once."""
+
+
+async def connected_socket(port, pinned):
+    sock = socket.socket()
+    if pinned:
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, SMALL_BUFFER)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    return sock
+
+
+class SocketUser:
+    """An nc user on a bare socket, read only when the test asks (slowly, with ``pause``)."""
+
+    def __init__(self, sock, pause):
+        self.sock = sock
+        self.pause = pause
+        self.unread = bytearray()
+        self.heard = []
+
+    @classmethod
+    async def connect(cls, port, pinned=False, pause=0.0):
+        return cls(await connected_socket(port, pinned), pause)
+
+    async def say(self, text):
+        """Send ``text`` and a newline in one write (several lines if it holds newlines)."""
+        await asyncio.get_running_loop().sock_sendall(self.sock, text.encode() + b"\n")
+
+    async def receive(self):
+        """The next line; EOFError when the hub closed the connection."""
+        while (end := self.unread.find(b"\n")) < 0:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            size = 256 if self.pause else 65536
+            chunk = await asyncio.get_running_loop().sock_recv(self.sock, size)
+            if not chunk:
+                raise EOFError("the hub closed the connection")
+            self.unread += chunk
+        text = self.unread[:end].decode().rstrip("\r")
+        del self.unread[: end + 1]
+        self.heard.append(text)
+        return text
+
+    async def aclose(self):
+        self.sock.close()
+
+
+class WebUser:
+    """A WebSocket user on the websockets library's client (slowly, with ``pause``)."""
+
+    def __init__(self, websocket, pause):
+        self.websocket = websocket
+        self.pause = pause
+        self.heard = []
+
+    @classmethod
+    async def connect(cls, port, pinned=False, pause=0.0):
+        sock = await connected_socket(port, pinned)
+        return cls(await websockets_connect(f"ws://127.0.0.1:{port}/chat", sock=sock), pause)
+
+    async def say(self, text):
+        await self.websocket.send(text)
+
+    async def receive(self):
+        if self.pause:
+            await asyncio.sleep(self.pause)
+        text = await self.websocket.recv()
+        self.heard.append(text)
+        return text
+
+    async def aclose(self):
+        await self.websocket.close()
+
+
+async def user(closing, kind, port, **options):
+    """A user of ``kind`` on ``port``, disconnected when the test ends."""
+    joined = await kind.connect(port, **options)
+    closing.push_async_callback(joined.aclose)
+    return joined
+
+
+async def until(user, wanted):
+    """Receive until a text contains ``wanted``; return it (fails after 20 s)."""
+    with anyio.fail_after(20):
+        while wanted not in (text := await user.receive()):
+            pass
+    return text
+
+
+async def join(user, name):
+    await until(user, "nickname?")
+    await user.say(name)
+    await until(user, f"* {name} joined")
+
+
+async def said_by(user, name, count):
+    """The next ``count`` texts starting with ``<name>``, as ``user`` receives them."""
+    said = []
+    while len(said) < count:
+        text = await user.receive()
+        if text.startswith(f"<{name}> "):
+            said.append(text)
+    return said
+
+
+@pytest.fixture(params=["memory", "redis"])
+def room_kind(request):
+    return request.param
+
+
+@contextlib.asynccontextmanager
+async def two_hubs(kind, **options):
+    """Two ways into one room: one in-process hub twice, or two hubs sharing a real Redis."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(redis_server.running_redis()).url if kind == "redis" else None
+        hubs = [asyncio_hub.Hub("127.0.0.1", 0, 0, url, **options) for _ in range(2 if url else 1)]
+        waiting = []
+        try:
+            for hub in hubs:
+                await hub.start()
+                waiting.append(asyncio.create_task(hub.wait()))  # the Redis listener
+            yield hubs[0], hubs[-1]
+        finally:
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            for hub in hubs:
+                await hub.aclose()
+
+
+async def nobody_left(everyone):
+    """Nobody was dropped: one more message reaches everyone, and nobody heard a leave."""
+    await everyone[1].say("still here?")
+    with anyio.fail_after(20):
+        for someone in everyone:
+            await until(someone, "still here?")
+    assert not [text for someone in everyone for text in someone.heard if text.endswith(" left")]
+
+
+async def test_a_300_line_burst_in_one_write_reaches_every_reader_in_order(closing, room_kind):
+    async with two_hubs(room_kind) as (a, b):
+        sender = await user(closing, SocketUser, a.line_port)
+        everyone = [
+            sender,
+            await user(closing, WebUser, b.http_port),
+            await user(closing, SocketUser, a.line_port),
+            await user(closing, SocketUser, b.line_port, pinned=True, pause=0.01),  # slow
+        ]
+        for number, someone in enumerate(everyone):
+            await join(someone, f"user{number}")
+        burst = [f"line {number:03}" for number in range(300)]
+        await sender.say("\n".join(burst))  # one write, as nc sends a pasted text
+        with anyio.fail_after(60):
+            received = await asyncio.gather(*(said_by(u, "user0", 300) for u in everyone))
+        assert received == [[f"<user0> {text}" for text in burst]] * len(everyone)
+        await nobody_left(everyone)
+
+
+async def test_a_1000_message_loop_on_a_websocket_reaches_every_reader_in_order(closing, room_kind):
+    async with two_hubs(room_kind) as (a, b):
+        sender = await user(closing, WebUser, a.http_port)
+        everyone = [
+            sender,
+            await user(closing, SocketUser, b.line_port),
+            await user(closing, WebUser, a.http_port),
+            await user(closing, WebUser, b.http_port, pinned=True, pause=0.001),  # slow
+        ]
+        for number, someone in enumerate(everyone):
+            await join(someone, f"user{number}")
+        burst = [f"message {number:04}" for number in range(1000)]
+
+        async def send_burst():
+            for text in burst:  # as a script does: all of it, reading nothing meanwhile
+                await sender.say(text)
+            return await said_by(sender, "user0", 1000)
+
+        with anyio.fail_after(60):
+            received = await asyncio.gather(
+                send_burst(), *(said_by(u, "user0", 1000) for u in everyone[1:])
+            )
+        assert received == [[f"<user0> {text}" for text in burst]] * len(everyone)
+        await nobody_left(everyone)
+
+
+async def test_a_burst_published_on_the_room_channel_reaches_every_reader_in_order(closing):
+    async with two_hubs("redis") as (a, b):
+        everyone = [
+            await user(closing, WebUser, a.http_port),
+            await user(closing, SocketUser, a.line_port),
+            await user(closing, WebUser, b.http_port),
+            await user(closing, SocketUser, b.line_port, pinned=True, pause=0.01),  # slow
+        ]
+        for number, someone in enumerate(everyone):
+            await join(someone, f"user{number}")
+        # Anything published on the room's channel is said in the room: here a
+        # thousand messages at once, as Redis sends a pipeline's worth.
+        burst = [f"<bot> message {number:04}" for number in range(1000)]
+        announcer = await resp.connect(a.redis)
+        closing.push_async_callback(announcer.aclose)
+        pipeline = announcer.pipeline()
+        for text in burst:
+            pipeline.add("PUBLISH", asyncio_hub.CHANNEL, text)
+        await pipeline.execute()
+        with anyio.fail_after(60):
+            received = await asyncio.gather(*(said_by(u, "bot", 1000) for u in everyone))
+        assert received == [burst] * len(everyone)
+        await nobody_left(everyone)
+
+
+async def drain(deaf):
+    """Everything a deaf user was sent, read at last, and how its connection ended."""
+    with anyio.fail_after(20):
+        while True:
+            try:
+                await deaf.receive()
+            except (EOFError, ConnectionResetError):
+                return "end of file"
+            except ConnectionClosed as closed:
+                return closed.rcvd and (closed.rcvd.code, closed.rcvd.reason)
+
+
+async def test_a_client_that_reads_nothing_is_dropped_and_the_room_carries_on(closing, room_kind):
+    async with two_hubs(room_kind, stall_timeout=1.0) as (a, b):
+        sender = await user(closing, SocketUser, a.line_port)
+        readers = [
+            await user(closing, WebUser, a.http_port),
+            await user(closing, SocketUser, b.line_port),
+        ]
+        deaf_line = await user(closing, SocketUser, b.line_port, pinned=True)
+        deaf_web = await user(closing, WebUser, b.http_port, pinned=True)
+        for number, someone in enumerate([sender, *readers, deaf_line, deaf_web]):
+            await join(someone, f"user{number}")
+        # From here the deaf users read nothing, until the end of the test.
+        noise = random.Random(12)  # texts that compress poorly: WebSockets deflate them
+        burst = [f"{number:04} {noise.randbytes(450).hex()}" for number in range(1000)]
+        with anyio.fail_after(60):
+            _, *received = await asyncio.gather(
+                sender.say("\n".join(burst)),  # it reads as it writes
+                *(said_by(u, "user0", 1000) for u in [sender, *readers]),
+            )
+        expected = [f"<user0> {text}" for text in burst]
+        assert received == [expected] * 3
+        # The deaf were sent the start of the burst in order, then a goodbye.
+        line_end, web_end = await asyncio.gather(drain(deaf_line), drain(deaf_web))
+        assert line_end == "end of file"
+        assert deaf_line.heard[-1] == f"! {asyncio_hub.NOT_READING}"
+        assert web_end == (1008, asyncio_hub.NOT_READING)
+        for deaf in (deaf_line, deaf_web):
+            chat = [text for text in deaf.heard if text.startswith("<user0> ")]
+            assert chat == expected[: len(chat)]
+            assert len(chat) < len(expected)
+        # The room is told, and carries on without them.
+        for someone in [sender, *readers]:
+            for name in ("user3", "user4"):
+                with anyio.fail_after(20):
+                    while f"* {name} left" not in someone.heard:
+                        await someone.receive()
+        await readers[0].say("after them")
+        for someone in [sender, *readers]:
+            assert await until(someone, "after them") == "<user1> after them"

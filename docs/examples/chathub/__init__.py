@@ -5,6 +5,8 @@ split by concern so that each file stays short:
 
 - :mod:`chathub.room`: the chat itself (nicknames, commands, notices, limits),
   with no I/O, so every framework shares it;
+- :mod:`chathub.outbox`: one client's bounded outbox on asyncio, and what
+  happens to a client that reads nothing;
 - :mod:`chathub.asyncio_hub`: serving the room on asyncio with
   ``tidewire_asyncio`` (WebSocket + page, line port, Redis pub/sub);
 - ``page.html``: the browser client;

@@ -1,19 +1,20 @@
 """The hub on asyncio: the room served over WebSocket and a line port.
 
 Each connection becomes a :class:`~chathub.room.Member` whose ``deliver``
-queues text in an :class:`Outbox`; a writer task sends it, so one slow
-client never holds up the room. With ``--redis`` the room's bus is Redis
-pub/sub instead of memory.
+queues text in an :class:`~chathub.outbox.Outbox` (bounded; a client that
+reads nothing is dropped with a goodbye). With ``--redis`` the room's bus
+is Redis pub/sub instead of memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import secrets
 import signal
+import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tidewire_asyncio.websocket import (
     WebSocketClosedError,
 )
 
+from .outbox import CLOSED, GOODBYE_TIMEOUT, MAX_PENDING, STALL_TIMEOUT, Outbox
 from .room import Member, Room
 
 PAGE = RejectConnection(
@@ -38,65 +40,31 @@ MAX_LINE = 4096
 """Bytes a line may have on the line port; a longer one ends the connection."""
 MAX_MESSAGE = 64 * 1024
 """Bytes a WebSocket message may have; a larger one closes with 1009."""
-MAX_PENDING = 256
-"""Messages that may wait for a client; a client that lets more pile up is dropped."""
+NOT_READING = "you are not reading what the room says; disconnecting you"
+"""Why a client is dropped: a WebSocket's close reason (code 1008), a line user's last line."""
+SEND_BUFFER = 64 * 1024
+"""Bytes the kernel may hold for one client's socket."""
 CHANNEL = "tidewire-chathub"
 
 
-class Outbox:
-    """What waits to be sent to one client, and the task that sends it."""
+def keep_send_buffer_small(sock: socket.socket | None) -> None:
+    """Cap the kernel's share of what waits for a client (Linux grows it to megabytes).
 
-    def __init__(self, send: Callable[[str], Awaitable[None]], abort: Callable[[], None]) -> None:
-        self.send = send
-        self.abort = abort
-        self.pending: collections.deque[str] = collections.deque()
-        self.wakeup = asyncio.Event()
-        self.open = True
-
-    def deliver(self, text: str) -> None:
-        """Queue ``text``; never blocks."""
-        if not self.open:
-            return
-        if len(self.pending) >= MAX_PENDING:
-            self.open = False
-            self.abort()  # it reads nothing: drop it rather than hold messages for ever
-            return
-        self.pending.append(text)
-        self.wakeup.set()
-
-    def finish(self) -> None:
-        """Send what is queued, then stop."""
-        self.open = False
-        self.wakeup.set()
-
-    async def run(self) -> None:
-        """Send queued text as it comes, until :meth:`finish` and the queue is empty."""
-        while self.open or self.pending:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            while self.pending:
-                await self.send(self.pending.popleft())
+    So a client that reads nothing fills its outbox, and is noticed, soon.
+    """
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 async def session(
-    room: Room,
-    where: str,
-    texts: Callable[[Member], AsyncIterator[str]],
-    send: Callable[[str], Awaitable[None]],
-    abort: Callable[[], None],
+    room: Room, where: str, texts: Callable[[Member], AsyncIterator[str]], outbox: Outbox
 ) -> None:
-    """Run one client: the room reads ``texts``, the outbox writes with ``send``."""
-    outbox = Outbox(send, abort)
-    member = Member(outbox.deliver, where)
-    writer = asyncio.create_task(outbox.run())
+    """Run one client: the room reads ``texts`` and writes to ``outbox``."""
     try:
+        member = Member(outbox.deliver, where)
         await room.chat(member, texts(member))
     finally:
-        outbox.finish()
-        with contextlib.suppress(Exception):  # the client may be gone already
-            async with asyncio.timeout(2):
-                await writer
-        writer.cancel()
+        await outbox.aclose()
 
 
 def page(request: HTTPRequest) -> RejectConnection:
@@ -104,23 +72,27 @@ def page(request: HTTPRequest) -> RejectConnection:
     return PAGE if request.target in ("/", "/index.html") else NOT_FOUND
 
 
-async def websocket_client(room: Room, websocket: WebSocket) -> None:
+async def websocket_client(room: Room, stall_timeout: float, websocket: WebSocket) -> None:
     """A browser (or any WebSocket client): one text message per chat line."""
 
     async def texts(member: Member) -> AsyncIterator[str]:
         try:
             async for message in websocket:
                 if isinstance(message, bytes):
-                    member.deliver("! send text messages, not binary")
+                    await member.deliver("! send text messages, not binary")
                 else:
                     yield message
         except WebSocketClosedError:
-            pass  # closed uncleanly, or a message over MAX_MESSAGE (1009 told the client why)
+            pass  # closed uncleanly, dropped, or a message over MAX_MESSAGE (1009 said why)
 
-    await session(room, "web", texts, websocket.send, websocket.abort)
+    async def goodbye() -> None:
+        await websocket.close(1008, NOT_READING)  # gives up after the close timeout
+
+    keep_send_buffer_small(websocket.get_extra_info("socket"))
+    await session(room, "web", texts, Outbox(websocket.send, goodbye, stall_timeout))
 
 
-async def line_client(room: Room, stream: lines.LineStream[bytes]) -> None:
+async def line_client(room: Room, stall_timeout: float, stream: lines.LineStream[bytes]) -> None:
     """An ``nc``/``telnet`` user: one line per chat line, UTF-8."""
 
     async def texts(member: Member) -> AsyncIterator[str]:
@@ -130,20 +102,43 @@ async def line_client(room: Room, stream: lines.LineStream[bytes]) -> None:
         except RemoteProtocolError:
             # The core refused a line over MAX_LINE bytes; the stream cannot
             # resynchronise, so say why and end the session.
-            member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
+            await member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
+        except CLOSED:
+            pass  # the client reset the connection, or was dropped
 
     async def send(text: str) -> None:
         await stream.send_line(text.encode())
 
-    await session(room, "line", texts, send, stream.abort)
+    async def goodbye() -> None:
+        try:
+            async with asyncio.timeout(GOODBYE_TIMEOUT):
+                await stream.send_line(f"! {NOT_READING}".encode())
+                await stream.aclose()  # once the client has read it all
+        except (TimeoutError, *CLOSED):
+            stream.abort()
+
+    keep_send_buffer_small(stream.get_extra_info("socket"))
+    await session(room, "line", texts, Outbox(send, goodbye, stall_timeout))
 
 
 class RedisBus:
-    """Shares the room with every hub subscribed to the same Redis channel."""
+    """Shares the room with every hub listening to the room's Redis channels.
+
+    Each hub publishes on a channel of its own, ``CHANNEL.<random id>``, and
+    listens to ``CHANNEL.*`` (every hub) and ``CHANNEL`` (anything else that
+    wants to talk to the room). A hub's own messages come back to it like
+    the others', which tells it how many its members still have to get: it
+    lets at most :data:`MAX_PENDING` be on their way, so a burst is slowed
+    down here as it is in memory.
+    """
 
     def __init__(self, room: Room, url: str) -> None:
         self.room = room
         self.url = url
+        self.channel = f"{CHANNEL}.{secrets.token_hex(8)}"
+        self.on_the_way = 0  # messages we published that our own members do not have yet
+        self.arrived = asyncio.Event()
+        self.listening = True
 
     async def start(self) -> None:
         """Connect and subscribe."""
@@ -151,18 +146,32 @@ class RedisBus:
         self.publisher = await resp.connect(self.url)
         self.subscriber = await resp.connect(self.url)
         await self.subscriber.subscribe(CHANNEL)
+        await self.subscriber.psubscribe(f"{CHANNEL}.*")
 
     async def listen(self) -> None:
-        """Deliver every message of the channel to this hub's members, until Redis goes."""
-        with contextlib.suppress(ConnectionLostError):
+        """Deliver every message of the room to this hub's members, until Redis goes."""
+        ours = self.channel.encode()
+        try:
             async for message in self.subscriber.messages():
-                self.room.deliver(message.data.decode("utf-8", "replace"))
+                await self.room.deliver(message.data.decode("utf-8", "replace"))
+                if message.channel == ours:
+                    self.on_the_way -= 1
+                    self.arrived.set()
+        except ConnectionLostError:
+            pass
+        finally:
+            self.listening = False
+            self.arrived.set()  # publishers stop waiting: the hub is stopping
 
     async def publish(self, text: str) -> None:
-        """Send ``text`` to every hub, this one included."""
+        """Send ``text`` to every hub, this one included; wait while too many are on the way."""
+        while self.listening and self.on_the_way >= MAX_PENDING:
+            self.arrived.clear()
+            await self.arrived.wait()
+        self.on_the_way += 1
         # If Redis is gone, listen() has seen it too and the hub is stopping.
         with contextlib.suppress(ConnectionLostError, StreamClosedError):
-            await self.publisher.execute("PUBLISH", CHANNEL, text)
+            await self.publisher.execute("PUBLISH", self.channel, text)
 
     async def aclose(self) -> None:
         """Close both connections."""
@@ -173,20 +182,28 @@ class RedisBus:
 class Hub:
     """The room, served on a WebSocket port (with the page) and a line port."""
 
-    def __init__(self, host: str, http_port: int, line_port: int, redis: str | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        http_port: int,
+        line_port: int,
+        redis: str | None,
+        *,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> None:
         self.host = host
         self.redis = redis
         self.room = Room()
         self.web = websocket.serve(
-            partial(websocket_client, self.room),
+            partial(websocket_client, self.room, stall_timeout),
             host,
             http_port,
             process_http=page,
             max_message_size=MAX_MESSAGE,
-            close_timeout=5.0,
+            close_timeout=GOODBYE_TIMEOUT,
         )
         self.lines = lines.serve(
-            partial(line_client, self.room),
+            partial(line_client, self.room, stall_timeout),
             host,
             line_port,
             delimiter=(b"\r\n", b"\n"),
@@ -222,7 +239,7 @@ class Hub:
 
     async def aclose(self) -> None:
         """Say goodbye, close WebSockets with 1001 and line clients, then Redis."""
-        self.room.deliver("* the hub is shutting down")  # this hub's members only
+        await self.room.deliver("* the hub is shutting down")  # this hub's members only
         await self.web.aclose("the hub is shutting down")
         await asyncio.sleep(0.1)  # let line clients' writers send the notice
         await self.lines.aclose()
