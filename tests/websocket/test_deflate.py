@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import tracemalloc
 import zlib
 
 import pytest
+from websocket_kit import open_client, open_pair
 
-from tidewire_websocket import ExtensionOffer, PerMessageDeflate
+from tidewire_websocket import BytesMessage, ExtensionOffer, PerMessageDeflate, TextMessage
 from tidewire_websocket.deflate import (
     EXTENSION_NAME,
     Deflate,
@@ -33,6 +36,9 @@ def test_check_config():
     for bad in (7, 16, "9", True):
         with pytest.raises(NegotiationError, match="8 to 15"):
             check_config(PerMessageDeflate(server_max_window_bits=bad), client=True)
+    for bad in (0, 10, 5.0, None):
+        with pytest.raises(NegotiationError, match="1 to 9"):
+            check_config(PerMessageDeflate(memory_level=bad), client=True)
 
 
 def test_offers():
@@ -46,21 +52,24 @@ def test_offers():
     )
 
 
+S12 = ("server_max_window_bits", "12")  # a server's default window, always stated
+
+
 @pytest.mark.parametrize(
     ("config", "params", "response", "agreed"),
     [
-        (PerMessageDeflate(), (), (), PerMessageDeflate()),
+        (PerMessageDeflate(), (), (S12,), PerMessageDeflate(server_max_window_bits=12)),
         (
             PerMessageDeflate(),
             (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
-            (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
-            PerMessageDeflate(True, True),
+            (("server_no_context_takeover", None), ("client_no_context_takeover", None), S12),
+            PerMessageDeflate(True, True, 12),
         ),
         (
             PerMessageDeflate(True, True),
             (),
-            (("server_no_context_takeover", None), ("client_no_context_takeover", None)),
-            PerMessageDeflate(True, True),
+            (("server_no_context_takeover", None), ("client_no_context_takeover", None), S12),
+            PerMessageDeflate(True, True, 12),
         ),
         (
             PerMessageDeflate(server_max_window_bits=12),
@@ -77,32 +86,39 @@ def test_offers():
         (
             PerMessageDeflate(),
             (("client_max_window_bits", None),),
-            (),
-            PerMessageDeflate(),
+            (S12, ("client_max_window_bits", "12")),
+            PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=12),
         ),
         (
             PerMessageDeflate(client_max_window_bits=9),
             (("client_max_window_bits", None),),
-            (("client_max_window_bits", "9"),),
-            PerMessageDeflate(client_max_window_bits=9),
+            (S12, ("client_max_window_bits", "9")),
+            PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=9),
         ),
         (
             PerMessageDeflate(client_max_window_bits=12),
             (("client_max_window_bits", "10"),),
-            (("client_max_window_bits", "10"),),
-            PerMessageDeflate(client_max_window_bits=10),
+            (S12, ("client_max_window_bits", "10")),
+            PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=10),
         ),
         (
             PerMessageDeflate(),
             (("client_max_window_bits", "11"),),
-            (("client_max_window_bits", "11"),),
-            PerMessageDeflate(client_max_window_bits=11),
+            (S12, ("client_max_window_bits", "11")),
+            PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=11),
         ),
         (
             PerMessageDeflate(client_max_window_bits=9),
             (),
-            (),
-            PerMessageDeflate(),
+            (S12,),
+            PerMessageDeflate(server_max_window_bits=12),
+        ),
+        # The best ratio, at eight times the memory: 15-bit windows, asked for.
+        (
+            PerMessageDeflate(server_max_window_bits=15, client_max_window_bits=15, memory_level=8),
+            (("client_max_window_bits", None),),
+            (("server_max_window_bits", "15"), ("client_max_window_bits", "15")),
+            PerMessageDeflate(False, False, 15, 15, 8),
         ),
     ],
 )
@@ -199,3 +215,76 @@ def test_decompress_is_bounded():
     wire = compressor.compress(bytes(10**6)) + compressor.flush(zlib.Z_SYNC_FLUSH)
     deflate.start_message()
     assert len(deflate.decompress(wire[:-4], 1000, last=True)) == 1001
+
+
+# -- memory per connection (issue 12, item 13) ----------------------------------------------
+
+
+def repeated_noise() -> bytes:
+    """8 KiB of noise twice: only a window over 8 KiB sees the repeat."""
+    noise = random.Random(13).randbytes(8192)
+    return noise + noise
+
+
+def test_default_windows_are_12_bits_both_ways():
+    client, server, pair = open_pair(deflate=PerMessageDeflate())
+    assert server.extensions == (PerMessageDeflate(False, False, 12, 12),)
+    assert client.extensions == server.extensions
+    for sender in (client, server):
+        sender.send(BytesMessage(repeated_noise()))
+        assert len(sender.data_to_send()) > 16_000  # the repeat is out of sight
+    big = PerMessageDeflate(server_max_window_bits=15, client_max_window_bits=15)
+    client, server, pair = open_pair(deflate=big)
+    assert server.extensions == (PerMessageDeflate(False, False, 15, 15),)
+    for sender in (client, server):
+        sender.send(BytesMessage(repeated_noise()))
+        assert len(sender.data_to_send()) < 9_000
+    client, server, pair = open_pair(deflate=PerMessageDeflate())
+    client.send(BytesMessage(repeated_noise()))
+    assert pair.pump() == ([], [BytesMessage(repeated_noise())])
+
+
+def test_a_client_compresses_with_12_bits_when_the_server_leaves_it_free():
+    client = open_client(deflate=PerMessageDeflate(), max_message_size=None)
+    assert client.extensions[0].client_max_window_bits == 12
+    # A server that says nothing about the client's window (as websockets'
+    # does when configured so) leaves the client free: it still uses 12 bits.
+    deflate = Deflate(PerMessageDeflate(), client=True)
+    assert len(deflate.compress(repeated_noise(), last=True)) > 16_000
+    assert (
+        len(
+            Deflate(PerMessageDeflate(None, None, None, 15), client=True).compress(
+                repeated_noise(), last=True
+            )
+        )
+        < 9_000
+    )
+
+
+def zlib_memory(config: PerMessageDeflate) -> int:
+    """Bytes a server's zlib streams hold after one compressed message each way."""
+    client, server, _ = open_pair(deflate=config)
+    client.send(TextMessage("hello " * 100))
+    data = client.data_to_send()  # the client's compressor is not counted
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        server.receive_data(data)
+        list(server.events())
+        server.send(TextMessage("hello " * 100))
+        server.data_to_send()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_compression_memory_per_connection_is_websockets_size():
+    # zlib allocates through PyMem_RawMalloc, which tracemalloc sees. With
+    # websockets' defaults (12-bit windows, memLevel 5) a server holds about
+    # 32 KiB to compress and 11 KiB to inflate; zlib's own defaults, 295 KiB.
+    default = zlib_memory(PerMessageDeflate())
+    assert default < 64 * 1024
+    largest = zlib_memory(
+        PerMessageDeflate(server_max_window_bits=15, client_max_window_bits=15, memory_level=8)
+    )
+    assert largest > 256 * 1024

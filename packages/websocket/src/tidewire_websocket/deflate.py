@@ -15,6 +15,7 @@ from .events import ExtensionOffer, PerMessageDeflate
 from .outgoing import describe
 
 __all__ = [
+    "DEFAULT_WINDOW_BITS",
     "EXTENSION_NAME",
     "Deflate",
     "NegotiationError",
@@ -27,6 +28,12 @@ __all__ = [
 
 EXTENSION_NAME = "permessage-deflate"
 """The extension token of RFC 7692."""
+
+DEFAULT_WINDOW_BITS = 12
+"""The window this side compresses with, and a server asks of the client, unless told otherwise.
+
+websockets' default: 4 KiB windows, an eighth of zlib's 32 KiB in memory.
+"""
 
 _TAIL = b"\x00\x00\xff\xff"  # the empty stored block that ends every flushed message
 
@@ -61,6 +68,9 @@ def check_config(config: PerMessageDeflate, *, client: bool) -> None:
     ):
         if bits is not None and (type(bits) is not int or not 8 <= bits <= 15):
             raise NegotiationError(f"{name} must be an int from 8 to 15, not {describe(bits)}")
+    level = config.memory_level
+    if type(level) is not int or not 1 <= level <= 9:
+        raise NegotiationError(f"memory_level must be an int from 1 to 9, not {describe(level)}")
     ours = config.client_max_window_bits if client else config.server_max_window_bits
     if ours == 8:
         side = "client" if client else "server"
@@ -130,11 +140,11 @@ def accept_offer(
     params = _parse_params(offer, offer_side=True)
     server_nct = bool(params.get("server_no_context_takeover")) or config.server_no_context_takeover
     client_nct = bool(params.get("client_no_context_takeover")) or config.client_no_context_takeover
-    # The server may always lower its own window; an offered value is a ceiling.
-    server_bits = params.get("server_max_window_bits")
-    assert server_bits is None or type(server_bits) is int
-    if config.server_max_window_bits is not None:
-        server_bits = min(server_bits or 15, config.server_max_window_bits)
+    # The server may always lower its own window, and says so, which lets the
+    # client inflate with less memory; an offered value is a ceiling.
+    offered_server = params.get("server_max_window_bits")
+    assert offered_server is None or type(offered_server) is int
+    server_bits = min(offered_server or 15, config.server_max_window_bits or DEFAULT_WINDOW_BITS)
     if server_bits == 8:
         raise NegotiationError("the offer asks the server to compress with an 8-bit window")
     # client_max_window_bits may appear in the response only if it was offered.
@@ -142,11 +152,10 @@ def accept_offer(
     client_bits: int | None = None
     if offered is not None:
         ceiling = 15 if offered is True else int(offered)
-        if config.client_max_window_bits is not None:
-            client_bits = min(ceiling, config.client_max_window_bits)
-        elif offered is not True:
-            client_bits = ceiling
-    agreed = PerMessageDeflate(server_nct, client_nct, server_bits, client_bits)
+        client_bits = min(ceiling, config.client_max_window_bits or DEFAULT_WINDOW_BITS)
+    agreed = PerMessageDeflate(
+        server_nct, client_nct, server_bits, client_bits, config.memory_level
+    )
     return _response_for(agreed), agreed
 
 
@@ -156,8 +165,8 @@ def _response_for(agreed: PerMessageDeflate) -> ExtensionOffer:
         params.append(("server_no_context_takeover", None))
     if agreed.client_no_context_takeover:
         params.append(("client_no_context_takeover", None))
-    if agreed.server_max_window_bits is not None:
-        params.append(("server_max_window_bits", str(agreed.server_max_window_bits)))
+    # A server always states its window: the client may then inflate with less memory.
+    params.append(("server_max_window_bits", str(agreed.server_max_window_bits)))
     if agreed.client_max_window_bits is not None:
         params.append(("client_max_window_bits", str(agreed.client_max_window_bits)))
     return ExtensionOffer(EXTENSION_NAME, tuple(params))
@@ -198,6 +207,7 @@ def response_matches(
                 "client_no_context_takeover" in params,
                 server_bits,
                 client_bits if client_bits is not None else config.client_max_window_bits,
+                config.memory_level,
             )
     raise NegotiationError("; ".join(reasons))
 
@@ -205,24 +215,40 @@ def response_matches(
 class Deflate:
     """The compression state of one connection, for agreed permessage-deflate parameters.
 
+    It compresses with this side's agreed window (:data:`DEFAULT_WINDOW_BITS`
+    if none was agreed) and ``memory_level``, and inflates with the peer's
+    agreed window (15 bits if none was; at least 9, since zlib may have
+    turned a peer's 8 into 9). Both zlib streams are made when first needed
+    and dropped after each message without context takeover.
+
     Args:
         agreed: The negotiated parameters.
         client: Whether this side is the client (it compresses with the
             ``client_*`` parameters and decompresses with the ``server_*``).
     """
 
-    __slots__ = ("_compressor", "_decompressor", "_inflate_reset", "_reset", "_wbits")
+    __slots__ = (
+        "_compressor",
+        "_decompressor",
+        "_inflate_bits",
+        "_inflate_reset",
+        "_level",
+        "_reset",
+        "_wbits",
+    )
 
     def __init__(self, agreed: PerMessageDeflate, *, client: bool) -> None:
         if client:
-            bits = agreed.client_max_window_bits
+            bits, peer_bits = agreed.client_max_window_bits, agreed.server_max_window_bits
             self._reset = agreed.client_no_context_takeover
             self._inflate_reset = agreed.server_no_context_takeover
         else:
-            bits = agreed.server_max_window_bits
+            bits, peer_bits = agreed.server_max_window_bits, agreed.client_max_window_bits
             self._reset = agreed.server_no_context_takeover
             self._inflate_reset = agreed.client_no_context_takeover
-        self._wbits = -(bits or 15)
+        self._wbits = -(bits or DEFAULT_WINDOW_BITS)
+        self._inflate_bits = -max(9, peer_bits or 15)
+        self._level = agreed.memory_level
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
 
@@ -234,7 +260,9 @@ class Deflate:
         """
         compressor = self._compressor
         if compressor is None:
-            compressor = self._compressor = zlib.compressobj(wbits=self._wbits)
+            compressor = self._compressor = zlib.compressobj(
+                wbits=self._wbits, memLevel=self._level
+            )
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if last:
             out = out[:-4]
@@ -245,9 +273,7 @@ class Deflate:
     def start_message(self) -> None:
         """Prepare to inflate a new compressed message."""
         if self._decompressor is None:
-            # The decompressor always gets a 15-bit window: it inflates data
-            # made with any smaller window, so the agreed value never matters.
-            self._decompressor = zlib.decompressobj(wbits=-15)
+            self._decompressor = zlib.decompressobj(wbits=self._inflate_bits)
 
     def decompress(self, data: bytes, limit: int | None, *, last: bool) -> bytes:
         """Inflate a piece of the current message; ``last`` ends it.
