@@ -8,9 +8,7 @@ their role; everything after it lives here.
 from __future__ import annotations
 
 import abc
-import codecs
 import enum
-import os
 from typing import NoReturn
 
 import h11
@@ -38,10 +36,11 @@ from .events import (
     WebSocketClosed,
     WebSocketEvent,
 )
-from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, unmask
+from .frames import CloseCode, Opcode, encode_close_payload, unmask
 from .frames import is_valid_close_code as _is_valid_close_code
 from .handshake import DEFAULT_MAX_HEADER_LINE_LENGTH, DEFAULT_MAX_HEADERS, HeadReader
-from .outgoing import close_payload, data_payload, ping_payload
+from .outgoing import Framer, close_payload, ping_payload
+from .utf8 import InvalidUTF8, UTF8Checker
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -72,8 +71,6 @@ _PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR.value
 _BAD_DATA = CloseCode.INVALID_FRAME_PAYLOAD_DATA.value
 _TOO_BIG = CloseCode.MESSAGE_TOO_BIG.value
 _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
-_UTF8 = codecs.getincrementaldecoder("utf-8")
-_MASK_POOL = 4096  # random bytes drawn at once for client masking keys
 # Compressed payload is inflated in blocks of this many bytes, counted from the
 # start of each frame's payload, never in the pieces the network delivered: the
 # zlib calls, and so which error (corrupt data, too big, invalid UTF-8) comes
@@ -207,12 +204,9 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         self._buffered = bytearray()
         self._held = bytearray()  # compressed bytes of an incomplete inflate block
         self._held_at = 0  # the stream offset of the first held byte
-        self._decoder = _UTF8()
+        self._utf8 = UTF8Checker()
         # Sending.
-        self._send_kind = 0  # opcode of the fragmented message being sent
-        self._send_compressed = False
-        self._masks = b""
-        self._mask_index = _MASK_POOL  # masking keys come from a pool of os.urandom bytes
+        self._framer = Framer(client=self._client)
         self._queued_pongs = 0
         self._deferred_pong: bytes | None = None
         # The opening handshake, parsed by h11.
@@ -270,7 +264,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         self._pos = self._buffer.position
         if agreed is not None:
             self._agreed = (agreed,)
-            self._deflate = Deflate(agreed, client=self._client)
+            self._deflate = self._framer.deflate = Deflate(agreed, client=self._client)
 
     def _sync(self) -> None:
         """Move the buffer's cursor to ``_pos``, dropping the bytes parsed so far."""
@@ -410,7 +404,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     self._compressed = compressed
                     self._size = 0
                     if opcode == _TEXT:
-                        self._decoder.reset()
+                        self._utf8.reset()
                     if compressed:
                         assert self._deflate is not None
                         self._deflate.start_message()
@@ -542,20 +536,10 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         frame; in compressed messages, which have no such byte on the wire,
         at the start of the inflate block.
         """
-        decoder = self._decoder
-        pending = len(decoder.getstate()[0])
         try:
-            text = decoder.decode(data, last)
-        except UnicodeDecodeError as exc:
-            reason = f"invalid UTF-8 in a text message: {exc.reason}"
-            self._fail_utf8(reason, at, exc.start - pending)
-        if not last:
-            held = decoder.getstate()[0]
-            # CPython's decoder waits for a third byte after ED A0-BF,
-            # a surrogate that can never become valid: fail fast.
-            if held[:1] == b"\xed" and held[1:2] >= b"\xa0":
-                self._fail_utf8("invalid UTF-8: a surrogate", at, len(data) - len(held))
-        return text
+            return self._utf8.decode(data, last)
+        except InvalidUTF8 as exc:
+            self._fail_utf8(str(exc), at, exc.start)
 
     def _fail_utf8(self, message: str, at: int, start: int) -> NoReturn:
         """Fail with 1007 for an invalid sequence at index ``start`` of the piece at ``at``."""
@@ -567,7 +551,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             if self._auto_pong and self._state in _SENDING:
                 if self._queued_pongs < self._max_pongs:
                     self._queued_pongs += 1
-                    self._write(self._frame(_PONG, payload))
+                    self._write(self._framer.frame(_PONG, payload))
                 else:
                     self._deferred_pong = payload
             return Ping(payload)
@@ -590,7 +574,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         self._buffered = bytearray()  # an unfinished message is dropped
         if self._state is State.OPEN:
             if self._auto_close:
-                self._write(self._frame(_CLOSE, encode_close_payload(code)))
+                self._write(self._framer.frame(_CLOSE, encode_close_payload(code)))
                 self._state = State.CLOSED
             else:
                 self._state = State.REMOTE_CLOSING
@@ -609,7 +593,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             self._handshake_failed(error)
         elif self._state in _SENDING:
             code = error.code if isinstance(error.code, int) else _PROTOCOL_ERROR
-            self._write(self._frame(_CLOSE, encode_close_payload(code)))
+            self._write(self._framer.frame(_CLOSE, encode_close_payload(code)))
         self._state = State.CLOSED
         self._failed = True
 
@@ -626,21 +610,10 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         """
         if self._deferred_pong is not None:
             if self._state in _SENDING:
-                self._write(self._frame(_PONG, self._deferred_pong))
+                self._write(self._framer.frame(_PONG, self._deferred_pong))
             self._deferred_pong = None
         self._queued_pongs = 0
         return super().data_to_send()
-
-    def _frame(self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
-        if not self._client:
-            return encode_frame(opcode, payload, fin=fin, rsv1=rsv1)
-        index = self._mask_index
-        if index == _MASK_POOL:
-            self._masks = os.urandom(_MASK_POOL)
-            index = 0
-        self._mask_index = index + 4
-        mask = self._masks[index : index + 4]
-        return encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)
 
     def _send(self, event: WebSocketEvent) -> None:
         kind = type(event)
@@ -664,41 +637,12 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
 
     def _send_data(self, event: TextMessage | BytesMessage | TextChunk | BytesChunk) -> None:
         self._check_sending(event)
-        opcode, payload = data_payload(event)
-        deflate = self._deflate
-        if isinstance(event, TextChunk | BytesChunk):
-            last = event.last
-            if self._send_kind:
-                if self._send_kind != opcode:
-                    raise LocalProtocolError(
-                        f"cannot send {type(event).__name__}: another kind of message is unfinished"
-                    )
-                compressed = self._send_compressed
-                rsv1 = False
-                first = _CONTINUATION
-            else:
-                compressed = rsv1 = deflate is not None and event.compress
-                first = opcode
-            self._send_kind = 0 if last else opcode
-            self._send_compressed = compressed
-        else:
-            if self._send_kind:
-                raise LocalProtocolError(
-                    f"cannot send {type(event).__name__}: a fragmented message is unfinished"
-                    " (send its last chunk first)"
-                )
-            last = True
-            compressed = rsv1 = deflate is not None and event.compress
-            first = opcode
-        if compressed:
-            assert deflate is not None
-            payload = deflate.compress(payload, last=last)
-        self._write(self._frame(first, payload, fin=last, rsv1=rsv1))
+        self._write(self._framer.message(event))
 
     def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
         if isinstance(event, CloseConnection):
-            self._write(self._frame(_CLOSE, close_payload(event)))
+            self._write(self._framer.frame(_CLOSE, close_payload(event)))
             self._state = State.LOCAL_CLOSING if self._state is State.OPEN else State.CLOSED
         else:
             payload = ping_payload(event)
-            self._write(self._frame(_PING if isinstance(event, Ping) else _PONG, payload))
+            self._write(self._framer.frame(_PING if isinstance(event, Ping) else _PONG, payload))

@@ -1,4 +1,4 @@
-"""Checks of the events an application sends, turning each field into what goes on the wire.
+"""What an application sends: checks of each event's fields, then its frames.
 
 Events are plain value objects that accept any field values, so everything a
 caller can get wrong is caught here, before the connection changes, and
@@ -8,14 +8,19 @@ a ``TypeError``, ``UnicodeEncodeError`` or ``ValueError`` from deeper down.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from tidewire import LocalProtocolError
 
 from .events import BytesChunk, BytesMessage, CloseConnection, Ping, Pong, TextChunk, TextMessage
-from .frames import CloseCode, Opcode, encode_close_payload, is_valid_close_code
+from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, is_valid_close_code
+
+if TYPE_CHECKING:  # deflate.py uses describe() from here
+    from .deflate import Deflate
 
 __all__ = [
+    "Framer",
     "as_bytes",
     "check_flag",
     "close_payload",
@@ -26,6 +31,8 @@ __all__ = [
 ]
 
 _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
+_CONTINUATION = Opcode.CONTINUATION.value
+_MASK_POOL = 4096  # random bytes drawn at once for client masking keys
 
 
 def describe(value: object) -> str:
@@ -116,3 +123,76 @@ def close_payload(event: CloseConnection) -> bytes:
     if len(payload) > 125:
         raise LocalProtocolError("the close reason is longer than 123 bytes of UTF-8")
     return payload
+
+
+class Framer:
+    """Turns what one side sends into frames: fragmented messages, compression, masking.
+
+    Args:
+        client: Whether frames are masked, each with a fresh random key.
+
+    Attributes:
+        deflate: The connection's compression state once permessage-deflate
+            was agreed, else ``None``.
+    """
+
+    __slots__ = ("_client", "_compressed", "_kind", "_mask_index", "_masks", "deflate")
+
+    def __init__(self, *, client: bool) -> None:
+        self._client = client
+        self.deflate: Deflate | None = None
+        self._kind = 0  # opcode of the fragmented message being sent
+        self._compressed = False  # whether that message is compressed
+        self._masks = b""
+        self._mask_index = _MASK_POOL  # keys come from a pool of os.urandom bytes
+
+    def frame(self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
+        """One frame, masked if this is a client's."""
+        if not self._client:
+            return encode_frame(opcode, payload, fin=fin, rsv1=rsv1)
+        index = self._mask_index
+        if index == _MASK_POOL:
+            self._masks = os.urandom(_MASK_POOL)
+            index = 0
+        self._mask_index = index + 4
+        mask = self._masks[index : index + 4]
+        return encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)
+
+    def message(self, event: TextMessage | BytesMessage | TextChunk | BytesChunk) -> bytes:
+        """The frame of a data event, compressed if agreed and asked for.
+
+        Raises:
+            LocalProtocolError: the event's fields are invalid, or it cannot
+                follow what was sent before (a message while a fragmented one
+                is unfinished); raised before anything changes.
+        """
+        opcode, payload = data_payload(event)
+        deflate = self.deflate
+        if isinstance(event, TextChunk | BytesChunk):
+            last = event.last
+            if self._kind:
+                if self._kind != opcode:
+                    raise LocalProtocolError(
+                        f"cannot send {type(event).__name__}: another kind of message is unfinished"
+                    )
+                compressed = self._compressed
+                rsv1 = False
+                first = _CONTINUATION
+            else:
+                compressed = rsv1 = deflate is not None and event.compress
+                first = opcode
+            self._kind = 0 if last else opcode
+            self._compressed = compressed
+        else:
+            if self._kind:
+                raise LocalProtocolError(
+                    f"cannot send {type(event).__name__}: a fragmented message is unfinished"
+                    " (send its last chunk first)"
+                )
+            last = True
+            compressed = rsv1 = deflate is not None and event.compress
+            first = opcode
+        if compressed:
+            assert deflate is not None
+            payload = deflate.compress(payload, last=last)
+        return self.frame(first, payload, fin=last, rsv1=rsv1)
