@@ -21,7 +21,16 @@ import inspect
 import logging
 import os
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from functools import partial
 from ssl import create_default_context
 from types import TracebackType
@@ -54,7 +63,7 @@ except ImportError as exc:  # the core is an optional extra
         ' pip install "tidewire-asyncio[websocket]" (or tidewire-websocket)'
     ) from exc
 
-from tidewire import NEED_DATA, RemoteProtocolError
+from tidewire import NEED_DATA, LocalProtocolError, RemoteProtocolError
 
 from .errors import ConnectionLostError, StreamClosedError
 from .network import Server
@@ -66,6 +75,7 @@ __all__ = [
     "Data",
     "HTTPRequest",
     "HandshakeRejected",
+    "Piece",
     "RejectConnection",
     "Request",
     "WebSocket",
@@ -79,6 +89,9 @@ logger = logging.getLogger("tidewire_asyncio.websocket")
 
 Data = str | bytes
 """A message: ``str`` for text, ``bytes`` for binary."""
+
+Piece = str | bytes | bytearray | memoryview
+"""What :meth:`WebSocket.send` takes as a message or as a piece of one: text or bytes-like."""
 
 _DATA_EVENTS = (TextMessage, BytesMessage, TextChunk, BytesChunk)
 _ABNORMAL = 1006
@@ -193,6 +206,13 @@ class WebSocket:
         self._queue: collections.deque[Any] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._receiving = False
+        # Chunks of a message taken from the queue by a receive() that was
+        # cancelled before the message was complete: the next call starts
+        # with them, so a cancellation loses nothing.
+        self._taken: collections.deque[Any] = collections.deque()
+        # receive_stream() handed out part of a message and was left before
+        # its end: the next receive_stream() goes on with the rest.
+        self._streamed = False
         self._stalled = False  # the pump stopped because the queue is full
         self._pings: dict[bytes, asyncio.Future[None]] = {}
         self._message_lock = asyncio.Lock()  # a fragmented message goes out whole
@@ -372,44 +392,67 @@ class WebSocket:
     async def receive(self) -> Data:
         """Return the next message: ``str`` for text, ``bytes`` for binary.
 
-        Cancelling a waiting call loses nothing.
+        Cancelling a waiting call loses nothing, also in streaming mode
+        between the pieces of a message: what it had taken is kept, and the
+        next call (or :meth:`receive_stream`) starts with it.
 
         Raises:
             WebSocketClosedError: the connection closed; every message
                 received before the close was returned first.
-            RuntimeError: another task is already receiving.
+            RuntimeError: another task is already receiving, or
+                :meth:`receive_stream` was left in the middle of a message
+                (read the rest of it with :meth:`receive_stream`).
         """
-        event = await self._next_item()
-        kind = type(event)
-        if kind is TextMessage or kind is BytesMessage:
-            data: Data = event.data
-            return data
-        # Streaming mode: join the chunks of one message.
-        pieces = [event.data]
-        while not event.last:
+        if self._streamed:
+            raise RuntimeError(
+                "receive_stream() was left in the middle of a message:"
+                " read the rest of it with receive_stream() first"
+            )
+        taken = self._taken
+        if not taken:
+            # The usual case: a whole message, or a message's first chunk.
             event = await self._next_item()
-            pieces.append(event.data)
-        return "".join(pieces) if kind is TextChunk else b"".join(pieces)
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                data: Data = event.data
+                return data
+            taken.append(event)
+        # Streaming mode: join the chunks of one message. Each chunk is kept
+        # in self._taken as soon as it is taken, so that a cancellation at
+        # any await below leaves it for the next call.
+        while not taken[-1].last:
+            taken.append(await self._next_item())
+        pieces = [chunk.data for chunk in taken]
+        text = type(taken[0]) is TextChunk
+        taken.clear()
+        return "".join(pieces) if text else b"".join(pieces)
 
     async def receive_stream(self) -> AsyncIterator[Data]:
         """Yield the next message in pieces as they arrive (all ``str`` or all ``bytes``).
 
         With ``streaming=True`` (given to :func:`connect` or :func:`serve`)
         a message of any size passes through in bounded memory; otherwise
-        the whole message is yielded as one piece. Read the generator to its
-        end before receiving again.
+        the whole message is yielded as one piece.
+
+        Nothing is lost when the loop is left early (cancelled, or a
+        ``break``): a piece is consumed once it is yielded, and the next
+        :meth:`receive_stream` goes on with the rest of the same message.
+        Until it does, :meth:`receive` raises :class:`RuntimeError` rather
+        than return the rest as if it were a message.
 
         Raises:
             WebSocketClosedError: as :meth:`receive`.
+            RuntimeError: another task is already receiving.
         """
-        event = await self._next_item()
-        if type(event) in (TextMessage, BytesMessage):
+        while True:
+            taken = self._taken
+            # The chunks a cancelled receive() had taken come first.
+            event = taken.popleft() if taken else await self._next_item()
+            last = type(event) in (TextMessage, BytesMessage) or event.last
+            self._streamed = not last
             yield event.data
-            return
-        yield event.data
-        while not event.last:
-            event = await self._next_item()
-            yield event.data
+            if last:
+                return
 
     def __aiter__(self) -> WebSocket:
         """Iterate over messages until the connection closes."""
@@ -434,27 +477,54 @@ class WebSocket:
         if self._done or self._core.state is not State.OPEN:
             raise self._closed_error()
 
-    async def send(self, message: Data | Iterable[Data] | AsyncIterable[Data]) -> None:
-        """Send a message: ``str`` as text, ``bytes`` (or bytearray) as binary.
+    async def send(
+        self, message: Piece | Sequence[Piece] | Iterator[Piece] | AsyncIterable[Piece]
+    ) -> None:
+        """Send a message: ``str`` as text, bytes-like as binary.
 
-        Given an iterable or async iterable of ``str`` or ``bytes`` pieces,
-        sends one fragmented message, a frame per piece, so a large message
-        never needs to be in memory whole. Waits while the transport's write
-        buffer is full.
+        Bytes-like means ``bytes``, ``bytearray`` or ``memoryview``.
+
+        Given an iterable or async iterable of ``str`` or bytes-like pieces
+        (a list, a generator, an async generator...), sends one fragmented
+        message, a frame per piece, so a large message never needs to be in
+        memory whole. Waits while the transport's write buffer is full.
+
+        If a fragmented message cannot be finished (its iterator raises, a
+        piece is of the wrong kind, or the call is cancelled) after some of
+        it was sent, the connection is failed, as websockets does: a close
+        frame with code 1011 goes to the peer, TCP is closed, and later
+        sends raise :class:`WebSocketClosedError`. The peer never takes the
+        truncated message for a whole one. Errors found before anything is
+        sent (a bad first piece, no pieces) leave the connection as it was.
 
         Raises:
-            WebSocketClosedError: the connection is closing or closed.
-            TypeError: the message is neither text nor binary, or pieces mix
-                both.
+            TypeError: the message is none of the above (a mapping is
+                refused explicitly: iterating over it would send its keys),
+                a piece is neither ``str`` nor bytes-like, or pieces mix
+                both; nothing was sent unless some pieces were, as above.
+            WebSocketClosedError: the connection is closing or closed, or
+                it closed while this call waited for room.
         """
-        self._check_open()
         if isinstance(message, str):
             event: Any = TextMessage(message)
         elif isinstance(message, bytes | bytearray | memoryview):
             event = BytesMessage(bytes(message))
-        else:
+        elif isinstance(message, Mapping):
+            raise TypeError(
+                f"cannot send a mapping ({type(message).__name__}) as a message:"
+                " iterating over it gives its keys; send str, bytes-like,"
+                " or an iterable of them"
+            )
+        elif isinstance(message, AsyncIterable | Iterable):
+            self._check_open()
             await self._send_fragments(message)
             return
+        else:
+            raise TypeError(
+                "a message is str, bytes-like, or an iterable or async iterable of them,"
+                f" not {type(message).__name__}"
+            )
+        self._check_open()
         if self._message_lock.locked():
             async with self._message_lock:
                 await self._send_event(event)
@@ -467,25 +537,38 @@ class WebSocket:
             await self._stream.send(event)
         except (ConnectionLostError, StreamClosedError):
             raise self._closed_error() from None
+        except LocalProtocolError:
+            if self._done or self._core.state is not State.OPEN:
+                # Another task began the close while this one waited for
+                # room: the core refuses the event, and the documented
+                # error for that is ours (nothing was written).
+                raise self._closed_error() from None
+            raise
 
-    async def _send_fragments(self, pieces: Iterable[Data] | AsyncIterable[Data]) -> None:
+    async def _send_fragments(self, pieces: Iterable[Any] | AsyncIterable[Any]) -> None:
         async with self._message_lock:
-            kind: Any = None
-            iterator: AsyncIterator[Data] = (
+            iterator: AsyncIterator[Any] = (
                 pieces.__aiter__() if isinstance(pieces, AsyncIterable) else _aiter(pieces)
             )
-            async for piece in iterator:
+            kind: Any = None
+            started = False  # a frame of the message went out
+            try:
+                async for piece in iterator:
+                    piece_kind = _chunk_kind(piece)
+                    if kind is None:
+                        kind = piece_kind
+                    elif piece_kind is not kind:
+                        raise TypeError("a fragmented message must be all str or all bytes-like")
+                    data: Data = piece if isinstance(piece, str) else bytes(piece)
+                    await self._send_event(kind(data))
+                    started = True
                 if kind is None:
-                    kind = TextChunk if isinstance(piece, str) else BytesChunk
-                if (kind is TextChunk) != isinstance(piece, str):
-                    # Nothing valid can follow: end the message so the
-                    # connection stays usable, then report the mistake.
-                    await self._send_event(kind("" if kind is TextChunk else b"", last=True))
-                    raise TypeError("a fragmented message must be all str or all bytes")
-                await self._send_event(kind(piece))
-            if kind is None:
-                raise TypeError("a fragmented message needs at least one piece")
-            await self._send_event(kind("" if kind is TextChunk else b"", last=True))
+                    raise TypeError("a fragmented message needs at least one piece")
+                await self._send_event(kind("" if kind is TextChunk else b"", last=True))
+            except BaseException:
+                if started:
+                    self._fail(1011, "a fragmented message could not be finished")
+                raise
 
     async def ping(self, data: bytes | None = None) -> float:
         """Send a ping and wait for its pong; return the round-trip time in seconds.
@@ -546,8 +629,17 @@ class WebSocket:
         if future.done() or self._done:
             return
         logger.debug("keepalive ping timed out; failing the connection")
+        self._fail(1011, "keepalive ping timeout")
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455, 7.1.7): a close frame if still open, then close TCP.
+
+        No answer is awaited, so :attr:`close_code` is 1006 (none received).
+        """
+        if self._done:
+            return
         if self._core.state is State.OPEN:
-            self._core.send(CloseConnection(1011, "keepalive ping timeout"))
+            self._core.send(CloseConnection(code, reason))
         self._close_code, self._close_reason = _ABNORMAL, ""
         self._finish(_ABNORMAL, "")
 
@@ -609,9 +701,20 @@ class WebSocket:
         return f"<WebSocket {self._request.target!r} {state}>"
 
 
-async def _aiter(items: Iterable[Data]) -> AsyncIterator[Data]:
+async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
     for item in items:
         yield item
+
+
+def _chunk_kind(piece: object) -> type[TextChunk] | type[BytesChunk]:
+    """The chunk class for one piece of a fragmented message; TypeError if it is not one."""
+    if isinstance(piece, str):
+        return TextChunk
+    if isinstance(piece, bytes | bytearray | memoryview):
+        return BytesChunk
+    raise TypeError(
+        f"a piece of a fragmented message is str or bytes-like, not {type(piece).__name__}"
+    )
 
 
 def _deflate(compression: str | None) -> tuple[PerMessageDeflate, ...]:
