@@ -179,11 +179,15 @@ def test_compressed_error_offset_is_the_block_start():
 
 
 def test_large_compressed_message_fails_at_the_same_block_however_split():
-    # Valid text for the first inflate block, invalid in the second, and a
-    # corrupt block at the very end that a whole feed must not report first.
-    rng = random.Random(7)
-    body = b"a" * 20_000 + bytes(rng.randrange(128, 256) for _ in range(20_000))
-    payload = stored(body) + b"\xff\xff"
+    # Valid text for the first 64 KiB inflate block, invalid in the second,
+    # and a corrupt block in the third that a whole feed must not report first.
+    noise = random.Random(7).randbytes(80_000).translate(bytes(range(128, 256)) * 2)
+    payload = (
+        stored(b"a" * 60_000)
+        + stored(b"a" * 10_000 + noise[:50_000])  # invalid from payload byte 70_010
+        + stored(noise[50_000:])
+        + b"\xff\xff"
+    )
     data = frame(TEXT, payload, rsv=4, key=KEY)
     head = len(data) - len(payload)
     for streaming in (False, True):
@@ -193,9 +197,9 @@ def test_large_compressed_message_fails_at_the_same_block_however_split():
             ),
             data,
             streaming=streaming,
-            extra=[[data[:17_000], data[17_000:]]],
+            extra=[[data[:17_000], data[17_000:]], [data[:65_540], data[65_540:]]],
         )
-        assert error == (RemoteProtocolError, 1007, stream_offset("server") + head + 16384)
+        assert error == (RemoteProtocolError, 1007, stream_offset("server") + head + 65536)
 
 
 def test_fragmented_text_error_offset_is_split_invariant():

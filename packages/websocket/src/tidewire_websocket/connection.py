@@ -75,7 +75,7 @@ _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
 # start of each frame's payload, never in the pieces the network delivered: the
 # zlib calls, and so which error (corrupt data, too big, invalid UTF-8) comes
 # first, are then the same however the input was split.
-_INFLATE_BLOCK = 16384
+_INFLATE_BLOCK = 65536  # as fast as inflating whole 64 KiB reads
 
 
 class State(enum.Enum):

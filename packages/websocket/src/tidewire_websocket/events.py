@@ -54,7 +54,8 @@ class PerMessageDeflate(Event):
     7 KiB) to inflate, per connection. The defaults are those of websockets:
     12-bit windows and ``memory_level`` 5, about 32 KiB to compress and
     11 KiB to inflate, instead of 256 KiB and 39 KiB with zlib's defaults
-    (15 bits, level 8), for a ratio a few percent worse on typical messages.
+    (15 bits, level 8), for about 6% more bytes on JSON messages of 0.1 to
+    13 KB, up to 20% on large texts.
     Give 15 and 8 for the best ratio. ``None`` for a window means this
     default: a server compresses with 12 bits and asks the client for 12
     bits if the client offered ``client_max_window_bits``; a client asks
