@@ -166,3 +166,66 @@ async def test_pushes_without_a_handler_are_dropped(server):
         assert conn.push_handler is None
         await conn.execute("DEBUG", "PROTOCOL", "push")
         assert await conn.execute("PING") == b"PONG"
+
+
+async def test_an_undecodable_message_fails_only_its_reader(server, protocol):
+    """A payload that is not UTF-8 on a text connection: get_message() raises for it alone."""
+    async with (
+        await resp.connect(server.url, protocol=protocol, decode_responses=True) as sub,
+        await resp.connect(server.url) as pub,
+        await resp.connect(server.url) as other,
+    ):
+        await other.execute("DEL", "undecodable-list")
+        await sub.subscribe("ch")
+        async with anyio.create_task_group() as tg:
+            popped = []
+
+            async def blocked_pop():
+                popped.append(await sub.execute("BLPOP", "undecodable-list", 0))
+
+            if protocol == 3:  # RESP2 allows no other command while subscribed
+                tg.start_soon(blocked_pop)
+            await pub.execute("PUBLISH", "ch", b"\xff\xfe")
+            await pub.execute("PUBLISH", "ch", "après")
+            with pytest.raises(UnicodeDecodeError) as caught:
+                await sub.get_message()
+            assert caught.value.object == b"\xff\xfe"  # the raw payload, for the curious
+            assert await sub.get_message() == resp.Message("message", "ch", "après")
+            await pub.execute("PUBLISH", "ch", b"\xff")
+            with pytest.raises(UnicodeDecodeError):
+                async for _ in sub.messages():
+                    pass
+            await pub.execute("PUBLISH", "ch", "again")
+            async for message in sub.messages():  # a new loop goes on with the next one
+                assert message == resp.Message("message", "ch", "again")
+                break
+            await other.execute("RPUSH", "undecodable-list", "item")
+        assert popped == ([["undecodable-list", "item"]] if protocol == 3 else [])
+        assert not sub.closed
+        assert await sub.execute("PING") in ("PONG", ["pong", ""])
+
+
+async def test_an_undecodable_reply_fails_only_its_caller(server):
+    async with await resp.connect(server.url, decode_responses=True) as conn:
+        await conn.execute("SET", "undecodable", b"\xff")
+
+        async def ordinary(i):
+            return await conn.execute("ECHO", f"token-{i}")
+
+        async with anyio.create_task_group() as tg:
+            results = {}
+
+            async def call(i):
+                results[i] = await ordinary(i)
+
+            for i in range(50):
+                tg.start_soon(call, i)
+            with pytest.raises(UnicodeDecodeError):
+                await conn.execute("GET", "undecodable")
+            with pytest.raises(UnicodeDecodeError):
+                await conn.pipeline().add("PING").add("GET", "undecodable").execute()
+            with pytest.raises(UnicodeDecodeError):
+                await conn.pipeline(transaction=True).add("GET", "undecodable").execute()
+        assert results == {i: f"token-{i}" for i in range(50)}
+        assert await conn.execute("GET", "undecodable", decode=False) == b"\xff"
+        assert not conn.closed

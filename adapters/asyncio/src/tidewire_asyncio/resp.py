@@ -614,7 +614,14 @@ class RedisConnection(AsyncClosing):
         Messages wait in an unbounded queue until read, so read them as
         fast as they come. Cancelling the call loses nothing.
 
+        On a connection that decodes replies, a message is decoded here, as
+        it is returned. One that is not valid text in the encoding raises
+        :class:`UnicodeDecodeError` (its ``object`` holds the raw bytes)
+        and is consumed: the next call returns the next message, and the
+        connection and its other callers are not affected.
+
         Raises:
+            UnicodeDecodeError: this message could not be decoded, as above.
             ConnectionLostError: the connection broke (messages received
                 before the break are returned first).
             StreamClosedError: the connection was closed on this side.
@@ -627,13 +634,25 @@ class RedisConnection(AsyncClosing):
                 await waiter
             finally:
                 self._message_waiter = None
-        return self._messages.popleft()
+        message = self._messages.popleft()
+        if not self._decode:
+            return message
+        encoding = self._encoding
+        return Message(
+            message.kind,
+            _convert(message.channel, encoding),
+            _convert(message.data, encoding),
+            _convert(message.pattern, encoding),
+        )
 
     async def messages(self) -> AsyncIterator[Message]:
         """``async for message in connection.messages():`` every pub/sub message.
 
         Ends when the connection is closed on this side; raises
-        :class:`~tidewire_asyncio.ConnectionLostError` if it breaks.
+        :class:`~tidewire_asyncio.ConnectionLostError` if it breaks, and
+        :class:`UnicodeDecodeError` for a message that cannot be decoded
+        (see :meth:`get_message`), after which a new loop goes on with the
+        next message.
         """
         while True:
             try:
@@ -687,8 +706,9 @@ class RedisConnection(AsyncClosing):
         data = push.data
         kind = push.kind
         if kind in _MESSAGE_KINDS and len(data) >= 3:
-            if self._decode:
-                data = _convert(data, self._encoding)
+            # Kept as bytes here and decoded by get_message(): a payload that
+            # is not valid text must fail the one who reads it, not this
+            # reader task and with it every caller of the connection.
             name = kind.decode()
             if len(data) == 4:
                 message = Message(name, data[2], data[3], data[1])
