@@ -27,7 +27,7 @@ from tidewire import (
     RemoteProtocolError,
 )
 
-from .encoding import command_arg, convert_command, write_command
+from .encoding import command_arg, convert_command, describe, unencodable, write_command
 from .events import Command, MonitorOutput, Push, Reply
 from .parser import Limits, ReplyParser
 from .values import (
@@ -38,6 +38,7 @@ from .values import (
     SetMembers,
     SimpleString,
     Verbatim,
+    decimal,
 )
 
 __all__ = ["ClientConnection", "ReplyReader"]
@@ -65,6 +66,10 @@ _KINDS = {b"HELLO": _HELLO, b"MONITOR": _MONITOR, b"RESET": _RESET, b"QUIT": _QU
 _STATEFUL = frozenset(_FAMILIES) | frozenset(_KINDS) | {b"CLIENT", b"MULTI", b"EXEC", b"DISCARD"}
 # Longer arguments go through write_command(), which does not copy them.
 _QUICK_LIMIT = 16 * 1024
+_HUGE = 10**4000  # ints this large or larger are converted by decimal()
+# What a transaction writes around its commands.
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
 # The types of parsed items a batch takes as they are (in RESP2 a list may be
 # a pub/sub message, so there it needs routing too).
 _PLAIN3 = frozenset(
@@ -216,14 +221,15 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     read and dropped when it comes. :meth:`setup` writes the connection
     set-up commands in one go. :meth:`batch` sends a long pipeline of
     ordinary commands as one request, answered by one reply: the fastest
-    way to send many.
+    way to send many. :meth:`transaction` sends ``MULTI``, commands and
+    ``EXEC`` as one such unit, which no failure can leave half-written.
 
     A ``SUBSCRIBE``-family command inside ``MULTI`` is refused, because Redis
     breaks the framing of ``EXEC`` for it. A reply that arrives when no
     request awaits one is a :class:`~tidewire.RemoteProtocolError`. Sending
-    raises :class:`~tidewire.LocalProtocolError` for anything but a
-    :class:`~tidewire_resp.Command` with arguments RESP can carry, before
-    anything is written or recorded.
+    raises :class:`~tidewire.LocalProtocolError` (and nothing else) for
+    anything but a :class:`~tidewire_resp.Command` with arguments RESP can
+    carry, before anything is written or recorded.
 
     Args:
         protocol: The protocol the connection speaks now: 2 for a new
@@ -249,7 +255,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         max_buffer_size: int | None = 1024 * _MiB,
     ) -> None:
         if protocol not in (2, 3):
-            raise ValueError(f"protocol must be 2 or 3, not {protocol!r}")
+            raise ValueError(f"protocol must be 2 or 3, not {describe(protocol)}")
         super().__init__(max_buffer_size=None)  # the parser applies it, as above
         self._parser = ReplyParser(
             self._buffer,
@@ -303,6 +309,9 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
 
         ``False`` right after sending means the request gets no reply at all
         (``CLIENT REPLY OFF``/``SKIP``).
+
+        Raises:
+            LocalProtocolError: ``request`` is not an int.
         """
         return self._find(request) is not None
 
@@ -323,24 +332,27 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         parts = [b"*%d\r\n" % len(args)]
         append = parts.append
         name = b""
-        for arg in args:
-            kind = type(arg)
-            if kind is str:
-                arg = arg.encode()
-            elif kind is int:
-                arg = b"%d" % arg
-            elif kind is not bytes:
-                break
-            if len(arg) >= _QUICK_LIMIT:
-                break
-            if len(parts) == 1:
-                name = arg.upper()
-            append(b"$%d\r\n%b\r\n" % (len(arg), arg))
-        else:
-            if name and name not in _STATEFUL:
-                self._write(b"".join(parts))
-                self._account(name, args, None)
-                return self._next_id - 1
+        try:
+            for arg in args:
+                kind = type(arg)
+                if kind is str:
+                    arg = arg.encode()
+                elif kind is int:
+                    arg = b"%d" % arg
+                elif kind is not bytes:
+                    break
+                if len(arg) >= _QUICK_LIMIT:
+                    break
+                if len(parts) == 1:
+                    name = arg.upper()
+                append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+            else:
+                if name and name not in _STATEFUL:
+                    self._write(b"".join(parts))
+                    self._account(name, args, None)
+                    return self._next_id - 1
+        except ValueError:
+            pass  # a lone surrogate, a huge int: _send() refuses or converts it
         self._send(Command(args))
         return self._next_id - 1
 
@@ -376,52 +388,120 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
                 ``RESET``, ``QUIT``, ``MONITOR``, ``CLIENT REPLY``). Nothing
                 was sent or recorded.
         """
+        encoded, count = self._encode_batch(commands, "batch")
+        for data in encoded:
+            self._write(data)
+        return self._record_batch(count)
+
+    def transaction(self, commands: Sequence[Sequence[Any]]) -> int:
+        """Send commands as one ``MULTI``/``EXEC`` transaction; return one request id for it.
+
+        ``MULTI``, the commands and ``EXEC`` are encoded in full before
+        anything is written, and are written together, so no failure can
+        leave the connection inside ``MULTI``. One
+        :class:`~tidewire_resp.Reply` with this id answers the whole
+        transaction, once ``EXEC``'s reply is in. Its value is the list of
+        every reply, as for :meth:`batch` of ``[("MULTI",), *commands,
+        ("EXEC",)]``: ``MULTI``'s ``OK`` first, then each command's
+        ``QUEUED`` (or the :class:`~tidewire_resp.ErrorReply` that refused
+        it when queued), then ``EXEC``'s reply last. That last value is the
+        list of the commands' results when the transaction ran, ``None``
+        when a key under ``WATCH`` changed and it did not run, and an
+        ``EXECABORT`` :class:`~tidewire_resp.ErrorReply` when a command was
+        refused when queued (whose error is among the ``QUEUED`` replies).
+
+        :meth:`cancel` abandons the whole transaction (it still runs on the
+        server). ``CLIENT REPLY SKIP``/``OFF`` apply as for :meth:`batch`.
+
+        Args:
+            commands: The commands, as for :meth:`batch`: ordinary commands
+                only (``WATCH`` belongs before, sent with :meth:`command`).
+
+        Raises:
+            LocalProtocolError: the connection is already inside ``MULTI``;
+                or a command :meth:`batch` refuses. Nothing was sent or
+                recorded.
+        """
+        if self._in_multi:
+            raise LocalProtocolError(
+                "a transaction cannot start inside MULTI: send EXEC or DISCARD first"
+            )
+        encoded, count = self._encode_batch(commands, "transaction")
+        self._write(_MULTI)
+        for data in encoded:
+            self._write(data)
+        self._write(_EXEC)
+        return self._record_batch(count + 2)
+
+    def _encode_batch(self, commands: Any, what: str) -> tuple[list[Any], int]:
+        """The bytes of a batch's commands, all encoded before any is written.
+
+        So a refused command leaves no trace. Large arguments are kept as
+        they are, not copied into the joined bytes (as write_command() does).
+
+        Raises:
+            LocalProtocolError: as :meth:`batch` says, naming the command.
+        """
+        if type(commands) is not list and type(commands) is not tuple:
+            try:
+                commands = list(commands)
+            except TypeError:
+                raise LocalProtocolError(
+                    f"a {what} takes a list of commands, not a {type(commands).__name__}"
+                ) from None
         if not commands:
-            raise LocalProtocolError("a batch needs at least one command")
-        # Everything is encoded before anything is written or recorded, so a
-        # refused command leaves no trace. Large arguments are kept as they
-        # are, not copied into the joined bytes (as write_command() does).
+            raise LocalProtocolError(f"a {what} needs at least one command")
         out: list[Any] = []
         parts: list[bytes] = []
         append = parts.append
         str_names = _STR_NAMES
         bytes_names = _BYTES_NAMES
-        for args in commands:
-            kind = type(args)
-            if kind is not tuple and kind is not list:
-                raise LocalProtocolError(
-                    f"a command in a batch is a tuple or list of arguments, not {args!r}"
-                )
-            name: Any = args[0] if args else None
-            kind = type(name)
-            if kind is str:
-                blob = str_names.get(name)
-            elif kind is bytes:
-                blob = bytes_names.get(name)
-            else:
-                blob = None
-            if blob is None:
-                blob = self._batch_name(args)
-            append(b"*%d\r\n%b" % (len(args), blob))
-            for arg in args[1:]:
-                kind = type(arg)
+        args: Any = None
+        try:
+            for args in commands:
+                kind = type(args)
+                if kind is not tuple and kind is not list:
+                    raise LocalProtocolError(
+                        f"a command is a tuple or list of arguments, not {describe(args)}"
+                    )
+                name: Any = args[0] if args else None
+                kind = type(name)
                 if kind is str:
-                    arg = arg.encode()
-                elif kind is int:
-                    arg = b"%d" % arg
-                elif kind is not bytes:
-                    arg = command_arg(arg)  # raises for what RESP cannot carry
-                if len(arg) < _QUICK_LIMIT:
-                    append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+                    blob = str_names.get(name)
+                elif kind is bytes:
+                    blob = bytes_names.get(name)
                 else:
-                    append(b"$%d\r\n" % len(arg))
-                    out.append(b"".join(parts))
-                    out.append(arg)
-                    parts.clear()
-                    append(b"\r\n")
+                    blob = None
+                if blob is None:
+                    blob = self._batch_name(args)
+                append(b"*%d\r\n%b" % (len(args), blob))
+                for arg in args[1:]:
+                    kind = type(arg)
+                    if kind is str:
+                        arg = arg.encode()
+                    elif kind is int:
+                        # More digits than CPython converts at once need decimal().
+                        arg = b"%d" % arg if -_HUGE < arg < _HUGE else decimal(arg)
+                    elif kind is not bytes:
+                        arg = command_arg(arg)  # raises for what RESP cannot carry
+                    if len(arg) < _QUICK_LIMIT:
+                        append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+                    else:
+                        append(b"$%d\r\n" % len(arg))
+                        out.append(b"".join(parts))
+                        out.append(arg)
+                        parts.clear()
+                        append(b"\r\n")
+        except (LocalProtocolError, UnicodeEncodeError) as error:
+            # Rare: say which command it was.
+            index = next(i for i, found in enumerate(commands) if found is args)
+            reason = error if isinstance(error, LocalProtocolError) else unencodable(error)
+            raise LocalProtocolError(f"command {index} of the {what}: {reason}") from None
         out.append(b"".join(parts))
-        for data in out:
-            self._write(data)
+        return out, len(commands)
+
+    def _record_batch(self, replies: int) -> int:
+        """Record a batch just written, answered by ``replies`` replies; return its id."""
         request_id = self._next_id
         self._next_id += 1
         if self._reply_off:
@@ -429,7 +509,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         request = _Request(request_id, _NORMAL, b"", None)
         request.plain = False
         request.batch = []
-        request.left = len(commands)
+        request.left = replies
         if self._skip_next:
             self._skip_next = False
             request.batch.append(None)
@@ -466,7 +546,9 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
 
     def _send(self, event: Command) -> None:
         if type(event) is not Command:
-            raise LocalProtocolError(f"a ClientConnection sends Command events, not {event!r}")
+            raise LocalProtocolError(
+                f"a ClientConnection sends Command events, not {describe(event)}"
+            )
         converted = convert_command(event.args)
         name = bytes(converted[0]).upper()
         family = _FAMILIES.get(name)
@@ -528,6 +610,9 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         Returns:
             ``True`` if the request was awaiting its reply, ``False`` if it
             had it already, expects none, or is unknown.
+
+        Raises:
+            LocalProtocolError: ``request`` is not an int; nothing changed.
         """
         entry = self._find(request)
         if entry is None:
@@ -562,7 +647,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             LocalProtocolError: a bad argument; nothing was sent.
         """
         if protocol not in (2, 3):
-            raise LocalProtocolError(f"protocol must be 2 or 3, not {protocol!r}")
+            raise LocalProtocolError(f"protocol must be 2 or 3, not {describe(protocol)}")
         commands: list[tuple[Any, ...]] = []
         if password is not None:
             commands.append(
@@ -578,8 +663,11 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             commands.append(("CLIENT", "SETINFO", "LIB-NAME", lib_name))
         if lib_version is not None:
             commands.append(("CLIENT", "SETINFO", "LIB-VER", lib_version))
-        for args in commands:
-            convert_command(args)  # validate all before writing any
+        for args in commands:  # validate all before writing any
+            try:
+                convert_command(args)
+            except LocalProtocolError as error:
+                raise LocalProtocolError(f"setup(): {args[0]}: {error}") from None
         return [self.command(*args) for args in commands]
 
     # -- receiving ----------------------------------------------------------
@@ -693,6 +781,8 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         return _end_of_stream(self._parser, self._buffer)
 
     def _find(self, request: int) -> _Request | None:
+        if type(request) is not int:
+            raise LocalProtocolError(f"a request id is an int, not {describe(request)}")
         # The queue is in id order: a binary search, no per-request index to keep.
         pending = self._pending
         if pending and pending[-1].id == request:

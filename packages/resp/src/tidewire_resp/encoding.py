@@ -3,19 +3,85 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
 from tidewire import LocalProtocolError
 
 from .events import Push
-from .values import Attributed, BigNumber, ErrorReply, MapPairs, SetMembers, SimpleString, Verbatim
+from .values import (
+    Attributed,
+    BigNumber,
+    ErrorReply,
+    MapPairs,
+    SetMembers,
+    SimpleString,
+    Verbatim,
+    decimal,
+)
 
-__all__ = ["command_arg", "convert_command", "encode_value", "write_command"]
+__all__ = [
+    "MAX_ENCODING_DEPTH",
+    "command_arg",
+    "convert_command",
+    "describe",
+    "encode_value",
+    "unencodable",
+    "utf8",
+    "write_command",
+]
 
 # Arguments at least this long are written as their own object, not copied
 # into a joined header (the base joins once in data_to_send()).
 _LARGE = 16 * 1024
+
+MAX_ENCODING_DEPTH = 1024
+"""The deepest nesting of aggregates a reply may have to be sent (as the parser's default).
+
+It also stops a value that contains itself (``x = []; x.append(x)``),
+which would otherwise be encoded until memory ran out.
+"""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 60
+
+
+def utf8(text: str, what: str) -> bytes:
+    """``text`` encoded as UTF-8; LocalProtocolError if it cannot be (a lone surrogate)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as error:
+        raise unencodable(error, what) from None
+
+
+def describe(value: Any) -> str:
+    """A short repr of ``value`` for an error message, whatever it is (its repr may raise)."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # any object's repr: a huge int's, a broken __repr__
+        return f"a {type(value).__name__}"
+
+
+def unencodable(error: UnicodeEncodeError, what: str = "a command argument") -> LocalProtocolError:
+    """The LocalProtocolError for a str that UTF-8 cannot encode, saying where."""
+    text = error.object
+    return LocalProtocolError(
+        f"cannot send {what} that is not valid Unicode ({error.reason} at index"
+        f" {error.start} of {text[:40]!r})"
+    )
+
+
+def _bytes_like(data: Any, what: str) -> bytes:
+    """``data`` as bytes if it is bytes-like; LocalProtocolError otherwise."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            return bytes(data)
+        except ValueError:  # a released memoryview
+            raise LocalProtocolError(f"cannot send {what}: the memoryview is released") from None
+    raise LocalProtocolError(f"cannot send {what} of type {type(data).__name__}: it must be bytes")
 
 
 def command_arg(arg: Any) -> bytes | memoryview:
@@ -24,28 +90,32 @@ def command_arg(arg: Any) -> bytes | memoryview:
     if kind is bytes:
         return arg  # type: ignore[no-any-return]
     if kind is str:
-        return arg.encode()  # type: ignore[no-any-return]
+        return utf8(arg, "a command argument")
     if kind is int:
-        return b"%d" % arg
+        return decimal(arg)
     if kind is float:
         # repr() is the shortest string that reads back as the same float.
         return repr(arg).encode()
     if isinstance(arg, bool) or arg is None:
         raise LocalProtocolError(
-            f"cannot send {arg!r} as a command argument: convert it to bytes, str or int first"
+            f"cannot send {describe(arg)} as a command argument:"
+            " convert it to bytes, str or int first"
         )
     if isinstance(arg, bytes | bytearray):
         return bytes(arg)
     if isinstance(arg, str):
-        return str(arg).encode()
+        return utf8(str(arg), "a command argument")
     if isinstance(arg, int):
-        return b"%d" % int(arg)
+        return decimal(int(arg))
     if isinstance(arg, float):
         return repr(float(arg)).encode()
     if isinstance(arg, memoryview):
-        if not arg.c_contiguous:
-            raise LocalProtocolError("cannot send a non-contiguous memoryview")
-        return arg if arg.format == "B" and arg.ndim == 1 else arg.cast("B")
+        try:
+            if not arg.c_contiguous:
+                raise LocalProtocolError("cannot send a non-contiguous memoryview")
+            return arg if arg.format == "B" and arg.ndim == 1 else arg.cast("B")
+        except ValueError:
+            raise LocalProtocolError("cannot send a released memoryview") from None
     raise LocalProtocolError(f"cannot send a {type(arg).__name__} as a command argument")
 
 
@@ -57,7 +127,13 @@ def convert_command(args: tuple[Any, ...]) -> list[bytes | memoryview]:
     """
     if type(args) is not tuple or not args:
         raise LocalProtocolError("a command needs at least one argument (its name)")
-    return [command_arg(arg) for arg in args]
+    converted = []
+    for index, arg in enumerate(args):
+        try:
+            converted.append(command_arg(arg))
+        except LocalProtocolError as error:
+            raise LocalProtocolError(f"argument {index} of the command: {error}") from None
+    return converted
 
 
 def write_command(converted: list[bytes | memoryview], write: Callable[[Any], None]) -> None:
@@ -80,8 +156,8 @@ def write_command(converted: list[bytes | memoryview], write: Callable[[Any], No
     write(b"".join(parts))
 
 
-def _line(data: bytes | str, what: str) -> bytes:
-    raw = data.encode() if isinstance(data, str) else bytes(data)
+def _line(data: Any, what: str) -> bytes:
+    raw = _bytes_like(data, f"a {what}")
     if b"\r" in raw or b"\n" in raw:
         raise LocalProtocolError(f"a {what} cannot contain CR or LF: {raw[:40]!r}")
     return raw
@@ -95,97 +171,164 @@ def _double(value: float) -> bytes:
     return repr(value).encode()
 
 
-def encode_value(value: Any, protocol: int, attributes: Any = None) -> list[bytes]:
+def encode_value(
+    value: Any, protocol: int, attributes: Any = None, max_depth: int = MAX_ENCODING_DEPTH
+) -> list[bytes]:
     """Serialise a value (and optional top-level attributes) as RESP2 or RESP3.
 
-    Iterative, so nesting depth is bounded by memory only. In RESP2, RESP3
+    Iterative, with nesting bounded by ``max_depth``. In RESP2, RESP3
     types degrade as Redis degrades them: maps become flat arrays, sets
     arrays, doubles and big numbers blob strings, booleans ``:1``/``:0``,
     verbatim strings blob strings, pushes arrays, nulls ``$-1``, and
     attributes are dropped.
 
     Raises:
-        LocalProtocolError: a value RESP cannot carry; nothing is returned.
+        LocalProtocolError: a value RESP cannot carry, or nesting deeper
+            than ``max_depth``; nothing is returned.
     """
     out: list[bytes] = []
     resp3 = protocol == 3
     todo: list[Any] = [value]
     if attributes is not None:
         todo.append(_Attrs(attributes))
+    depth = 0
     while todo:
         item = todo.pop()
         kind = type(item)
+        if kind is _Up:
+            depth -= 1
+            continue
         if kind is bytes or kind is bytearray or kind is memoryview:
-            raw = bytes(item)
+            raw = _bytes_like(item, "a blob string")
             out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-        elif kind is SimpleString:
+            continue
+        if kind is SimpleString:
             out.append(b"+" + _line(item, "simple string") + b"\r\n")
-        elif kind is str:
-            raw = item.encode()
+            continue
+        if kind is str:
+            raw = utf8(item, "a string")
             out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-        elif kind is bool:
+            continue
+        if kind is bool:
             out.append((b"#t\r\n" if item else b"#f\r\n") if resp3 else b":%d\r\n" % item)
-        elif kind is int:
+            continue
+        if kind is int:
             if not -(2**63) <= item < 2**63:
-                raise LocalProtocolError(f"integer {item} is out of the 64-bit range")
+                raise LocalProtocolError(
+                    f"integer {decimal(item)[:40].decode()} is out of the 64-bit range"
+                    " (send it as a BigNumber)"
+                )
             out.append(b":%d\r\n" % item)
-        elif kind is BigNumber:
-            digits = b"%d" % item
+            continue
+        if kind is BigNumber:
+            digits = decimal(item)
             out.append(b"(%s\r\n" % digits if resp3 else b"$%d\r\n%s\r\n" % (len(digits), digits))
-        elif kind is float:
+            continue
+        if kind is float:
             text = _double(item)
             out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
-        elif item is None:
+            continue
+        if item is None:
             out.append(b"_\r\n" if resp3 else b"$-1\r\n")
-        elif kind is ErrorReply:
+            continue
+        if kind is ErrorReply:
             if item.blob and resp3:
-                out.append(b"!%d\r\n%s\r\n" % (len(item.data), item.data))
+                raw = _bytes_like(item.data, "a blob error")
+                out.append(b"!%d\r\n%s\r\n" % (len(raw), raw))
             else:
                 out.append(b"-" + _line(item.data, "simple error") + b"\r\n")
-        elif kind is Verbatim:
-            fmt = item.format.encode("latin-1")
-            if len(fmt) != 3 or b":" in fmt:
-                raise LocalProtocolError(f"a verbatim format must be 3 bytes: {item.format!r}")
-            if resp3:
-                out.append(b"=%d\r\n%s:%s\r\n" % (len(item.data) + 4, fmt, item.data))
-            else:
-                out.append(b"$%d\r\n%s\r\n" % (len(item.data), item.data))
-        elif (
-            kind is list or kind is tuple or kind is SetMembers or kind is set or kind is frozenset
-        ):
-            marker = b"~" if resp3 and kind in (set, frozenset, SetMembers) else b"*"
-            out.append(b"%s%d\r\n" % (marker, len(item)))
-            todo.extend(reversed(list(item)))
-        elif kind is dict or kind is MapPairs:
-            pairs = list(item.items()) if kind is dict else list(item)
-            if resp3:
-                out.append(b"%%%d\r\n" % len(pairs))
-            else:
-                out.append(b"*%d\r\n" % (2 * len(pairs)))
-            for key, val in reversed(pairs):
-                todo.append(val)
-                todo.append(key)
-        elif kind is Attributed:
+            continue
+        if kind is Verbatim:
+            out.append(_verbatim(item, resp3))
+            continue
+        if kind is Attributed:
             todo.append(item.value)
             todo.append(_Attrs(item.attributes))
-        elif kind is _Attrs:
-            if resp3:
-                attrs = item.mapping
-                pairs = list(attrs.items()) if type(attrs) is dict else list(attrs)
-                out.append(b"|%d\r\n" % len(pairs))
-                for key, val in reversed(pairs):
-                    todo.append(val)
-                    todo.append(key)
-        elif kind is Push:
-            if item.attributes is not None:
-                todo.append(Push(item.data))
-                todo.append(_Attrs(item.attributes))
-                continue
-            out.append(b"%s%d\r\n" % (b">" if resp3 else b"*", len(item.data)))
-            todo.extend(reversed(item.data))
-        else:
-            raise LocalProtocolError(f"cannot send a {kind.__name__} as a RESP value")
+            continue
+        if kind is Push and item.attributes is not None:
+            todo.append(Push(item.data))
+            todo.append(_Attrs(item.attributes))
+            continue
+        # An aggregate: its header now, its elements next, one level deeper.
+        if depth >= max_depth:
+            raise LocalProtocolError(
+                f"cannot send a value nested deeper than {max_depth} levels"
+                " (or one that contains itself)"
+            )
+        header, elements = _aggregate(item, kind, resp3)
+        if header:
+            out.append(header)
+        depth += 1
+        todo.append(_UP)
+        todo.extend(reversed(elements))
     return out
+
+
+def _verbatim(item: Verbatim, resp3: bool) -> bytes:
+    if type(item.format) is not str:
+        raise LocalProtocolError(f"a verbatim format is a str, not {describe(item.format)}")
+    try:
+        fmt = item.format.encode("latin-1")
+    except UnicodeEncodeError:
+        fmt = b""
+    if len(fmt) != 3 or b":" in fmt:
+        raise LocalProtocolError(f"a verbatim format must be 3 bytes: {item.format[:40]!r}")
+    data = _bytes_like(item.data, "a verbatim string")
+    if resp3:
+        return b"=%d\r\n%s:%s\r\n" % (len(data) + 4, fmt, data)
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def _aggregate(item: Any, kind: type, resp3: bool) -> tuple[bytes, list[Any]]:
+    """An aggregate's header and its elements in wire order (keys before their values)."""
+    if kind is list or kind is tuple or kind is SetMembers or kind is set or kind is frozenset:
+        marker = b"~" if resp3 and kind in (set, frozenset, SetMembers) else b"*"
+        return b"%s%d\r\n" % (marker, len(item)), list(item)
+    if kind is Push:
+        if type(item.data) is not list and type(item.data) is not tuple:
+            raise LocalProtocolError(f"a push's data is a list, not a {type(item.data).__name__}")
+        return b"%s%d\r\n" % (b">" if resp3 else b"*", len(item.data)), list(item.data)
+    if kind is dict or kind is MapPairs:
+        elements = _flat_pairs(item)
+        if resp3:
+            return b"%%%d\r\n" % (len(elements) // 2), elements
+        return b"*%d\r\n" % len(elements), elements
+    if kind is _Attrs:
+        elements = _flat_pairs(item.mapping)
+        # RESP2 has no attributes: they are dropped, with their elements.
+        return (b"|%d\r\n" % (len(elements) // 2), elements) if resp3 else (b"", [])
+    raise LocalProtocolError(f"cannot send a {kind.__name__} as a RESP value")
+
+
+def _flat_pairs(mapping: Any) -> list[Any]:
+    """A dict's or MapPairs' keys and values, alternating; LocalProtocolError for anything else."""
+    if type(mapping) is dict:
+        pairs: Any = mapping.items()
+    elif type(mapping) is MapPairs:
+        pairs = mapping
+        for pair in pairs:
+            if type(pair) is not tuple or len(pair) != 2:
+                raise LocalProtocolError(
+                    f"the pairs of a MapPairs are (key, value) tuples, not {describe(pair)}"
+                )
+    else:
+        raise LocalProtocolError(
+            f"a map or attributes must be a dict or MapPairs, not a {type(mapping).__name__}"
+        )
+    flat: list[Any] = []
+    for key, val in pairs:
+        flat.append(key)
+        flat.append(val)
+    return flat
+
+
+class _Up:
+    """Marks, on the encoder's stack, the end of an aggregate's elements."""
+
+    __slots__ = ()
+
+
+_UP = _Up()
 
 
 class _Attrs:

@@ -14,7 +14,7 @@ from tidewire import (
     RemoteProtocolError,
 )
 
-from .encoding import encode_value
+from .encoding import describe, encode_value
 from .events import Command, Push, Reply
 
 __all__ = ["ServerConnection", "split_inline"]
@@ -316,7 +316,7 @@ class ServerConnection(Connection[Command, Reply | Push]):
             LocalProtocolError: ``protocol`` is not 2 or 3.
         """
         if protocol not in (2, 3):
-            raise LocalProtocolError(f"protocol must be 2 or 3, not {protocol!r}")
+            raise LocalProtocolError(f"protocol must be 2 or 3, not {describe(protocol)}")
         self._protocol = protocol
 
     def _next_event(self) -> Command | NeedData:
@@ -336,7 +336,7 @@ class ServerConnection(Connection[Command, Reply | Push]):
             parts = encode_value(event, self._protocol)
         else:
             raise LocalProtocolError(
-                f"a ServerConnection sends Reply or Push events, not {event!r}"
+                f"a ServerConnection sends Reply or Push events, not {describe(event)}"
             )
         self._write(b"".join(parts))
 

@@ -44,6 +44,29 @@ __all__ = [
     "Verbatim",
 ]
 
+# Integers with more digits than this are converted in pieces: CPython
+# refuses to convert more than 4300 digits at once by default (and at least
+# 640 whatever the setting).
+_DIGITS_AT_ONCE = 600
+
+
+def decimal(value: int) -> bytes:
+    """The decimal digits of an integer of any size (repr-able and sendable however long)."""
+    try:
+        return b"%d" % value
+    except ValueError:  # more digits than the interpreter converts at once
+        pass
+    sign = b"-" if value < 0 else b""
+    value = abs(value)
+    chunks = []
+    unit = 10**_DIGITS_AT_ONCE
+    while value >= unit:
+        value, low = divmod(value, unit)
+        chunks.append(b"%0*d" % (_DIGITS_AT_ONCE, low))
+    chunks.append(b"%d" % value)
+    return sign + b"".join(reversed(chunks))
+
+
 NAN: float = float("nan")
 """The one ``float('nan')`` object every parsed NaN double is.
 
@@ -69,14 +92,17 @@ class SimpleString(bytes):
 class BigNumber(int):
     """A RESP3 big number (``(12345678901234567890``): an ``int`` of any size.
 
-    Parsing is not bound by Python's limit on digits converted at once
-    (4300 by default); it is bound by the connection's line length limit.
+    Parsing, ``repr()`` and sending are not bound by Python's limit on
+    digits converted at once (4300 by default); parsing is bound by the
+    connection's line length limit. (``str()`` of a longer one is, as for
+    any ``int``.)
     """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"BigNumber({int(self)!r})"
+        # decimal(), not repr(int): it has no limit on the number of digits.
+        return f"BigNumber({decimal(self).decode()})"
 
 
 class ErrorReply(Event):
