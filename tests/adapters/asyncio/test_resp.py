@@ -496,7 +496,7 @@ async def test_a_refused_batch_sends_nothing(conn):
         with pytest.raises(LocalProtocolError):
             await conn.pipeline(transaction=True).add("SET", "first", 1).add(*bad).execute()
     for name in ("SUBSCRIBE", b"psubscribe"):
-        with pytest.raises(LocalProtocolError, match="inside MULTI"):
+        with pytest.raises(LocalProtocolError, match="SUBSCRIBE"):
             await conn.pipeline(transaction=True).add("SET", "first", 1).add(name, "c").execute()
     assert await conn.execute("EXISTS", "first") == 0
     assert conn.pending == 0

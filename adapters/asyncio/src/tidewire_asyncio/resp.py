@@ -120,10 +120,6 @@ logger = logging.getLogger("tidewire_asyncio.resp")
 _MAX_DEPTH = 200
 # Wait for the transport to drain once this many bytes wait to be written.
 _WRITE_LIMIT = 1024 * 1024
-_ARGUMENT_TYPES = (bytes, str, int, float, bytearray, memoryview)
-_SUBSCRIBE_COMMANDS = frozenset(
-    ("SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "SSUBSCRIBE", "SUNSUBSCRIBE")
-)
 _MESSAGE_KINDS = frozenset((b"message", b"pmessage", b"smessage"))
 # A refused HELLO (an old server, or NOPROTO) means: stay on RESP2.
 _HELLO_REFUSALS = ("NOPROTO", "ERR unknown command")
@@ -226,35 +222,6 @@ def _convert(value: Any, encoding: str | None) -> Any:
     if kind is Attributed:
         return _convert(value.value, encoding)
     return value  # int, float, bool, None, BigNumber
-
-
-def _check_batch(commands: list[tuple[Any, ...]], transaction: bool) -> None:
-    """Raise LocalProtocolError if the core would refuse one of the commands."""
-    for args in commands:
-        if not args:
-            raise LocalProtocolError("a command needs at least one argument (its name)")
-        for arg in args:
-            kind = type(arg)
-            if (
-                kind is not bytes
-                and kind is not str
-                and kind is not int
-                and (kind is bool or not isinstance(arg, _ARGUMENT_TYPES))
-            ):
-                raise LocalProtocolError(
-                    f"cannot send {arg!r} as a command argument:"
-                    " convert it to bytes, str or int first"
-                )
-        name = args[0]
-        if (
-            transaction
-            and isinstance(name, str | bytes)
-            and (name.upper() if isinstance(name, str) else name.upper().decode("latin-1"))
-            in _SUBSCRIBE_COMMANDS
-        ):
-            raise LocalProtocolError(
-                f"{name!r} inside MULTI breaks the framing of EXEC; send it outside the transaction"
-            )
 
 
 class _Batch:
@@ -451,28 +418,30 @@ class RedisConnection(AsyncClosing):
         """
         return Pipeline(self, transaction=transaction)
 
-    async def _send_plain_batch(self, commands: list[tuple[Any, ...]]) -> list[Any] | None:
-        """Send ordinary commands as one core batch; return their replies' values in order.
+    async def _send_as_one(
+        self, commands: list[tuple[Any, ...]], *, transaction: bool
+    ) -> list[Any]:
+        """Send commands as one core request; return the values of their replies in order.
 
-        One request, one future and one reply for the whole batch (see
-        :meth:`tidewire_resp.ClientConnection.batch`). Returns ``None``, with
-        nothing sent, when the core will not batch them (a state-changing
-        command, or a bad argument): :meth:`_send_batch` then sends them
-        one by one, or says what is wrong.
+        One request, one future and one reply for the whole batch: see
+        :meth:`tidewire_resp.ClientConnection.batch` and, with
+        ``transaction``, :meth:`~tidewire_resp.ClientConnection.transaction`
+        (``MULTI``'s reply first, ``EXEC``'s last). The core encodes all of
+        it before writing any, so a refused command leaves nothing behind.
+
+        Raises:
+            LocalProtocolError: the core refused the batch; nothing was sent.
         """
         if self._write_backlog() > _WRITE_LIMIT:
             await self._stream.flush()  # as in request(): nothing sent yet
         if self._error is not None:
             raise self._failure()
         core = self._core
-        try:
-            request_id = core.batch(commands)
-        except LocalProtocolError:
-            return None
+        request_id = core.transaction(commands) if transaction else core.batch(commands)
         if not core.is_pending(request_id):
             # CLIENT REPLY OFF: the server answers none of them.
             self._schedule_flush()
-            return [None] * len(commands)
+            return [None] * (len(commands) + 2 if transaction else len(commands))
         future: asyncio.Future[Reply] = self._loop.create_future()
         self._waiters[request_id] = future
         self._schedule_flush()
@@ -486,37 +455,44 @@ class RedisConnection(AsyncClosing):
         values: list[Any] = reply.value
         return values
 
-    async def _send_batch(
-        self, commands: list[tuple[Any, ...]], *, transaction: bool = False
-    ) -> list[Reply]:
-        """Send commands back to back; return their core replies in order.
+    async def _send_one_by_one(self, commands: list[tuple[Any, ...]]) -> list[Reply]:
+        """Send commands the core will not batch (``MULTI``, ``SUBSCRIBE``...) back to back.
 
-        Nothing is sent unless every command can be: a batch is checked
-        first, so a bad argument in its tenth command does not leave nine
-        sent (or a ``MULTI`` open on the server).
+        Nothing is sent unless every command can be: each is first encoded
+        by a scratch core, which raises what ours would. Should sending
+        still fail part-way, what was queued is abandoned and a ``MULTI``
+        it opened is discarded, so no reply reaches the wrong caller.
         """
-        _check_batch(commands, transaction)
+        scratch = ClientConnection()
+        for args in commands:
+            scratch.command(*args)  # raises for an argument RESP cannot carry
         if self._write_backlog() > _WRITE_LIMIT:
             await self._stream.flush()  # as in request(): nothing sent yet
         if self._error is not None:
             raise self._failure()
         core = self._core
-        command = core.command
         before = core.pending
-        first = last = command(*commands[0])
+        queued: list[int] = []
         try:
-            for args in commands[1:]:
-                last = command(*args)
-        except LocalProtocolError:
-            # Refused by the core for a reason the check above does not know:
-            # abandon what was queued (and end the transaction) to stay in sync.
-            if transaction:
-                last = command("DISCARD")
-            for request_id in range(first, last + 1):
-                core.cancel(request_id)
-            self._schedule_flush()
+            for args in commands:
+                queued.append(core.command(*args))
+        except BaseException:
+            self._abandon(commands[: len(queued)], queued)
             raise
-        return await self._wait_for(first, len(commands), core.pending - before)
+        return await self._wait_for(queued[0], len(queued), core.pending - before)
+
+    def _abandon(self, sent: list[tuple[Any, ...]], queued: list[int]) -> None:
+        """Abandon the requests of a batch that failed part-way; end a MULTI it left open."""
+        core = self._core
+        names = [name.upper() for name, *_ in sent if isinstance(name, str)]
+        names += [name.upper().decode("latin-1") for name, *_ in sent if isinstance(name, bytes)]
+        opened = max((i for i, name in enumerate(names) if name == "MULTI"), default=-1)
+        closed = max((i for i, name in enumerate(names) if name in ("EXEC", "DISCARD")), default=-1)
+        if opened > closed:
+            queued.append(core.command("DISCARD"))
+        for request_id in queued:
+            core.cancel(request_id)
+        self._schedule_flush()
 
     async def _wait_for(self, first: int, count: int, pending: int) -> list[Reply]:
         """Wait for the replies to requests ``first`` .. ``first + count - 1``.
@@ -835,6 +811,9 @@ class Pipeline:
                 failed; in a transaction, also :class:`ExecAbortError` when
                 ``EXEC`` refused to run a transaction with a bad command.
             WatchError: a transaction did not run because a watched key changed.
+            LocalProtocolError: a command the core refuses (an argument RESP
+                cannot carry; in a transaction, a command that changes the
+                connection's state); nothing was sent.
             ConnectionLostError: the connection broke.
         """
         commands, self._commands = self._commands, []
@@ -843,26 +822,27 @@ class Pipeline:
         connection = self._connection
         encoding = connection._encoding if connection._decode else None
         if not self._transaction:
-            batched = await connection._send_plain_batch(commands)
-            if batched is None:
-                replies = await connection._send_batch(commands)
+            try:
+                batched = await connection._send_as_one(commands, transaction=False)
+            except LocalProtocolError:
+                # The core batches ordinary commands only: send the others
+                # one by one (which raises if an argument is the trouble).
+                replies = await connection._send_one_by_one(commands)
                 batched = [reply.value for reply in replies]
             kinds = set(map(type, batched))
             if kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS_BYTES):
                 return batched  # nothing to convert, no error: no walk over the values
             values = [_convert(value, encoding) for value in batched]
         else:
-            replies = await connection._send_batch(
-                [("MULTI",), *commands, ("EXEC",)], transaction=True
-            )
-            exec_value = replies[-1].value
+            replies_values = await connection._send_as_one(commands, transaction=True)
+            exec_value = replies_values[-1]
             if exec_value is None:
                 raise WatchError("the transaction did not run: a watched key changed")
             if type(exec_value) is ErrorReply:
                 # EXECABORT: report the queued command's own error if there is one.
-                for reply in replies[1:-1]:
-                    if type(reply.value) is ErrorReply:
-                        raise reply_error(exec_value.message) from reply_error(reply.value.message)
+                for value in replies_values[1:-1]:
+                    if type(value) is ErrorReply:
+                        raise reply_error(exec_value.message) from reply_error(value.message)
                 raise reply_error(exec_value.message)
             values = _convert(exec_value, encoding)
         if raise_on_error:

@@ -1,0 +1,155 @@
+"""Requests that cannot be sent never put a shared Redis connection out of step.
+
+Many tasks share one connection to a real redis-server, each writing and
+reading its own key, while other tasks keep trying transactions, pipelines
+and commands with arguments that cannot be sent: a lone surrogate, objects
+RESP cannot carry, arguments whose conversion raises. Every good caller must
+get its own values; every bad one an exception, and nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+import pytest
+
+from tidewire import LocalProtocolError
+from tidewire_asyncio import resp
+
+pytestmark = pytest.mark.anyio
+
+
+class BrokenBytes(bytes):
+    """Bytes whose conversion raises (the core calls ``bytes()`` on a subclass)."""
+
+    def __bytes__(self):
+        raise RuntimeError("broken __bytes__")
+
+
+class BrokenStr(str):
+    """A str whose conversion raises (the core calls ``str()`` on a subclass)."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        raise RuntimeError("broken __str__")
+
+    def encode(self, *args, **kwargs):
+        raise RuntimeError("broken encode")
+
+
+BAD_ARGUMENTS = ["\ud800", "ok\udfff", object(), None, True, BrokenBytes(b"x"), BrokenStr("y")]
+
+
+def bad_requests(rng):
+    """Each item: a coroutine function taking the connection, that must raise."""
+    bad = rng.choice(BAD_ARGUMENTS)
+    before = [("SET", "bad-before", "1")] * rng.randrange(3)
+    after = [("GET", "bad-after")] * rng.randrange(3)
+    commands = [*before, ("SET", "bad", bad), *after]
+
+    async def transaction(conn):
+        pipeline = conn.pipeline(transaction=True)
+        for args in commands:
+            pipeline.add(*args)
+        return await pipeline.execute()
+
+    async def pipeline(conn):
+        pipeline = conn.pipeline()
+        for args in commands:
+            pipeline.add(*args)
+        return await pipeline.execute()
+
+    async def command(conn):
+        return await conn.execute("SET", "bad", bad)
+
+    return rng.choice([transaction, transaction, pipeline, command])
+
+
+@pytest.mark.parametrize("protocol", [3, 2])
+async def test_bad_requests_never_reach_another_callers_reply(server, protocol):
+    rng = random.Random(12)
+    mismatches = []
+    refused = []
+    async with await resp.connect(server.url, protocol=protocol) as conn:
+
+        async def good(i):
+            key, value = f"own-{i}", f"value-{i}".encode()
+            way = i % 3
+            if way == 0:
+                got = [await conn.execute("SET", key, value), await conn.execute("GET", key)]
+            else:
+                got = (
+                    await conn.pipeline(transaction=way == 2)
+                    .add("SET", key, value)
+                    .add("GET", key)
+                    .execute()
+                )
+            if got not in ([b"OK", value], [True, value]):
+                mismatches.append((i, got))
+
+        async def bad(request):
+            try:
+                await request(conn)
+            except (LocalProtocolError, RuntimeError) as exc:
+                refused.append(type(exc))
+            else:
+                mismatches.append(("a bad request went through", request))
+
+        with anyio.fail_after(60):
+            for _ in range(10):
+                async with anyio.create_task_group() as tg:
+                    for i in range(200):
+                        tg.start_soon(good, i)
+                        if i % 4 == 0:
+                            tg.start_soon(bad, bad_requests(rng))
+        assert mismatches == []
+        assert len(refused) == 10 * 50
+        # And the connection is still in step: not inside a MULTI, replies matched.
+        assert await conn.execute("ECHO", "last") == b"last"
+        assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]
+        assert not conn.closed
+
+
+def converts_once():
+    """An argument that converts once, then raises: a failure met only part-way through sending.
+
+    A check made before sending passes, so only the second line of defence
+    (abandon what was queued, discard the MULTI) can keep the connection in step.
+    """
+    calls = []
+
+    class Flaky(bytes):
+        def __bytes__(self):
+            calls.append(None)
+            if len(calls) > 1:
+                raise RuntimeError("failed on the second conversion")
+            return b"flaky"
+
+    return Flaky(b"flaky")
+
+
+async def test_a_failure_part_way_through_a_manual_transaction_is_discarded(server):
+    """A plain pipeline holding MULTI ... EXEC (sent command by command) fails after MULTI."""
+    async with await resp.connect(server.url) as conn:
+        results = {}
+
+        async def good(i):
+            pipeline = conn.pipeline().add("SET", f"own-{i}", i).add("GET", f"own-{i}")
+            results[i] = await pipeline.execute()
+
+        async def bad():
+            pipeline = conn.pipeline().add("MULTI").add("SET", "k", converts_once()).add("EXEC")
+            with pytest.raises(RuntimeError, match="second conversion"):
+                await pipeline.execute()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for i in range(300):
+                    tg.start_soon(good, i)
+                    if i % 30 == 0:
+                        tg.start_soon(bad)
+        assert results == {i: [b"OK", str(i).encode()] for i in range(300)}
+        assert await conn.execute("ECHO", "in step") == b"in step"
+        assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]
