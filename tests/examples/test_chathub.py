@@ -22,6 +22,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -32,6 +34,7 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from chathub import asyncio_hub, room  # noqa: E402
+from chathub.outbox import MAX_PENDING, Outbox  # noqa: E402
 
 
 def _load(name, path):
@@ -703,3 +706,64 @@ async def test_a_client_that_reads_nothing_is_dropped_and_the_room_carries_on(cl
         await readers[0].say("after them")
         for someone in [sender, *readers]:
             assert await until(someone, "after them") == "<user1> after them"
+
+
+# -- the same class of bug, without sockets: any bursts, any reading paces ---------------------
+
+
+async def room_with_readers(bursts, paces, deaf):
+    """Senders publish their bursts at once to readers of various paces (and maybe a deaf one).
+
+    Returns what each reader got, and how many times the deaf one was dropped.
+    """
+    the_room = room.Room()
+    received = [[] for _ in paces]
+    dropped = []
+
+    def reader(number, pace):
+        async def send(text):
+            for _ in range(pace):
+                await asyncio.sleep(0)
+            received[number].append(text)
+
+        return send
+
+    async def goodbye():
+        dropped.append(True)
+
+    deaf_until_the_end = asyncio.Event()
+
+    async def taken_at_the_end(text):
+        await deaf_until_the_end.wait()
+
+    outboxes = [Outbox(reader(n, pace), goodbye, stall_timeout=60) for n, pace in enumerate(paces)]
+    if deaf:
+        outboxes.append(Outbox(taken_at_the_end, goodbye, stall_timeout=0.01))
+    the_room.members.update(room.Member(outbox.deliver, "test") for outbox in outboxes)
+
+    async def talk(sender, count):
+        for number in range(count):
+            await the_room.bus.publish(f"<{sender}> {number}")
+
+    with anyio.fail_after(60):
+        await asyncio.gather(*(talk(sender, count) for sender, count in enumerate(bursts)))
+        deaf_until_the_end.set()
+        for outbox in outboxes:
+            await outbox.aclose()  # a reader's outbox is sent whole first
+    return received, len(dropped)
+
+
+@given(
+    bursts=st.lists(st.integers(0, 400), min_size=1, max_size=3),
+    paces=st.lists(st.integers(0, 2), min_size=1, max_size=3),
+    deaf=st.booleans(),
+)
+def test_fuzz_bursts_reach_every_reader_in_order_and_only_the_deaf_are_dropped(bursts, paces, deaf):
+    received, dropped = asyncio.run(room_with_readers(bursts, paces, deaf))
+    for texts in received:
+        for sender, count in enumerate(bursts):
+            said = [text for text in texts if text.startswith(f"<{sender}> ")]
+            assert said == [f"<{sender}> {number}" for number in range(count)]
+    # The deaf one takes one text and finishes it only at the end: it holds
+    # MAX_PENDING more, and is dropped (once) only when a text finds no room.
+    assert dropped == (1 if deaf and sum(bursts) > MAX_PENDING + 1 else 0)
