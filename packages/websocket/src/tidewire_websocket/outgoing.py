@@ -128,12 +128,11 @@ def close_payload(event: CloseConnection) -> bytes:
 class Framer:
     """Turns what one side sends into frames: fragmented messages, compression, masking.
 
+    The connection sets ``deflate`` to its compression state once
+    permessage-deflate was agreed; until then messages go uncompressed.
+
     Args:
         client: Whether frames are masked, each with a fresh random key.
-
-    Attributes:
-        deflate: The connection's compression state once permessage-deflate
-            was agreed, else ``None``.
     """
 
     __slots__ = ("_client", "_compressed", "_kind", "_mask_index", "_masks", "deflate")
