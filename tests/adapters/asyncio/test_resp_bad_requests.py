@@ -13,6 +13,8 @@ import random
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tidewire import LocalProtocolError
 from tidewire_asyncio import resp
@@ -152,4 +154,60 @@ async def test_a_failure_part_way_through_a_manual_transaction_is_discarded(serv
                         tg.start_soon(bad)
         assert results == {i: [b"OK", str(i).encode()] for i in range(300)}
         assert await conn.execute("ECHO", "in step") == b"in step"
+        assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]
+
+
+ARGUMENTS = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=8),  # lone surrogates included
+    st.binary(max_size=8),
+    st.integers(),
+    st.floats(),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.builds(bytearray, st.binary(max_size=4)),
+    st.builds(memoryview, st.binary(max_size=4)),
+    st.just(memoryview(b"abcdef")[::2]),  # not contiguous
+    st.builds(BrokenBytes),
+    st.builds(BrokenStr),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arguments=st.lists(ARGUMENTS, min_size=1, max_size=4),
+    way=st.sampled_from(["transaction", "pipeline", "commands", "manual MULTI"]),
+)
+async def test_fuzz_any_argument_leaves_a_shared_connection_in_step(server, arguments, way):
+    """Whatever the arguments, a request succeeds or raises; the others get their own replies."""
+    async with await resp.connect(server.url) as conn:
+        commands = [("SET", f"fuzz-{i}", arg) for i, arg in enumerate(arguments)]
+        own = []
+
+        async def attempt():
+            try:
+                if way == "commands":
+                    for args in commands:
+                        await conn.execute(*args)
+                else:
+                    pipeline = conn.pipeline(transaction=way == "transaction")
+                    if way == "manual MULTI":  # sent command by command
+                        pipeline.add("MULTI")
+                    for args in commands:
+                        pipeline.add(*args)
+                    if way == "manual MULTI":
+                        pipeline.add("EXEC")
+                    await pipeline.execute()
+            except (LocalProtocolError, RuntimeError):
+                pass
+
+        async def bystander():
+            pipeline = conn.pipeline().add("SET", "fuzz-own", b"mine").add("GET", "fuzz-own")
+            own.append(await pipeline.execute())
+            own.append(await conn.execute("ECHO", "also mine"))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt)
+            tg.start_soon(bystander)
+        assert own == [[b"OK", b"mine"], b"also mine"]
         assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]
