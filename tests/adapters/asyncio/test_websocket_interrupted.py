@@ -141,6 +141,34 @@ async def test_a_cancelled_receive_of_whole_messages_loses_nothing():
     assert outcome == {"then": "Hello, world!", "next": "next"}
 
 
+async def test_receives_cancelled_before_the_first_fragment_take_nothing():
+    """Cancelled at their first await, receive(), async for and receive_stream() take nothing."""
+    outcome = []
+    done = anyio.Event()
+
+    async def handler(websocket):
+        with anyio.move_on_after(0.01):
+            await websocket.receive()
+        with anyio.move_on_after(0.01):
+            async for _ in websocket:
+                pass
+        with anyio.move_on_after(0.01):
+            async for _ in websocket.receive_stream():
+                pass
+        outcome.append(await websocket.receive())
+        done.set()
+
+    with anyio.fail_after(10):
+        async with (
+            serve_ours(handler, streaming=True) as server,
+            await connect(server, compression=None) as client,
+        ):
+            await anyio.sleep(0.1)  # the three receives wait, and are cancelled
+            await client.send(["Hello, ", "world!"])
+            await done.wait()
+    assert outcome == ["Hello, world!"]
+
+
 # -- item 6: an interrupted fragmented send fails the connection with 1011 -------------
 
 
