@@ -184,6 +184,42 @@ def main() -> None:
     )
     _where_time_goes()
     _per_event_cost()
+    _colliding_keys()
+
+
+def _colliding_keys() -> None:
+    """A map whose big number keys all share one hash: time must grow linearly."""
+    modulus = 2**61 - 1  # CPython hashes an int modulo this: every multiple hashes to 0
+    rows = []
+    times: dict[int, tuple[float, float]] = {}
+    for count in (20_000, 40_000):
+        body = b"".join(b"(%d\r\n:%d\r\n" % (modulus * (i + 1), i) for i in range(count))
+        chunks = chunks_of(b"%%%d\r\n" % count + body)
+        ours = best_time(ours_reader(chunks, 1), repeat=3, min_time=0.2)
+        theirs = best_time(hiredis_reader(chunks, 1), repeat=3, min_time=0.2)
+        times[count] = (ours, theirs)
+        size = sum(map(len, chunks))
+        rows.append(
+            [
+                f"map of {count:,} colliding big number keys ({human(size, 'B')})",
+                f"{ours * 1e3:.1f} ms",
+                f"{theirs * 1e3:.1f} ms",
+                f"{theirs / ours:.2f}x",
+            ]
+        )
+    rows.append(
+        [
+            "growth, 40k over 20k (2.00 is linear)",
+            f"{times[40_000][0] / times[20_000][0]:.2f}",
+            f"{times[40_000][1] / times[20_000][1]:.2f}",
+            "",
+        ]
+    )
+    print_table(
+        "Colliding map keys (issue 12, item 3; lower is better)",
+        ["workload", "ours: ReplyReader", "hiredis.Reader", "ours vs hiredis"],
+        rows,
+    )
 
 
 def _per_event_cost() -> None:

@@ -58,6 +58,13 @@ _SIMPLE_RUN_LINE = 1024 * 1024  # the longest simple string a run of them takes
 _SAME_BLOB_MAX = 8 * 1024  # longer blobs gain nothing from being split out in batches
 _SAME_BLOB_FIRST = 8  # how many blobs a batch of top-level ones tries first
 _KINDS = {42: _ARRAY, 37: _MAP, 126: _SET, 62: _PUSH, 124: _ATTR}
+# Keys whose hashes a peer chooses: CPython does not randomise the hash of
+# an int or a float (every multiple of 2**61 - 1 hashes to 0), so a dict or
+# set of thousands of them would take quadratic time to build. A map or set
+# holding one is kept as MapPairs or SetMembers instead, in linear time.
+# (64-bit integers are safe: at most 9 of them share a hash. bytes and str
+# hashes are randomised; Verbatim and ErrorReply hash their bytes.)
+_UNSAFE_KEYS = frozenset((BigNumber, float))
 _NAMES = {_ARRAY: "array", _MAP: "map", _SET: "set", _PUSH: "push", _ATTR: "attribute"}
 
 # Frequent simple strings are shared objects: no allocation, no checks.
@@ -203,6 +210,8 @@ def _build(frame: list[Any], offset: int) -> Any:
     if kind == _ARRAY:
         return items
     if kind == _SET:
+        if not _UNSAFE_KEYS.isdisjoint(map(type, items)):
+            return SetMembers(items)
         try:
             members = set(items)
         except TypeError:
@@ -216,6 +225,8 @@ def _build(frame: list[Any], offset: int) -> Any:
 def _pairs(items: list[Any]) -> Any:
     keys = items[::2]
     values = items[1::2]
+    if not _UNSAFE_KEYS.isdisjoint(map(type, keys)):
+        return MapPairs(zip(keys, values, strict=True))
     try:
         mapping = dict(zip(keys, values, strict=True))
     except TypeError:

@@ -19,12 +19,17 @@ classes here cover what plain values would lose:
   event instead).
 
 Maps and sets: a map becomes a ``dict`` and a set a ``set`` when that loses
-nothing, that is when every key (member) is hashable and no two are equal in
-Python. Otherwise (duplicate keys, ``1`` and ``True`` in one map, a list or
-map as a key) the map becomes :class:`MapPairs`, the list of its
-``(key, value)`` pairs in wire order, and the set becomes
+nothing and is safe, that is when every key (member) is hashable, no two are
+equal in Python, and none is a big number or a double. Otherwise (duplicate
+keys, ``1`` and ``True`` in one map, a list or map as a key, a
+:class:`BigNumber` or ``float`` key) the map becomes :class:`MapPairs`, the
+list of its ``(key, value)`` pairs in wire order, and the set becomes
 :class:`SetMembers`, the list of its members in wire order. Both are
-``list`` subclasses, so the wire content is always all there.
+``list`` subclasses, so the wire content is always all there. Big numbers
+and doubles are never hashed because CPython does not randomise their
+hashes: a peer could send thousands of keys with one hash (multiples of
+``2**61 - 1``), whose dict would take quadratic time to build. So parsing
+is linear in the size of the reply whatever its keys.
 """
 
 from __future__ import annotations
@@ -168,9 +173,12 @@ class Attributed(Event):
 class MapPairs(list[tuple[Any, Any]]):
     """A RESP3 map that a ``dict`` cannot hold: its ``(key, value)`` pairs in wire order.
 
-    Used when a key is unhashable (a list, a dict) or when two keys are equal
-    in Python (a repeated key; ``1`` and ``True``). :meth:`to_dict` gives a
-    dict when that is acceptable to the caller.
+    Used when a key is unhashable (a list, a dict), when two keys are equal
+    in Python (a repeated key; ``1`` and ``True``), or when a key is a
+    :class:`BigNumber` or a ``float`` (whose hashes a peer can make collide).
+    :meth:`to_dict` gives a dict when that is acceptable to the caller (it
+    takes quadratic time on colliding keys: bound the size first if the
+    peer is not trusted).
     """
 
     __slots__ = ()
@@ -190,8 +198,9 @@ class MapPairs(list[tuple[Any, Any]]):
 class SetMembers(list[Any]):
     """A RESP3 set that a Python ``set`` cannot hold: its members in wire order.
 
-    Used when a member is unhashable or two members are equal in Python
-    (a repeated member; ``1`` and ``True``).
+    Used when a member is unhashable, two members are equal in Python
+    (a repeated member; ``1`` and ``True``), or a member is a
+    :class:`BigNumber` or a ``float``.
     """
 
     __slots__ = ()
