@@ -86,8 +86,10 @@ _NAMES_MAX = 1024
 
 def _end_of_stream(parser: ReplyParser, buffer: ReceiveBuffer) -> ConnectionClosed:
     if not parser.idle:
+        # The end of the stream, not how far the parser happened to read.
+        end = buffer.offset + len(buffer)
         raise RemoteProtocolError(
-            "the peer closed the connection inside a reply", offset=buffer.offset
+            f"the peer closed the connection inside a reply at byte {end}", offset=end
         )
     return ConnectionClosed()
 

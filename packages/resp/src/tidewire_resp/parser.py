@@ -301,20 +301,47 @@ class ReplyParser:
                 before it (otherwise the error is queued after the values).
         """
         buffer = self._buffer
-        available = len(buffer)
-        if not available:
-            return False
+        limit = self._limits.max_buffer_size
+        if limit is None:
+            return self._fill(len(buffer))
+        # max_buffer_size is a rule about the stream: a value spans at most
+        # `limit` bytes. The parser sees no byte past start + limit, so what
+        # it finds (values, errors) is the same however the input was split;
+        # a value still incomplete there, with more bytes waiting, is the error.
+        while True:
+            available = len(buffer)
+            if not available:
+                return False
+            position = buffer.offset
+            start = position if self.idle else self._start
+            visible = min(available, start + limit - position)
+            if visible <= 0:
+                raise self._too_big(start)
+            if self._fill(visible):
+                return True
+            if visible == available:
+                return False
+            if buffer.offset == position:
+                # Nothing taken: what is incomplete needs bytes past its limit.
+                raise self._too_big(start)
+
+    def _too_big(self, start: int) -> RemoteProtocolError:
+        limit = self._limits.max_buffer_size
+        return _error(f"a reply spans more than the limit of {limit} bytes", start)
+
+    def _fill(self, visible: int) -> bool:
+        """Parse the first ``visible`` bytes of the buffer; return whether anything was queued."""
+        buffer = self._buffer
         rest = self._rest
         need = self._need
-        if need > len(rest) + available:
-            self._check_size(self._offset + len(rest) + available)
+        if need > len(rest) + visible:
             return False
         if need >= _LARGE_BLOB and rest[0] == 36 and not self._stack and self._attrs is None:
             missing = need - 2 - len(rest)
             if missing >= 0:
                 return self._large_blob(rest, buffer, need, missing)
         acc = self._acc
-        new = buffer.read_all()
+        new = buffer.read_all() if visible == len(buffer) else buffer.read_at_most(visible)
         if acc is not None:
             if new.find(b"\n") < 0:
                 self._extend_line(acc, new)
@@ -355,16 +382,8 @@ class ReplyParser:
         self._offset = start + need
         if end != b"\r\n":
             raise _error("a blob is not followed by CRLF", start + need - 2)
-        limit = self._limits.max_buffer_size
-        if limit is not None and need > limit:
-            raise _error(f"a reply spans more than the limit of {limit} bytes", start)
         self.ready.append(payload)
         return True
-
-    def _check_size(self, end: int) -> None:
-        limit = self._limits.max_buffer_size
-        if limit is not None and not self.idle and end - self._start > limit:
-            raise _error(f"a reply spans more than the limit of {limit} bytes", self._start)
 
     def _extend_line(self, acc: bytearray, new: bytes) -> None:
         """Grow a partial line by bytes holding no LF, checking only the new bytes."""
@@ -376,7 +395,6 @@ class ReplyParser:
             raise _error(
                 f"a line is longer than the limit of {self._limits.max_line_length} bytes", start
             )
-        self._check_size(start + len(acc))
 
     def _check_line(self, data: bytes, pos: int, offset: int) -> None:
         """Check a partial line, data[pos:], which holds no CRLF."""
@@ -526,9 +544,6 @@ class ReplyParser:
         max_bulk = limits.max_bulk_length
         max_agg = limits.max_aggregate_length
         max_depth = limits.max_depth
-        max_size = limits.max_buffer_size
-        # Runs of top-level scalars take a faster path if none can break a limit.
-        runs = max_size is None or max_size > max_bulk + max_line + 4
         streak = 0
         stack = self._stack
         out = self.ready.append
@@ -729,20 +744,17 @@ class ReplyParser:
                         value = Attributed(value, attrs)
                         attrs = None
                     if not stack:
-                        if max_size is not None and base + pos - start > max_size:
-                            raise _error(
-                                f"a reply spans more than the limit of {max_size} bytes", start
-                            )
                         out(value)
-                        if runs:
-                            if start >= base and data[start - base] in _RUNS:
-                                streak += 1
-                                if streak > 3 and pos < n and data[pos] in _RUNS:
-                                    # Several top-level scalars in a row: a run, likely.
-                                    pos = self._run(data, pos, n)
-                                    streak = 0
-                            else:
+                        # (A run holds whole values only, all in the bytes fill() let the
+                        # parser see: none can break max_buffer_size.)
+                        if start >= base and data[start - base] in _RUNS:
+                            streak += 1
+                            if streak > 3 and pos < n and data[pos] in _RUNS:
+                                # Several top-level scalars in a row: a run, likely.
+                                pos = self._run(data, pos, n)
                                 streak = 0
+                        else:
+                            streak = 0
                         break
                     frame = stack[-1]
                     kind = frame[0]
@@ -840,4 +852,3 @@ class ReplyParser:
             self._attrs = attrs
             self._start = start
             self._offset = base + pos
-        self._check_size(base + n)

@@ -133,21 +133,44 @@ class _CommandParser:
         self.ready.clear()
         self.index = 0
         buffer = self._buffer
-        available = len(buffer)
-        if not available:
-            return False
+        limit = self._max_size
+        if limit is None:
+            return self._fill(len(buffer))
+        # As in the reply parser: a command spans at most `limit` bytes of the
+        # stream, and the parser sees no byte past start + limit, so the
+        # outcome does not depend on how the input was split.
+        while True:
+            available = len(buffer)
+            if not available:
+                return False
+            position = buffer.offset
+            start = position if self.idle else self._start
+            visible = min(available, start + limit - position)
+            if visible <= 0:
+                raise self._too_big_command(start)
+            if self._fill(visible):
+                return True
+            if visible == available:
+                return False
+            if buffer.offset == position:
+                # Nothing taken: what is incomplete needs bytes past its limit.
+                raise self._too_big_command(start)
+
+    def _too_big_command(self, start: int) -> RemoteProtocolError:
+        return _error(f"a command spans more than the limit of {self._max_size} bytes", start)
+
+    def _fill(self, visible: int) -> bool:
+        buffer = self._buffer
         rest = self._rest
-        if self._need > len(rest) + available:
-            self._check_size(self._offset + len(rest) + available)
+        if self._need > len(rest) + visible:
             return False
         acc = self._acc
-        new = buffer.read_all()
+        new = buffer.read_all() if visible == len(buffer) else buffer.read_at_most(visible)
         if acc is not None:
             acc += new
             if new.find(b"\n") < 0:
                 if self._too_long(acc, 0):
                     raise _error(self._too_big(acc[0]), self._offset)
-                self._check_size(self._offset + len(acc))
                 return False
             data = bytes(acc)
             self._acc = None
@@ -174,12 +197,6 @@ class _CommandParser:
         if self._remaining:
             return "too big bulk count string"
         return "too big mbulk count string" if first == 42 else "too big inline request"
-
-    def _check_size(self, end: int) -> None:
-        if self._max_size is not None and not self.idle and end - self._start > self._max_size:
-            raise _error(
-                f"a command spans more than the limit of {self._max_size} bytes", self._start
-            )
 
     def _parse(self, data: bytes) -> None:
         out = self.ready.append
@@ -249,16 +266,10 @@ class _CommandParser:
                 pos = end + 2
                 self._remaining -= 1
                 if not self._remaining:
-                    if self._max_size is not None and base + pos - self._start > self._max_size:
-                        raise _error(
-                            f"a command spans more than the limit of {self._max_size} bytes",
-                            self._start,
-                        )
                     out(Command(tuple(self._args)))
                     self._args = []
         finally:
             self._offset = base + pos
-        self._check_size(base + n)
 
 
 class ServerConnection(Connection[Command, Reply | Push]):
@@ -342,8 +353,10 @@ class ServerConnection(Connection[Command, Reply | Push]):
 
     def _end_of_stream(self) -> ConnectionClosed:
         if not self._parser.idle:
+            # The end of the stream, not how far the parser happened to read.
+            end = self._buffer.offset + len(self._buffer)
             raise RemoteProtocolError(
-                "the peer closed the connection inside a command", offset=self._buffer.offset
+                f"the peer closed the connection inside a command at byte {end}", offset=end
             )
         return ConnectionClosed()
 
