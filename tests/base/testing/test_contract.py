@@ -71,6 +71,12 @@ class Deaf(Words):
             super().receive_data(data)
 
 
+class Gullible(Words):
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        if isinstance(data, bytes | bytearray | memoryview):
+            super().receive_data(data)
+
+
 class Careless(Words):
     def _send(self, event: Word) -> None:
         self._write(event.word)
@@ -109,6 +115,11 @@ def test_catches_a_non_terminal_error():
 def test_catches_receive_after_eof():
     with pytest.raises(AssertionError, match="after receive_eof"):
         suite_for(Deaf).test_receive_data_after_eof_is_a_local_error()
+
+
+def test_catches_accepting_what_is_not_bytes():
+    with pytest.raises(AssertionError, match=r"receive_data\('text'\) was accepted"):
+        suite_for(Gullible).test_receive_data_refuses_what_is_not_bytes()
 
 
 def test_catches_accepting_a_bad_event():

@@ -67,6 +67,10 @@ def test_outcome_equality():
     assert a == b
     assert a != Outcome([Byte(1)], RemoteProtocolError("x", code="other"))
     assert a != Outcome([Byte(1)], None)
+    # The same fault at another place in the stream is another outcome.
+    at_1 = Outcome([], RemoteProtocolError("x", code="FF", offset=1))
+    assert at_1 == Outcome([], RemoteProtocolError("y", code="FF", offset=1))
+    assert at_1 != Outcome([], RemoteProtocolError("x", code="FF", offset=2))
     assert a != "outcome"
     assert "Outcome(events=[Byte(value=1)]" in repr(a)
     with pytest.raises(TypeError):

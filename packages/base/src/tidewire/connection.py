@@ -97,10 +97,16 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
         failed connection does not grow its memory.
 
         Raises:
-            LocalProtocolError: after :meth:`receive_eof`.
+            LocalProtocolError: after :meth:`receive_eof`; or ``data`` is not
+                bytes-like (a ``str``, an ``int``, a released memoryview).
         """
         if self._receive_state is ReceiveState.OPEN:
-            self._buffer.append(data)
+            try:
+                self._buffer.append(data)
+            except (TypeError, ValueError) as exc:  # a str, an int, a released memoryview
+                raise LocalProtocolError(
+                    f"receive_data() takes bytes, bytearray or memoryview: {exc}"
+                ) from None
         elif self._receive_state is not ReceiveState.ERROR:
             raise LocalProtocolError("receive_data() called after receive_eof()")
 

@@ -92,6 +92,20 @@ class ConnectionContract:
         connection.receive_data(self.invalid_input)  # must not raise: parsing is lazy
         assert connection.error is None
 
+    def test_receive_data_refuses_what_is_not_bytes(self) -> None:
+        """receive_data() of a str, an int or a released memoryview is LocalProtocolError."""
+        released = memoryview(b"x")
+        released.release()
+        for bad in ("text", 1, None, released):
+            connection = self.make_connection()
+            try:
+                connection.receive_data(bad)  # type: ignore[arg-type]
+            except LocalProtocolError as error:
+                assert error.message
+            else:
+                raise AssertionError(f"receive_data({bad!r}) was accepted")
+            assert connection.next_event() is NEED_DATA
+
     def test_empty_data_is_not_eof(self) -> None:
         """An empty receive_data() is not end of file."""
         connection = self.make_connection()

@@ -32,8 +32,9 @@ class Outcome:
     """What a connection made of some input: its events and the error that ended it, if any.
 
     Two outcomes are equal when their events are equal and their errors are
-    of the same class with the same ``code`` (messages may word the same
-    fault differently).
+    of the same class with the same ``code`` and ``offset`` (messages may
+    word the same fault differently, but it is at one place in the stream
+    however the input was split).
     """
 
     __slots__ = ("error", "events")
@@ -43,8 +44,9 @@ class Outcome:
         self.error = error
 
     def _key(self) -> tuple[list[Event], object]:
-        error = None if self.error is None else (type(self.error), self.error.code)
-        return self.events, error
+        error = self.error
+        key = None if error is None else (type(error), error.code, error.offset)
+        return self.events, key
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
