@@ -57,6 +57,7 @@ try:
         WebSocketClosed,
         WebSocketConnection,
     )
+    from tidewire_websocket.deflate import check_config
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.websocket needs the WebSocket core:"
@@ -717,11 +718,21 @@ def _chunk_kind(piece: object) -> type[TextChunk] | type[BytesChunk]:
     )
 
 
-def _deflate(compression: str | None) -> tuple[PerMessageDeflate, ...]:
+def _deflate(
+    compression: str | PerMessageDeflate | None, *, client: bool
+) -> tuple[PerMessageDeflate, ...]:
+    """The extensions to offer or accept; ValueError now rather than in every handshake."""
     if compression is None:
         return ()
+    if isinstance(compression, PerMessageDeflate):
+        # The core would refuse a bad setting only when sending its
+        # handshake: after connecting, or once per accepted client.
+        check_config(compression, client=client)
+        return (compression,)
     if compression != "deflate":
-        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+        raise ValueError(
+            f'compression must be "deflate", a PerMessageDeflate or None, not {compression!r}'
+        )
     return (PerMessageDeflate(),)
 
 
@@ -733,7 +744,7 @@ async def connect(
     *,
     subprotocols: Sequence[str] = (),
     extra_headers: Sequence[tuple[str | bytes, str | bytes]] = (),
-    compression: str | None = "deflate",
+    compression: str | PerMessageDeflate | None = "deflate",
     max_message_size: int | None = 1024 * 1024,
     max_frame_size: int | None = None,
     streaming: bool = False,
@@ -754,7 +765,10 @@ async def connect(
         uri: ``ws://host[:port]/path?query`` or ``wss://...`` (TLS).
         subprotocols: Subprotocols to offer, in order of preference.
         extra_headers: Headers to add to the request (``Origin``, cookies ...).
-        compression: ``"deflate"`` to offer permessage-deflate, ``None`` not to.
+        compression: ``"deflate"`` to offer permessage-deflate with the
+            core's defaults, a :class:`~tidewire_websocket.PerMessageDeflate`
+            to offer these settings (windows, context takeover,
+            ``memory_level``), or ``None`` not to offer it.
         max_message_size: The largest message accepted, in bytes (after
             decompression), or ``None``; a larger one fails the connection
             with 1009.
@@ -778,7 +792,8 @@ async def connect(
         The open connection.
 
     Raises:
-        ValueError: the URI is not a WebSocket URI, or a bad option.
+        ValueError: the URI is not a WebSocket URI, or a bad option
+            (``compression`` settings included, refused before connecting).
         HandshakeRejected: the server answered with an HTTP error.
         RemoteProtocolError: the server's answer broke RFC 6455.
         TimeoutError: ``open_timeout`` expired.
@@ -799,7 +814,7 @@ async def connect(
         host_header,
         target,
         subprotocols=tuple(subprotocols),
-        extensions=_deflate(compression),
+        extensions=_deflate(compression, client=True),
         headers=headers,
     )
     factory = partial(
@@ -891,7 +906,7 @@ def serve(
     process_request: ProcessRequest | None = None,
     process_http: ProcessHTTP | None = None,
     subprotocols: Sequence[str] = (),
-    compression: str | None = "deflate",
+    compression: str | PerMessageDeflate | None = "deflate",
     max_message_size: int | None = 1024 * 1024,
     max_frame_size: int | None = None,
     streaming: bool = False,
@@ -931,7 +946,10 @@ def serve(
         process_request: The request hook, or ``None``.
         process_http: The plain-HTTP hook, or ``None``.
         subprotocols: Subprotocols supported, in order of preference.
-        compression: ``"deflate"`` to accept permessage-deflate, ``None`` not to.
+        compression: ``"deflate"`` to accept permessage-deflate with the
+            core's defaults, a :class:`~tidewire_websocket.PerMessageDeflate`
+            to accept it with these settings (windows, context takeover,
+            ``memory_level``), or ``None`` to decline it.
         max_message_size: As for :func:`connect`.
         max_frame_size: As for :func:`connect`.
         streaming: As for :func:`connect`.
@@ -948,9 +966,9 @@ def serve(
         The server, not yet listening; ``await`` it or enter it.
 
     Raises:
-        ValueError: a bad option.
+        ValueError: a bad option (``compression`` settings included).
     """
-    extensions = _deflate(compression)
+    extensions = _deflate(compression, client=False)
     offered = tuple(subprotocols)
     factory = partial(
         ServerConnection,
