@@ -421,3 +421,44 @@ def test_fuzz_random_values_through_every_server_sending_method(
         refuses_cleanly(server, server.send, Reply(value, attributes))
         refuses_cleanly(server, server.send, Push(value, attributes))
         refuses_cleanly(server, server.send, value)
+
+
+# -- every value the parser produces can be repr'd and sent back ------------------------
+
+wire_scalars = st.one_of(
+    st.sampled_from([b"+OK\r\n", b"-ERR x\r\n", b"_\r\n", b"#t\r\n", b",-0\r\n", b",nan\r\n"]),
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: b":%d\r\n" % n),
+    st.integers(1, 6000).map(lambda digits: b"(-" + b"9" * digits + b"\r\n"),
+    st.binary(min_size=3, max_size=3).flatmap(
+        lambda fmt: st.binary(max_size=5).map(
+            lambda data: b"=%d\r\n%b:%b\r\n" % (len(data) + 4, fmt, data)
+        )
+    ),
+    st.binary(max_size=5).map(lambda data: b"!%d\r\n%b\r\n" % (len(data), data)),
+    st.floats().map(lambda f: b",%r\r\n" % f),
+)
+
+
+def wire_aggregates(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    def build(kind: bytes, items: list[bytes]) -> bytes:
+        count = len(items) // 2 if kind in (b"%", b"|") else len(items)
+        body = b"".join(items[: count * 2] if kind in (b"%", b"|") else items)
+        return kind + b"%d\r\n" % count + body
+
+    return st.builds(
+        build, st.sampled_from([b"*", b"%", b"~", b">", b"|"]), st.lists(children, max_size=5)
+    )
+
+
+@given(st.lists(st.recursive(wire_scalars, wire_aggregates, max_leaves=10), max_size=3))
+def test_fuzz_every_parsed_value_reprs_and_is_sent_back_the_same(replies: list[bytes]) -> None:
+    reader = ReplyReader()
+    reader.receive_data(b"".join(replies))
+    events = list(reader.events())
+    server = ServerConnection(protocol=3)  # RESP3: RESP2 would degrade the types
+    for event in events:
+        assert repr(event)
+        server.send(event)
+    again = ReplyReader()
+    again.receive_data(server.data_to_send())
+    assert list(again.events()) == events

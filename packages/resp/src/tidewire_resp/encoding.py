@@ -271,7 +271,7 @@ def _verbatim(item: Verbatim, resp3: bool) -> bytes:
         fmt = item.format.encode("latin-1")
     except UnicodeEncodeError:
         fmt = b""
-    if len(fmt) != 3 or b":" in fmt:
+    if len(fmt) != 3:
         raise LocalProtocolError(f"a verbatim format must be 3 bytes: {item.format[:40]!r}")
     data = _bytes_like(item.data, "a verbatim string")
     if resp3:
