@@ -191,6 +191,7 @@ def test_every_big_number_parsed_can_be_repred_and_sent_back() -> None:
     reader.receive_data(b"(" + digits + b"\r\n")
     (reply,) = list(reader.events())
     assert repr(reply.value) == f"BigNumber({digits.decode()})"
+    assert str(reply.value) == f"{reply.value}" == digits.decode()
     assert repr(reply).startswith("Reply(value=BigNumber(-7777")
     server = ServerConnection(protocol=3)
     server.send(Reply(reply.value))

@@ -97,10 +97,10 @@ class SimpleString(bytes):
 class BigNumber(int):
     """A RESP3 big number (``(12345678901234567890``): an ``int`` of any size.
 
-    Parsing, ``repr()`` and sending are not bound by Python's limit on
-    digits converted at once (4300 by default); parsing is bound by the
-    connection's line length limit. (``str()`` of a longer one is, as for
-    any ``int``.)
+    Parsing, ``str()``, ``repr()`` and sending are not bound by Python's
+    limit on digits converted at once (4300 by default); parsing is bound
+    by the connection's line length limit. (Other conversions of a longer
+    one, such as ``format(n, ",")``, are, as for any ``int``.)
     """
 
     __slots__ = ()
@@ -108,6 +108,9 @@ class BigNumber(int):
     def __repr__(self) -> str:
         # decimal(), not repr(int): it has no limit on the number of digits.
         return f"BigNumber({decimal(self).decode()})"
+
+    def __str__(self) -> str:
+        return decimal(self).decode()
 
 
 class ErrorReply(Event):
