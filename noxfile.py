@@ -81,7 +81,7 @@ DISTS = {
 }
 BY_KEY = {d.key: d for d in DISTS.values()}
 # Test folders that belong to no distribution: the docs' examples and the tools.
-EXTRA_TARGETS = ["examples", "tools"]
+EXTRA_TARGETS = ["docs", "examples", "tools"]
 TEST_TARGETS = [*BY_KEY, *EXTRA_TARGETS]
 
 
