@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect as websockets_connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tidewire_asyncio import resp
 from tidewire_asyncio import websocket as ws_adapter
@@ -336,6 +336,49 @@ async def test_a_hub_that_cannot_start_says_why():
     assert process.returncode == 1
     assert out == b""
     assert err.startswith(b"chathub: cannot start:")
+
+
+async def test_the_page_is_at_slash_and_the_websocket_at_slash_chat_only():
+    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
+    await hub.start()
+    try:
+        port = hub.http_port
+        assert (await http_get(port, "/?x=1")).startswith(b"HTTP/1.1 404")
+        assert (await http_get(port, "/index.html")).startswith(b"HTTP/1.1 200")
+        # /chat is the WebSocket: a plain GET is told to upgrade, not "not found".
+        assert (await http_get(port, "/chat")).startswith(b"HTTP/1.1 426")
+        for target in ("/", "/other", "/chat/x"):
+            with pytest.raises(InvalidStatus) as refused:
+                await websockets_connect(f"ws://127.0.0.1:{port}{target}")
+            assert refused.value.response.status_code == 404
+        async with websockets_connect(f"ws://127.0.0.1:{port}/chat?from=test") as web:
+            assert "nickname" in await web.recv()
+    finally:
+        await hub.aclose()
+
+
+@pytest.mark.parametrize("url", ["localhost:6379", "http://localhost:6379", "6379"])
+async def test_a_redis_option_that_is_not_a_redis_url_is_one_clear_line(url):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "chathub"),
+        "--redis",
+        url,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with anyio.fail_after(15):
+        out, err = await process.communicate()
+    assert process.returncode == 2  # argparse's status for a usage error
+    assert out == b""
+    assert b"Traceback" not in err
+    assert (
+        err.splitlines()[-1]
+        == (
+            f"chathub: error: argument --redis: {url!r} is not a Redis URL:"
+            " write redis://HOST:PORT, rediss://... or unix:///PATH"
+        ).encode()
+    )
 
 
 async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import urllib.parse
 from pathlib import Path
 
 if not __package__:  # run as a path (python docs/examples/chathub): make the package importable
@@ -14,6 +15,15 @@ if not __package__:  # run as a path (python docs/examples/chathub): make the pa
 # Each framework's module has main(host, http_port, line_port, redis) -> exit status; trio and
 # Twisted hubs slot in here when their adapters exist.
 FRAMEWORKS = {"asyncio": "chathub.asyncio_hub"}
+
+
+def redis_url(text: str) -> str:
+    """Check that ``--redis`` names a Redis server the way the adapters take it."""
+    if urllib.parse.urlsplit(text).scheme not in ("redis", "rediss", "unix"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Redis URL: write redis://HOST:PORT, rediss://... or unix:///PATH"
+        )
+    return text
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +46,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--redis",
         metavar="URL",
+        type=redis_url,
         help="share the room with other hubs through Redis pub/sub"
         " (redis://host:6379); default: in memory, this process only",
     )

@@ -23,6 +23,7 @@ from tidewire_asyncio import ConnectionLostError, StreamClosedError, lines, resp
 from tidewire_asyncio.websocket import (
     HTTPRequest,
     RejectConnection,
+    Request,
     WebSocket,
     WebSocketClosedError,
 )
@@ -35,7 +36,11 @@ PAGE = RejectConnection(
     ((b"Content-Type", b"text/html; charset=utf-8"),),
     (Path(__file__).parent / "page.html").read_bytes(),
 )
-NOT_FOUND = RejectConnection(404, ((b"Content-Type", b"text/plain"),), b"only / is here\n")
+NOT_FOUND = RejectConnection(
+    404, ((b"Content-Type", b"text/plain"),), b"the page is at /, the WebSocket at /chat\n"
+)
+CHAT_PATH = "/chat"
+"""Where the WebSocket is; the page is at ``/``."""
 MAX_LINE = 4096
 """Bytes a line may have on the line port; a longer one ends the connection."""
 MAX_MESSAGE = 64 * 1024
@@ -67,9 +72,24 @@ async def session(
         await outbox.aclose()
 
 
-def page(request: HTTPRequest) -> RejectConnection:
-    """The WebSocket port's plain-HTTP hook: ``GET /`` gets the page, the rest a 404."""
-    return PAGE if request.target in ("/", "/index.html") else NOT_FOUND
+def page(request: HTTPRequest) -> RejectConnection | None:
+    """The WebSocket port's plain-HTTP hook: ``GET /`` gets the page.
+
+    A plain ``GET /chat`` is left to the server, which answers ``426 Upgrade
+    Required``; any other path is a 404.
+    """
+    if request.target in ("/", "/index.html"):
+        return PAGE
+    return None if _path(request.target) == CHAT_PATH else NOT_FOUND
+
+
+def chat_only(request: Request) -> RejectConnection | None:
+    """The upgrade hook: the WebSocket is at ``/chat`` only, whatever the query."""
+    return None if _path(request.target) == CHAT_PATH else NOT_FOUND
+
+
+def _path(target: str) -> str:
+    return target.partition("?")[0]
 
 
 async def websocket_client(room: Room, stall_timeout: float, websocket: WebSocket) -> None:
@@ -198,6 +218,7 @@ class Hub:
             partial(websocket_client, self.room, stall_timeout),
             host,
             http_port,
+            process_request=chat_only,
             process_http=page,
             max_message_size=MAX_MESSAGE,
             close_timeout=GOODBYE_TIMEOUT,
