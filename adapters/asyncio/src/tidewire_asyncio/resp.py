@@ -13,6 +13,9 @@ core, which matches every reply to the request it answers, so:
   stays usable and in sync;
 - RESP3 pushes (pub/sub messages, client-side caching invalidations) never
   reach a caller as a reply, even when Redis 7.0 nests one inside ``EXEC``.
+- pub/sub messages wait in a bounded queue: a subscriber that reads slowly
+  stops the connection reading, so the server holds the flood back, and
+  replies are never held up behind unread messages.
 
 Install with ``pip install "tidewire-asyncio[resp]"``.
 """
@@ -22,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as _ssl
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
@@ -49,6 +51,7 @@ except ImportError as exc:  # the core is an optional extra
 from tidewire import NEED_DATA, ConnectionClosed, Event, LocalProtocolError, RemoteProtocolError
 
 from ._closing import AsyncClosing
+from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
 from .redis_errors import (
@@ -263,9 +266,11 @@ class RedisConnection(AsyncClosing):
         decode_responses: As for :func:`connect`.
         encoding: As for :func:`connect`.
         push_handler: See :attr:`push_handler`.
+        max_queued_messages: As for :func:`connect`.
 
     Raises:
         TypeError: the stream's core is not a ``ClientConnection``.
+        ValueError: ``max_queued_messages`` is not a positive int.
     """
 
     def __init__(
@@ -275,6 +280,7 @@ class RedisConnection(AsyncClosing):
         decode_responses: bool = False,
         encoding: str = "utf-8",
         push_handler: PushHandler | None = None,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
     ) -> None:
         core = stream.connection
         if not isinstance(core, ClientConnection):
@@ -290,8 +296,7 @@ class RedisConnection(AsyncClosing):
         self._waiters: dict[int, asyncio.Future[Reply] | _Batch] = {}
         self._flush_scheduled = False
         self._error: BaseException | None = None
-        self._messages: deque[Message] = deque()
-        self._message_waiter: asyncio.Future[None] | None = None
+        self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
         self._reader = self._loop.create_task(self._read_loop())
 
     # -- state ----------------------------------------------------------------
@@ -299,7 +304,8 @@ class RedisConnection(AsyncClosing):
     push_handler: PushHandler | None
     """Called with every RESP3 push that is not a pub/sub message (client-side
     caching ``invalidate`` pushes, unsolicited ``unsubscribe`` ...), from the
-    reader task; it must not block. ``None`` drops them."""
+    reader task; it must not block. ``None`` drops them. A push that arrives
+    behind unread pub/sub messages waits with them (see :meth:`get_message`)."""
 
     @property
     def protocol(self) -> int:
@@ -325,6 +331,15 @@ class RedisConnection(AsyncClosing):
     def pending(self) -> int:
         """How many requests await their reply, abandoned ones included."""
         return self._core.pending
+
+    @property
+    def queued_messages(self) -> int:
+        """How many pub/sub messages were received and wait for :meth:`get_message`.
+
+        At most ``max_queued_messages`` while no reply is awaited (see
+        :meth:`get_message`).
+        """
+        return len(self._messages)
 
     # -- commands -------------------------------------------------------------
 
@@ -394,6 +409,8 @@ class RedisConnection(AsyncClosing):
         future: asyncio.Future[Reply] = self._loop.create_future()
         waiters = self._waiters
         waiters[request_id] = future
+        # A reader paused on unread messages must now read on to this reply.
+        self._messages.wake_producer()
         try:
             if not self._flush_scheduled:
                 if len(waiters) == 1:
@@ -444,6 +461,7 @@ class RedisConnection(AsyncClosing):
             return [None] * (len(commands) + 2 if transaction else len(commands))
         future: asyncio.Future[Reply] = self._loop.create_future()
         self._waiters[request_id] = future
+        self._messages.wake_producer()  # as in request()
         self._schedule_flush()
         try:
             reply = await future
@@ -517,6 +535,7 @@ class RedisConnection(AsyncClosing):
                     batch.replies[request_id - first] = Reply(None, None, request_id)
             if batch.left == 0:
                 future.set_result(batch.replies)
+        self._messages.wake_producer()  # as in request()
         self._schedule_flush()
         try:
             return await future
@@ -587,8 +606,25 @@ class RedisConnection(AsyncClosing):
     async def get_message(self) -> Message:
         """Return the next pub/sub message, waiting for one.
 
-        Messages wait in an unbounded queue until read, so read them as
-        fast as they come. Cancelling the call loses nothing.
+        Cancelling the call loses nothing. At most ``max_queued_messages``
+        (:func:`connect`) messages wait here: while that many do, the
+        connection stops reading until the application has taken half of
+        them, and the rest waits in the socket and at the server. Nothing
+        is dropped on this side; the server applies its
+        ``client-output-buffer-limit pubsub`` (by default, Redis drops a
+        subscriber for which over 32 MB wait, or over 8 MB for a minute),
+        which shows
+        here as :class:`~tidewire_asyncio.ConnectionLostError` after the
+        messages received before.
+
+        Unread messages never hold up a reply: while a caller awaits one,
+        the connection reads on to it, queuing the messages in front of it
+        past the bound, and stops again once no reply is awaited. So the
+        task that reads messages may also (un)subscribe or run commands. A
+        blocking command (``BLPOP`` ...) keeps the connection reading for
+        as long as it blocks: keep those off subscribed connections. Pushes
+        for :attr:`push_handler` that arrive behind unread messages wait
+        with them.
 
         On a connection that decodes replies, a message is decoded here, as
         it is returned. One that is not valid text in the encoding raises
@@ -602,15 +638,12 @@ class RedisConnection(AsyncClosing):
                 before the break are returned first).
             StreamClosedError: the connection was closed on this side.
         """
-        while not self._messages:
+        messages = self._messages
+        while not messages:
             if self._error is not None:
                 raise self._failure()
-            waiter = self._message_waiter = self._loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._message_waiter = None
-        message = self._messages.popleft()
+            await messages.wait_for_item()
+        message = messages.take()
         if not self._decode:
             return message
         encoding = self._encoding
@@ -643,6 +676,7 @@ class RedisConnection(AsyncClosing):
         stream = self._stream
         next_event = self._core.next_event
         waiters = self._waiters
+        messages = self._messages
         try:
             while True:
                 event: Any = await stream.receive()
@@ -666,6 +700,10 @@ class RedisConnection(AsyncClosing):
                     elif isinstance(event, ConnectionClosed):
                         raise ConnectionLostError("the server closed the connection")
                     # MonitorOutput: MONITOR is not supported here; its lines are dropped.
+                    # Checked before every parse, not only after a message: once
+                    # the last awaited reply came, the next message must wait.
+                    if not waiters and messages.full:
+                        await self._wait_for_room()
                     event = next_event()
         except asyncio.CancelledError:
             self._fail(StreamClosedError("the connection was closed on this side"))
@@ -677,6 +715,18 @@ class RedisConnection(AsyncClosing):
             logger.exception("the Redis reader failed")
             self._fail(exc)
             stream.abort()
+
+    async def _wait_for_room(self) -> None:
+        """Read nothing more while the messages queue is full and no reply is awaited.
+
+        The bytes behind stay in the stream, which stops reading the socket
+        once they pass its high-water mark; the server holds back the rest.
+        A caller that starts waiting for a reply wakes this (see
+        :meth:`request`), because its reply can only be reached by reading.
+        """
+        messages = self._messages
+        while messages.full and not self._waiters and self._error is None:
+            await messages.wait_for_room()
 
     def _on_push(self, push: Push) -> None:
         data = push.data
@@ -690,10 +740,7 @@ class RedisConnection(AsyncClosing):
                 message = Message(name, data[2], data[3], data[1])
             else:
                 message = Message(name, data[1], data[2])
-            self._messages.append(message)
-            waiter = self._message_waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self._messages.put(message)
             return
         handler = self.push_handler
         if handler is not None:
@@ -712,9 +759,7 @@ class RedisConnection(AsyncClosing):
             future: asyncio.Future[Any] = waiter.future if isinstance(waiter, _Batch) else waiter
             if not future.done():
                 future.set_exception(self._failure())
-        message_waiter = self._message_waiter
-        if message_waiter is not None and not message_waiter.done():
-            message_waiter.set_result(None)
+        self._messages.wake()
 
     def _failure(self) -> Exception:
         error = self._error
@@ -870,6 +915,7 @@ async def connect(
     push_handler: PushHandler | None = None,
     connect_timeout: float | None = None,
     max_bulk_length: int = 512 * 1024 * 1024,
+    max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
 ) -> RedisConnection:
     """Open a connection to Redis and set it up in one round trip.
 
@@ -900,12 +946,15 @@ async def connect(
         connect_timeout: Seconds allowed to connect and set up.
         max_bulk_length: The longest string reply accepted (Redis's own
             limit, 512 MiB, by default).
+        max_queued_messages: How many pub/sub messages may wait unread
+            (1000 by default) before the connection stops reading; see
+            :meth:`RedisConnection.get_message`.
 
     Raises:
         ReplyError: a set-up command failed (``WrongPassError`` ...).
         OSError: the connection could not be made.
         TimeoutError: ``connect_timeout`` passed.
-        ValueError: a bad URL or ``protocol``.
+        ValueError: a bad URL, ``protocol`` or ``max_queued_messages``.
     """
     options: dict[str, Any] = parse_url(url) if url is not None else {}
     given = {
@@ -925,6 +974,7 @@ async def connect(
     chosen = options.get("protocol", 3)
     if chosen not in (2, 3):
         raise ValueError(f"protocol must be 2 or 3, not {chosen!r}")
+    check_max_queued_messages(max_queued_messages)  # before connecting
 
     def factory() -> ClientConnection:
         return ClientConnection(max_depth=_MAX_DEPTH, max_bulk_length=max_bulk_length)
@@ -948,6 +998,7 @@ async def connect(
             decode_responses=decode_responses,
             encoding=encoding,
             push_handler=push_handler,
+            max_queued_messages=max_queued_messages,
         )
         try:
             await connection._setup(
