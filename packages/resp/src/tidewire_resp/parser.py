@@ -22,6 +22,7 @@ from typing import Any
 
 from tidewire import ReceiveBuffer, RemoteProtocolError
 
+from ._bounded import fill_within
 from .events import Push
 from .values import (
     NAN,
@@ -300,30 +301,13 @@ class ReplyParser:
             RemoteProtocolError: bad bytes or a limit, with nothing queued
                 before it (otherwise the error is queued after the values).
         """
-        buffer = self._buffer
         limit = self._limits.max_buffer_size
         if limit is None:
-            return self._fill(len(buffer))
-        # max_buffer_size is a rule about the stream: a value spans at most
-        # `limit` bytes. The parser sees no byte past start + limit, so what
-        # it finds (values, errors) is the same however the input was split;
-        # a value still incomplete there, with more bytes waiting, is the error.
-        while True:
-            available = len(buffer)
-            if not available:
-                return False
-            position = buffer.offset
-            start = position if self.idle else self._start
-            visible = min(available, start + limit - position)
-            if visible <= 0:
-                raise self._too_big(start)
-            if self._fill(visible):
-                return True
-            if visible == available:
-                return False
-            if buffer.offset == position:
-                # Nothing taken: what is incomplete needs bytes past its limit.
-                raise self._too_big(start)
+            return self._fill(len(self._buffer))
+        return fill_within(self._buffer, limit, self._value_start, self._fill, self._too_big)
+
+    def _value_start(self) -> int:
+        return self._buffer.offset if self.idle else self._start
 
     def _too_big(self, start: int) -> RemoteProtocolError:
         limit = self._limits.max_buffer_size

@@ -14,6 +14,7 @@ from tidewire import (
     RemoteProtocolError,
 )
 
+from ._bounded import fill_within
 from .encoding import describe, encode_value
 from .events import Command, Push, Reply
 
@@ -132,29 +133,15 @@ class _CommandParser:
     def fill(self) -> bool:
         self.ready.clear()
         self.index = 0
-        buffer = self._buffer
         limit = self._max_size
         if limit is None:
-            return self._fill(len(buffer))
-        # As in the reply parser: a command spans at most `limit` bytes of the
-        # stream, and the parser sees no byte past start + limit, so the
-        # outcome does not depend on how the input was split.
-        while True:
-            available = len(buffer)
-            if not available:
-                return False
-            position = buffer.offset
-            start = position if self.idle else self._start
-            visible = min(available, start + limit - position)
-            if visible <= 0:
-                raise self._too_big_command(start)
-            if self._fill(visible):
-                return True
-            if visible == available:
-                return False
-            if buffer.offset == position:
-                # Nothing taken: what is incomplete needs bytes past its limit.
-                raise self._too_big_command(start)
+            return self._fill(len(self._buffer))
+        return fill_within(
+            self._buffer, limit, self._value_start, self._fill, self._too_big_command
+        )
+
+    def _value_start(self) -> int:
+        return self._buffer.offset if self.idle else self._start
 
     def _too_big_command(self, start: int) -> RemoteProtocolError:
         return _error(f"a command spans more than the limit of {self._max_size} bytes", start)
