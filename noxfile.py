@@ -1,7 +1,8 @@
 """Every task of the tidewire monorepo.
 
 ``nox`` runs what a contributor must pass: lint, typecheck, tests (each
-distribution on every Python 3.11-3.13 found), the coverage gate and the docs.
+distribution on every Python 3.11-3.13 found), the coverage gate, the docs, and
+the packaging (the sdists and wheels PyPI will get).
 ``nox -s bench`` and ``nox -s demo`` run on request. Distributions are found
 by globbing ``packages/*`` and ``adapters/*``: a new folder is tested without
 editing this file.
@@ -26,7 +27,7 @@ COVERAGE_DIR = ROOT / ".nox" / "_coverage"
 SUPPORTED = ("3.11", "3.12", "3.13")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["peers", "lint", "typecheck", "tests", "coverage", "docs"]
+nox.options.sessions = ["peers", "lint", "typecheck", "tests", "coverage", "docs", "packaging"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -231,6 +232,19 @@ def docs(session: nox.Session) -> None:
     out = ROOT / "docs" / "_build" / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-q", "-b", "html", "docs", str(out))
     session.log(f"docs built in {out}")
+
+
+@nox.session
+def packaging(session: nox.Session) -> None:
+    """The distributions as users will get them, built and installed for real.
+
+    ``python -m build`` makes every sdist and wheel; they must pass
+    ``twine check --strict``, ship the LICENSE and render on PyPI, and each
+    wheel must install alone into a clean venv (tests/install). Unlike the
+    tests sessions, nothing is installed editable: pip builds what it is given.
+    """
+    session.install("build[uv]", "twine", "virtualenv", "packaging", "pytest", "hypothesis")
+    session.run("pytest", "tests/install", *session.posargs)
 
 
 @nox.session(default=False)
