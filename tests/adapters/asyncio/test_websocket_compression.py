@@ -5,8 +5,11 @@ extension parameters the two sides agreed, as each side reports them.
 """
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import InvalidHandshake
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
     ServerPerMessageDeflateFactory,
@@ -135,3 +138,77 @@ async def test_a_bad_client_setting_is_refused_before_connecting(compression, me
 def test_a_bad_server_setting_is_refused_when_serve_is_called(compression, message):
     with pytest.raises(ValueError, match="^" + message):
         ws_adapter.serve(their_echo, "127.0.0.1", 0, compression=compression)
+
+
+def settings_from(flags, windows, levels):
+    return st.builds(
+        PerMessageDeflate,
+        server_no_context_takeover=flags,
+        client_no_context_takeover=flags,
+        server_max_window_bits=windows,
+        client_max_window_bits=windows,
+        memory_level=levels,
+    )
+
+
+# Half of the examples within zlib's ranges (8-bit windows included), half anything.
+SETTINGS = st.one_of(
+    settings_from(st.booleans(), st.none() | st.integers(8, 15), st.integers(1, 9)),
+    settings_from(
+        st.booleans() | st.sampled_from([0, 1, None, "yes"]),
+        st.none() | st.integers(6, 17) | st.sampled_from(["12", 12.0, True]),
+        st.integers(-1, 11) | st.sampled_from([None, "5", 5.0, True]),
+    ),
+)
+
+
+def honourable(setting, *, client):
+    """Whether zlib, on the side that is ``client`` or not, can work with ``setting``."""
+    flags = (setting.server_no_context_takeover, setting.client_no_context_takeover)
+    windows = (setting.server_max_window_bits, setting.client_max_window_bits)
+    ours = setting.client_max_window_bits if client else setting.server_max_window_bits
+    return (
+        all(type(flag) is bool for flag in flags)
+        and all(bits is None or (type(bits) is int and 8 <= bits <= 15) for bits in windows)
+        and type(setting.memory_level) is int
+        and 1 <= setting.memory_level <= 9
+        and ours != 8
+    )
+
+
+@given(setting=SETTINGS)
+async def test_fuzz_any_client_compression_is_refused_at_once_or_works(setting):
+    """Against websockets' server: a ValueError from connect(), or an agreed, working deflate."""
+    async with their_server() as their:
+        uri = f"ws://127.0.0.1:{port_of(their)}/"
+        if not honourable(setting, client=True):
+            with pytest.raises(ValueError, match=r"must be|not supported"):
+                await ws_adapter.connect(uri, compression=setting)
+            return
+        async with await ws_adapter.connect(uri, compression=setting) as client:
+            await client.send(TEXT)
+            assert await client.receive() == TEXT
+            for agreed in client.connection.extensions:
+                assert agreed.memory_level == setting.memory_level
+
+
+@given(setting=SETTINGS)
+async def test_fuzz_any_server_compression_is_refused_at_once_or_works(setting):
+    """Against websockets' client: a ValueError from serve(), or an agreed, working deflate."""
+    if not honourable(setting, client=False):
+        with pytest.raises(ValueError, match=r"must be|not supported"):
+            ws_adapter.serve(their_echo, "127.0.0.1", 0, compression=setting)
+        return
+    async with ws_adapter.serve(
+        their_echo, "127.0.0.1", 0, compression=setting, ping_interval=None
+    ) as server:
+        uri = f"ws://127.0.0.1:{server.port}/"
+        if setting.client_max_window_bits == 8:
+            # A server may ask for it (RFC 7692), but a zlib client cannot
+            # compress with 8 bits and refuses the handshake, as ours does.
+            with pytest.raises(InvalidHandshake, match="client_max_window_bits', '8'"):
+                await ws_connect(uri)
+            return
+        async with ws_connect(uri) as client:
+            await client.send(TEXT)
+            assert await client.recv() == TEXT
