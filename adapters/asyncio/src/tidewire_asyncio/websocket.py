@@ -718,16 +718,14 @@ def _chunk_kind(piece: object) -> type[TextChunk] | type[BytesChunk]:
     )
 
 
-def _deflate(
-    compression: str | PerMessageDeflate | None, *, client: bool
-) -> tuple[PerMessageDeflate, ...]:
+def _deflate(compression: str | PerMessageDeflate | None) -> tuple[PerMessageDeflate, ...]:
     """The extensions to offer or accept; ValueError now rather than in every handshake."""
     if compression is None:
         return ()
     if isinstance(compression, PerMessageDeflate):
         # The core would refuse a bad setting only when sending its
         # handshake: after connecting, or once per accepted client.
-        check_config(compression, client=client)
+        check_config(compression)
         return (compression,)
     if compression != "deflate":
         raise ValueError(
@@ -814,7 +812,7 @@ async def connect(
         host_header,
         target,
         subprotocols=tuple(subprotocols),
-        extensions=_deflate(compression, client=True),
+        extensions=_deflate(compression),
         headers=headers,
     )
     factory = partial(
@@ -968,7 +966,7 @@ def serve(
     Raises:
         ValueError: a bad option (``compression`` settings included).
     """
-    extensions = _deflate(compression, client=False)
+    extensions = _deflate(compression)
     offered = tuple(subprotocols)
     factory = partial(
         ServerConnection,

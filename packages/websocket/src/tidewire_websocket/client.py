@@ -99,7 +99,7 @@ class ClientConnection(WebSocketConnection):
             if len(parse_tokens([protocols.encode()], "subprotocol")) != len(subprotocols):
                 raise HandshakeError("each subprotocol must be one non-empty token")
             for config in extensions:
-                check_config(config, client=True)
+                check_config(config)
         except (HandshakeError, NegotiationError, UnicodeEncodeError) as exc:
             raise LocalProtocolError(str(exc)) from None
         key = make_key()

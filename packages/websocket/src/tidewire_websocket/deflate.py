@@ -50,11 +50,13 @@ def format_extension(offer: ExtensionOffer) -> str:
     return "; ".join(parts)
 
 
-def check_config(config: PerMessageDeflate, *, client: bool) -> None:
-    """Raise :class:`NegotiationError` if this side could not honour ``config``.
+def check_config(config: PerMessageDeflate) -> None:
+    """Raise :class:`NegotiationError` if ``config`` could not be honoured.
 
-    Window sizes must be 8 to 15 bits, and the window this side compresses
-    with cannot be 8 bits, which zlib does not support.
+    Window sizes must be 9 to 15 bits. RFC 7692 allows 8, but zlib cannot
+    compress with an 8-bit window, so neither this side nor a zlib-based
+    peer (nearly all of them) could honour it: asking the peer for 8 bits
+    would only make it refuse the handshake.
     """
     for name, flag in (
         ("server_no_context_takeover", config.server_no_context_takeover),
@@ -66,17 +68,14 @@ def check_config(config: PerMessageDeflate, *, client: bool) -> None:
         ("server_max_window_bits", config.server_max_window_bits),
         ("client_max_window_bits", config.client_max_window_bits),
     ):
-        if bits is not None and (type(bits) is not int or not 8 <= bits <= 15):
-            raise NegotiationError(f"{name} must be an int from 8 to 15, not {describe(bits)}")
+        if bits is not None and (type(bits) is not int or not 9 <= bits <= 15):
+            raise NegotiationError(
+                f"{name} must be an int from 9 to 15 (zlib cannot compress with an 8-bit"
+                f" window), not {describe(bits)}"
+            )
     level = config.memory_level
     if type(level) is not int or not 1 <= level <= 9:
         raise NegotiationError(f"memory_level must be an int from 1 to 9, not {describe(level)}")
-    ours = config.client_max_window_bits if client else config.server_max_window_bits
-    if ours == 8:
-        side = "client" if client else "server"
-        raise NegotiationError(
-            f"{side}_max_window_bits=8 is not supported: zlib cannot compress with an 8-bit window"
-        )
 
 
 def offer_for(config: PerMessageDeflate) -> ExtensionOffer:

@@ -157,7 +157,7 @@ class ServerConnection(WebSocketConnection):
             response.append((b"Sec-WebSocket-Protocol", subprotocol.encode()))
         if configs:
             try:
-                check_config(configs[0], client=False)
+                check_config(configs[0])
             except NegotiationError as exc:
                 raise LocalProtocolError(str(exc)) from None
             for offer in request.extensions:
