@@ -347,11 +347,17 @@ class RedisConnection(AsyncClosing):
         """Send one command and return its reply.
 
         Arguments may be ``bytes``, ``str`` (UTF-8), ``int``, ``float``,
-        ``bytearray`` or ``memoryview``. The reply is converted: strings
-        are ``bytes`` (``str`` when decoding), integers ``int``, doubles
-        ``float``, nulls ``None``, arrays ``list``, maps ``dict``, sets
-        ``set``, verbatim strings their text; an error inside an array (an
-        ``EXEC`` result) is a :class:`ReplyError` instance in its place.
+        ``bytearray`` or ``memoryview``. The reply is converted: bulk
+        strings are ``bytes`` and simple strings
+        :class:`~tidewire_resp.SimpleString`, a ``bytes`` subclass equal to
+        ``b"OK"`` (both ``str`` when decoding), integers ``int`` (big numbers
+        :class:`~tidewire_resp.BigNumber`, an ``int`` subclass), doubles
+        ``float``, nulls ``None``, arrays ``list``, maps ``dict`` and sets
+        ``set`` (:class:`~tidewire_resp.MapPairs` and
+        :class:`~tidewire_resp.SetMembers` where a ``dict`` or ``set`` would
+        lose something or hash keys a peer chooses), verbatim strings their
+        text; an error inside an array (an ``EXEC`` result) is a
+        :class:`ReplyError` instance in its place.
 
         Cancelling the call (or a timeout around it) abandons this request
         only: the connection stays in sync. The command may still have run.
@@ -385,9 +391,7 @@ class RedisConnection(AsyncClosing):
         """Send one command and return the core's :class:`~tidewire_resp.Reply`, unconverted.
 
         For what :meth:`execute` hides: RESP3 attributes
-        (``reply.attributes``), simple strings as
-        :class:`~tidewire_resp.SimpleString`, verbatim formats, big numbers
-        as :class:`~tidewire_resp.BigNumber`, error replies as
+        (``reply.attributes``), verbatim formats, error replies as
         :class:`~tidewire_resp.ErrorReply` values (not raised).
 
         Raises:
