@@ -2,7 +2,8 @@
 
 ``nox`` runs what a contributor must pass: lint, typecheck, tests (each
 distribution on every Python 3.11-3.13 found), the coverage gate, the docs, and
-the packaging (the sdists and wheels PyPI will get).
+the packaging (the sdists and wheels PyPI will get, and every documented
+install line, run verbatim).
 ``nox -s bench`` and ``nox -s demo`` run on request. Distributions are found
 by globbing ``packages/*`` and ``adapters/*``: a new folder is tested without
 editing this file.
@@ -240,11 +241,16 @@ def packaging(session: nox.Session) -> None:
 
     ``python -m build`` makes every sdist and wheel; they must pass
     ``twine check --strict``, ship the LICENSE and render on PyPI, and each
-    wheel must install alone into a clean venv (tests/install). Unlike the
-    tests sessions, nothing is installed editable: pip builds what it is given.
+    wheel must install alone into a clean venv. Every ``pip install`` line of
+    README.md, the docs and the packages' READMEs runs verbatim in a fresh venv
+    and must give the imports it promises (tests/install). Unlike the tests
+    sessions, nothing is installed editable: pip builds what it is given.
     """
-    session.install("build[uv]", "twine", "virtualenv", "packaging", "pytest", "hypothesis")
-    session.run("pytest", "tests/install", *session.posargs)
+    session.install(
+        "build[uv]", "twine", "virtualenv", "packaging", "pytest", "pytest-xdist", "hypothesis"
+    )
+    # Each install line waits on pip and builds: run them side by side.
+    session.run("pytest", "-n", "auto", "tests/install", *session.posargs)
 
 
 @nox.session(default=False)
