@@ -48,6 +48,12 @@ def scaffold(name: str, root: Path = ROOT) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source.read_text().format(**values))
         written.append(target)
+    # Every distribution ships the project's license (PEP 639 allows no "../").
+    license_file = root / "LICENSE"
+    if license_file.exists():
+        target = root / "packages" / name / "LICENSE"
+        target.write_text(license_file.read_text())
+        written.append(target)
     return written
 
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
 def generated(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
     (root / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (root / "LICENSE").write_text((ROOT / "LICENSE").read_text())
     new_package.scaffold(request.param, root)
     return request.param, root
 
@@ -47,6 +49,14 @@ def test_writes_the_package_tests_and_docs(generated):
         f"docs/packages/{name}/api.rst",
     ]:
         assert (root / path).is_file(), path
+    package = root / "packages" / name
+    assert (package / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    # The metadata nox -s packaging asks of every distribution.
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    assert project["license-files"] == ["LICENSE"]
+    assert project["authors"] and project["keywords"]
+    assert set(project["urls"]) == {"Homepage", "Documentation", "Source", "Issues"}
+    assert "](../" not in (package / "README.md").read_text()  # links work on PyPI
     connection = (root / f"packages/{name}/src/tidewire_{name}/connection.py").read_text()
     assert f"class {name.title()}Connection(Connection[Message, Message])" in connection
     for page in ("index", "api"):
