@@ -384,6 +384,7 @@ def test_the_type_hints_refuse_a_mapping_and_an_int(tmp_path):
         for number, line in enumerate(checked.read_text().splitlines(), 1)
         if line.endswith("# refused")
     ]
+    assert result.stdout.startswith(str(checked)), result.stderr  # mypy ran: a test requirement
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     assert [line.split(":")[1] for line in errors] == refused, result.stdout
     assert len(refused) == 2
