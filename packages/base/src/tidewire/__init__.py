@@ -2,10 +2,12 @@
 
 Everything a core needs, and everything its users handle, is importable from
 here: the :class:`Connection` contract, :class:`Event` and the
-:data:`NEED_DATA` sentinel, the :class:`ReceiveBuffer`, and the errors.
+:data:`NEED_DATA` sentinel, the :class:`ReceiveBuffer`, the errors, and the
+checks a core's sending side makes (:func:`describe`, :func:`as_bytes`).
 """
 
 from .buffer import BytesLike, Delimiter, ReceiveBuffer
+from .checks import as_bytes, describe
 from .connection import DEFAULT_MAX_BUFFER_SIZE, Connection, ReceiveState
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import NEED_DATA, ConnectionClosed, Event, NeedData, Sentinel
@@ -25,6 +27,8 @@ __all__ = [
     "ReceiveState",
     "RemoteProtocolError",
     "Sentinel",
+    "as_bytes",
+    "describe",
 ]
 
 __version__ = "0.1.0"

@@ -25,9 +25,10 @@ from tidewire import (
     NeedData,
     ReceiveBuffer,
     RemoteProtocolError,
+    describe,
 )
 
-from .encoding import command_arg, convert_command, describe, unencodable, write_command
+from .encoding import command_arg, convert_command, unencodable, write_command
 from .events import Command, MonitorOutput, Push, Reply
 from .parser import Limits, ReplyParser
 from .values import (

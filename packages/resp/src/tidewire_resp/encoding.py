@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Callable
 from typing import Any
 
-from tidewire import LocalProtocolError
+from tidewire import LocalProtocolError, as_bytes, describe
 
 from .events import Push
 from .values import (
@@ -25,7 +24,6 @@ __all__ = [
     "MAX_ENCODING_DEPTH",
     "command_arg",
     "convert_command",
-    "describe",
     "encode_value",
     "unencodable",
     "utf8",
@@ -43,9 +41,6 @@ It also stops a value that contains itself (``x = []; x.append(x)``),
 which would otherwise be encoded until memory ran out.
 """
 
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 60
-
 
 def utf8(text: str, what: str) -> bytes:
     """``text`` encoded as UTF-8; LocalProtocolError if it cannot be (a lone surrogate)."""
@@ -55,14 +50,6 @@ def utf8(text: str, what: str) -> bytes:
         raise unencodable(error, what) from None
 
 
-def describe(value: Any) -> str:
-    """A short repr of ``value`` for an error message, whatever it is (its repr may raise)."""
-    try:
-        return _SHORT.repr(value)
-    except Exception:  # any object's repr: a huge int's, a broken __repr__
-        return f"a {type(value).__name__}"
-
-
 def unencodable(error: UnicodeEncodeError, what: str = "a command argument") -> LocalProtocolError:
     """The LocalProtocolError for a str that UTF-8 cannot encode, saying where."""
     text = error.object
@@ -70,18 +57,6 @@ def unencodable(error: UnicodeEncodeError, what: str = "a command argument") -> 
         f"cannot send {what} that is not valid Unicode ({error.reason} at index"
         f" {error.start} of {text[:40]!r})"
     )
-
-
-def _bytes_like(data: Any, what: str) -> bytes:
-    """``data`` as bytes if it is bytes-like; LocalProtocolError otherwise."""
-    if type(data) is bytes:
-        return data
-    if isinstance(data, bytes | bytearray | memoryview):
-        try:
-            return bytes(data)
-        except ValueError:  # a released memoryview
-            raise LocalProtocolError(f"cannot send {what}: the memoryview is released") from None
-    raise LocalProtocolError(f"cannot send {what} of type {type(data).__name__}: it must be bytes")
 
 
 def command_arg(arg: Any) -> bytes | memoryview:
@@ -157,7 +132,7 @@ def write_command(converted: list[bytes | memoryview], write: Callable[[Any], No
 
 
 def _line(data: Any, what: str) -> bytes:
-    raw = _bytes_like(data, f"a {what}")
+    raw = as_bytes(data, f"a {what}")
     if b"\r" in raw or b"\n" in raw:
         raise LocalProtocolError(f"a {what} cannot contain CR or LF: {raw[:40]!r}")
     return raw
@@ -199,7 +174,7 @@ def encode_value(
             depth -= 1
             continue
         if kind is bytes or kind is bytearray or kind is memoryview:
-            raw = _bytes_like(item, "a blob string")
+            raw = as_bytes(item, "a blob string")
             out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
             continue
         if kind is SimpleString:
@@ -233,7 +208,7 @@ def encode_value(
             continue
         if kind is ErrorReply:
             if item.blob and resp3:
-                raw = _bytes_like(item.data, "a blob error")
+                raw = as_bytes(item.data, "a blob error")
                 out.append(b"!%d\r\n%s\r\n" % (len(raw), raw))
             else:
                 out.append(b"-" + _line(item.data, "simple error") + b"\r\n")
@@ -273,7 +248,7 @@ def _verbatim(item: Verbatim, resp3: bool) -> bytes:
         fmt = b""
     if len(fmt) != 3:
         raise LocalProtocolError(f"a verbatim format must be 3 bytes: {item.format[:40]!r}")
-    data = _bytes_like(item.data, "a verbatim string")
+    data = as_bytes(item.data, "a verbatim string")
     if resp3:
         return b"=%d\r\n%s:%s\r\n" % (len(data) + 4, fmt, data)
     return b"$%d\r\n%s\r\n" % (len(data), data)

@@ -12,10 +12,11 @@ from tidewire import (
     NeedData,
     ReceiveBuffer,
     RemoteProtocolError,
+    describe,
 )
 
 from ._bounded import fill_within
-from .encoding import describe, encode_value
+from .encoding import encode_value
 from .events import Command, Push, Reply
 
 __all__ = ["ServerConnection", "split_inline"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import h11
 
-from tidewire import NEED_DATA, LocalProtocolError, NeedData, ReceiveState, RemoteProtocolError
+from tidewire import (
+    NEED_DATA,
+    LocalProtocolError,
+    NeedData,
+    ReceiveState,
+    RemoteProtocolError,
+    describe,
+)
 
 from .connection import DEFAULT_MAX_MESSAGE_SIZE, State, WebSocketConnection
 from .deflate import (
@@ -32,7 +39,7 @@ from .handshake import (
     parse_extensions,
     parse_tokens,
 )
-from .outgoing import describe, sequence
+from .outgoing import sequence
 
 __all__ = ["ClientConnection"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
+from tidewire import describe
+
 from .events import ExtensionOffer, PerMessageDeflate
-from .outgoing import describe
 
 __all__ = [
     "DEFAULT_WINDOW_BITS",

@@ -10,10 +10,9 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import NoReturn
 
-from tidewire import ReceiveBuffer, RemoteProtocolError
+from tidewire import ReceiveBuffer, RemoteProtocolError, describe
 
 from .events import ExtensionOffer, Headers
-from .outgoing import describe
 
 __all__ = [
     "DEFAULT_MAX_HEADERS",

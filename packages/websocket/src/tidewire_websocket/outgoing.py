@@ -11,21 +11,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from tidewire import LocalProtocolError
+from tidewire import LocalProtocolError, as_bytes, describe
 
 from .events import BytesChunk, BytesMessage, CloseConnection, Ping, Pong, TextChunk, TextMessage
 from .frames import CloseCode, Opcode, encode_close_payload, encode_frame, is_valid_close_code
 
-if TYPE_CHECKING:  # deflate.py uses describe() from here
+if TYPE_CHECKING:
     from .deflate import Deflate
 
 __all__ = [
     "Framer",
-    "as_bytes",
     "check_flag",
     "close_payload",
     "data_payload",
-    "describe",
     "ping_payload",
     "sequence",
 ]
@@ -33,32 +31,6 @@ __all__ = [
 _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
 _CONTINUATION = Opcode.CONTINUATION.value
 _MASK_POOL = 4096  # random bytes drawn at once for client masking keys
-
-
-def describe(value: object) -> str:
-    """A short description of any value for an error message, which never raises.
-
-    ``repr()`` cannot be trusted with arbitrary values: an int of over 4,300
-    digits refuses to be converted, a caller's class may raise in it.
-    """
-    if isinstance(value, str | bytes | bool | float | type(None)) or (
-        type(value) is int and value.bit_length() <= 64
-    ):
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return f"a value of type {type(value).__name__}"
-
-
-def as_bytes(value: object, what: str) -> bytes:
-    """``value`` (bytes, bytearray or memoryview) as bytes; else LocalProtocolError."""
-    if type(value) is bytes:
-        return value
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise LocalProtocolError(f"{what} must be bytes-like, not {type(value).__name__}")
-    try:
-        return bytes(value)
-    except ValueError as exc:  # a released memoryview
-        raise LocalProtocolError(f"{what} cannot be read: {exc}") from None
 
 
 def check_flag(value: object, what: str) -> bool:

@@ -7,7 +7,14 @@ import binascii
 
 import h11
 
-from tidewire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError
+from tidewire import (
+    NEED_DATA,
+    LocalProtocolError,
+    NeedData,
+    RemoteProtocolError,
+    as_bytes,
+    describe,
+)
 
 from .connection import State, WebSocketConnection
 from .deflate import EXTENSION_NAME, NegotiationError, accept_offer, check_config, format_extension
@@ -30,7 +37,7 @@ from .handshake import (
     parse_extensions,
     parse_tokens,
 )
-from .outgoing import as_bytes, describe, sequence
+from .outgoing import sequence
 
 __all__ = ["ServerConnection"]
 
