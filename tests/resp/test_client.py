@@ -145,14 +145,18 @@ def test_exec_with_a_nested_push_keeps_sync() -> None:
 
 def test_subscribe_inside_multi_is_refused() -> None:
     client, _ = client_with(("MULTI",))
+    assert client.in_transaction
     with pytest.raises(LocalProtocolError, match="MULTI"):
         client.command("SUBSCRIBE", "a")
     assert client.data_to_send() == b""
     client.command("DISCARD")
+    assert not client.in_transaction
     client.command("SUBSCRIBE", "a")  # fine again
     client, _ = client_with(("MULTI",), ("EXEC",))
+    assert not client.in_transaction
     client.command("SSUBSCRIBE", "a")
     client, _ = client_with(("MULTI",), ("RESET",))
+    assert not client.in_transaction
     client.command("PSUBSCRIBE", "a*")
 
 

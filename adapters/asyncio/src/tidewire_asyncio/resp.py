@@ -494,27 +494,20 @@ class RedisConnection(AsyncClosing):
             raise self._failure()
         core = self._core
         before = core.pending
+        was_in_transaction = core.in_transaction
         queued: list[int] = []
         try:
             for args in commands:
                 queued.append(core.command(*args))
         except BaseException:
-            self._abandon(commands[: len(queued)], queued)
+            # Abandon what was queued, and end a MULTI this batch left open.
+            if core.in_transaction and not was_in_transaction:
+                queued.append(core.command("DISCARD"))
+            for request_id in queued:
+                core.cancel(request_id)
+            self._schedule_flush()
             raise
         return await self._wait_for(queued[0], len(queued), core.pending - before)
-
-    def _abandon(self, sent: list[tuple[Any, ...]], queued: list[int]) -> None:
-        """Abandon the requests of a batch that failed part-way; end a MULTI it left open."""
-        core = self._core
-        names = [name.upper() for name, *_ in sent if isinstance(name, str)]
-        names += [name.upper().decode("latin-1") for name, *_ in sent if isinstance(name, bytes)]
-        opened = max((i for i, name in enumerate(names) if name == "MULTI"), default=-1)
-        closed = max((i for i, name in enumerate(names) if name in ("EXEC", "DISCARD")), default=-1)
-        if opened > closed:
-            queued.append(core.command("DISCARD"))
-        for request_id in queued:
-            core.cancel(request_id)
-        self._schedule_flush()
 
     async def _wait_for(self, first: int, count: int, pending: int) -> list[Reply]:
         """Wait for the replies to requests ``first`` .. ``first + count - 1``.

@@ -303,6 +303,11 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         )
 
     @property
+    def in_transaction(self) -> bool:
+        """Whether a ``MULTI`` was sent and its ``EXEC``, ``DISCARD`` or ``RESET`` not yet."""
+        return self._in_multi
+
+    @property
     def monitoring(self) -> bool:
         """Whether ``MONITOR`` succeeded and no ``RESET`` ended it."""
         return self._monitor
