@@ -9,9 +9,10 @@ the only difference between two rows is the server.
 - WebSocket: the ``websockets`` client against our echo server
   (docs/examples/websocket_echo.py) and against ``websockets``' own asyncio
   echo server; with and without permessage-deflate.
-- Lines: our line server against a bare asyncio Protocol that echoes lines
-  with ``bytes.split`` (the floor: no limits, no events) and against
-  ``StreamReader.readline``.
+- Lines: one blocking-socket client against our line server, a bare asyncio
+  Protocol that echoes lines with ``bytes.split`` (the floor: no limits, no
+  events), a ``StreamReader.readline`` server and Twisted's
+  ``LineOnlyReceiver`` (a callback protocol on Twisted's own reactor).
 
 The sequential round trips run twice: as they come, and with the client
 and the server on one core (``_harness.one_core``), where a round trip
@@ -24,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import inspect
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -115,12 +118,30 @@ async def serve_readline_lines() -> None:
         await server.serve_forever()
 
 
-SERVERS = {
+def serve_twisted_lines() -> None:
+    """Twisted's ``LineOnlyReceiver`` echo server, on its default reactor (not asyncio's)."""
+    from twisted.internet import protocol, reactor
+    from twisted.protocols.basic import LineOnlyReceiver
+
+    class Echo(LineOnlyReceiver):
+        delimiter = b"\n"
+        MAX_LENGTH = 65536
+
+        def lineReceived(self, line: bytes) -> None:
+            self.sendLine(line)
+
+    port = reactor.listenTCP(0, protocol.Factory.forProtocol(Echo), interface="127.0.0.1")  # type: ignore[attr-defined]
+    print(port.getHost().port, flush=True)
+    reactor.run()  # type: ignore[attr-defined]
+
+
+SERVERS: dict[str, Callable[[], object]] = {
     "tidewire-ws": serve_tidewire_ws,
     "websockets-ws": serve_websockets_ws,
     "tidewire-lines": serve_tidewire_lines,
     "split-lines": serve_split_lines,
     "readline-lines": serve_readline_lines,
+    "twisted-lines": serve_twisted_lines,
 }
 
 
@@ -197,34 +218,49 @@ async def timed(job: Callable[[], Awaitable[None]]) -> float:
 
 
 async def lines_pass(port: int, pid: int) -> dict[str, float]:
-    """One pass of every line workload; returns lines per second."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+    """One pass of every line workload with a blocking-socket client; returns lines per second.
+
+    A blocking client costs the least CPU per line, so the server makes the difference.
+    """
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     line = b"0123456789abcdefghijklmnopqrstu\n"  # 32 bytes
 
-    async def sequential() -> None:
-        for _ in range(3000):
-            writer.write(line)
-            await reader.readexactly(32)
+    def receive_exactly(size: int) -> None:
+        view = memoryview(bytearray(size))
+        while size:
+            size -= sock.recv_into(view[-size:], size)
 
-    async def windowed() -> None:
+    def sequential() -> None:
+        for _ in range(3000):
+            sock.sendall(line)
+            receive_exactly(32)
+
+    def windowed() -> None:
         window = line * 1000
         for _ in range(100):
-            writer.write(window)
-            await reader.readexactly(len(window))
+            sock.sendall(window)
+            receive_exactly(len(window))
 
     results = {
-        name: count / await timed(job)
+        name: count / timed_sync(job)
         for name, job, count in (
             ("3,000 sequential line round trips", sequential, 3000),
             ("100,000 lines of 32 B, windows of 1,000", windowed, 100_000),
         )
     }
     with one_core(pid):
-        results["the same sequential trips, client and server on one core"] = 3000 / await timed(
+        results["the same sequential trips, client and server on one core"] = 3000 / timed_sync(
             sequential
         )
-    writer.close()
+    sock.close()
     return results
+
+
+def timed_sync(job: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    job()
+    return time.perf_counter() - start
 
 
 def best_of(kinds: list[str], one_pass: Callable[[int, int], Awaitable[dict[str, float]]]) -> dict:
@@ -265,25 +301,20 @@ def run_ws() -> None:
 
 
 def run_lines() -> None:
-    measured = best_of(["tidewire-lines", "split-lines", "readline-lines"], lines_pass)
+    kinds = ["tidewire-lines", "split-lines", "readline-lines", "twisted-lines"]
+    measured = best_of(kinds, lines_pass)
     rows = []
     for name, ours in measured["tidewire-lines"].items():
-        floor = measured["split-lines"][name]
-        readline = measured["readline-lines"][name]
+        floor, readline, twisted = (measured[kind][name] for kind in kinds[1:])
         rows.append(
-            [
-                name,
-                human(ours, "lines/s"),
-                human(floor, "lines/s"),
-                human(readline, "lines/s"),
-                f"{ours / floor:.2f}x",
-                f"{ours / readline:.2f}x",
-            ]
-        )
+            [name, human(ours, "lines/s"), human(floor, "lines/s"), human(readline, "lines/s"),
+             human(twisted, "lines/s"), f"{ours / floor:.2f}x", f"{ours / readline:.2f}x",
+             f"{ours / twisted:.2f}x"]
+        )  # fmt: skip
     print_table(
-        f"Line echo server, asyncio StreamReader client (best of {ROUNDS} alternating passes)",
-        ["workload", "tidewire-asyncio", "bytes.split floor", "readline", "ours / floor",
-         "ours / readline"],
+        f"Line echo server, blocking-socket client (best of {ROUNDS} alternating passes)",
+        ["workload", "tidewire-asyncio", "bytes.split floor", "readline",
+         "Twisted LineOnlyReceiver", "ours / floor", "ours / readline", "ours / Twisted"],
         rows,
     )  # fmt: skip
 
@@ -291,13 +322,20 @@ def run_lines() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", choices=sorted(SERVERS))
+    parser.add_argument("only", nargs="*", help="the tables to print: ws, lines (default both)")
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(SERVERS[args.serve]())
+        serve = SERVERS[args.serve]
+        if inspect.iscoroutinefunction(serve):
+            asyncio.run(serve())
+        else:
+            serve()  # Twisted runs its own reactor
         return
     print_machine()
-    run_ws()
-    run_lines()
+    if not args.only or "ws" in args.only:
+        run_ws()
+    if not args.only or "lines" in args.only:
+        run_lines()
 
 
 if __name__ == "__main__":
