@@ -267,6 +267,31 @@ def test_chunked_raw_block_comes_in_pieces_as_it_arrives():
         assert merge_raw(memcached_client(random_splits(MEMCACHED, seed), chunked=True)) == whole
 
 
+@given(st.data())
+def test_fuzz_a_block_above_max_raw_size_comes_in_pieces_holding_nothing(data):
+    """A chunked block: pieces total the block, the core keeps none of it, then lines resume."""
+    block = bytes(range(256)) * 4 + b"\r\n"  # 1,026 bytes, CRLFs inside
+    wire = b"VALUE k 0 1024\r\n" + block + b"END\r\n"
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(wire) - 1), max_size=12)))
+    chunks = [wire[i:j] for i, j in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    connection = LineConnection(max_raw_size=16)
+    events, fed, delivered = [], 0, 0
+    for chunk in chunks:
+        connection.receive_data(chunk)
+        fed += len(chunk)
+        for event in connection.events():
+            events.append(event)
+            if isinstance(event, Line):
+                delivered += len(event.line) + 2
+                if event.line.startswith(b"VALUE "):
+                    connection.set_raw_mode(len(block), chunked=True)
+            else:
+                delivered += len(event.data)
+        if connection.mode is Mode.RAW:
+            assert delivered == fed  # every byte received so far was handed over
+    assert merge_raw(events) == [Line(b"VALUE k 0 1024"), RawData(block, 0), Line(b"END")]
+
+
 def test_raw_block_ending_inside_a_delimiter_resumes_lines_exactly():
     # The block takes "ab" and the "\r" of a CRLF, so the next line is "\nc".
     connection = LineConnection()
@@ -381,8 +406,10 @@ def test_bad_raw_sizes_are_local_errors(size):
 
 def test_a_whole_block_is_bounded_by_max_raw_size():
     connection = LineConnection(max_raw_size=100)
-    with pytest.raises(LocalProtocolError, match="chunked=True"):
+    assert connection.max_raw_size == 100
+    with pytest.raises(LocalProtocolError, match=r"set_raw_mode\(101, chunked=True\)"):
         connection.set_raw_mode(101)
+    assert connection.mode is Mode.LINES
     connection.set_raw_mode(100)
     connection.set_raw_mode(10**12, chunked=True)
     assert connection.raw_remaining == 10**12

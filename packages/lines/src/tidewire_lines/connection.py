@@ -96,6 +96,11 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
         return self._max_line_length
 
     @property
+    def max_raw_size(self) -> int:
+        """The largest counted raw block delivered whole, in bytes; larger ones come in pieces."""
+        return self._max_raw_size
+
+    @property
     def mode(self) -> Mode:
         """How the next received bytes are read, as :attr:`Mode.LINES` or :attr:`Mode.RAW`.
 
@@ -158,7 +163,8 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
             if size > self._max_raw_size and not chunked:
                 raise LocalProtocolError(
                     f"a raw block of {size} bytes is larger than max_raw_size"
-                    f" ({self._max_raw_size}); receive it with chunked=True"
+                    f" ({self._max_raw_size}): receive it in pieces,"
+                    f" with set_raw_mode({size}, chunked=True)"
                 )
         self._give_back_pending()
         self._mode = Mode.RAW
