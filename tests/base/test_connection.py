@@ -178,3 +178,12 @@ def test_local_error_leaves_everything_as_it_was():
 def test_connection_is_abstract():
     with pytest.raises(TypeError):
         Connection()  # type: ignore[abstract]
+
+
+def test_a_core_without_timers_never_asks_to_be_woken():
+    connection = Lines()
+    assert connection.get_timer() is None
+    connection.handle_timer(1e9)  # nothing to do, nothing changes
+    assert connection.get_timer() is None
+    assert connection.data_to_send() == b""
+    assert connection.next_event() is NEED_DATA

@@ -1,6 +1,14 @@
 import pytest
 
-from tidewire import LocalProtocolError, ProtocolError, RemoteProtocolError
+from tidewire import (
+    ConnectionClosed,
+    ConnectionLostError,
+    EndOfStream,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    StreamClosedError,
+)
 
 
 def test_base_class_cannot_be_raised_itself():
@@ -26,3 +34,17 @@ def test_text_without_code_or_offset():
 def test_local_and_remote_are_distinct():
     assert not issubclass(LocalProtocolError, RemoteProtocolError)
     assert not issubclass(RemoteProtocolError, LocalProtocolError)
+
+
+def test_the_closing_vocabulary():
+    assert issubclass(ConnectionLostError, StreamClosedError)
+    assert issubclass(EndOfStream, StreamClosedError)
+    assert issubclass(EndOfStream, EOFError)
+    assert not issubclass(EndOfStream, ConnectionLostError)
+    assert not issubclass(StreamClosedError, ProtocolError)
+    closed = ConnectionClosed()
+    error = EndOfStream("the peer closed the connection while a line was awaited", closed)
+    assert error.event is closed
+    assert str(error) == "the peer closed the connection while a line was awaited"
+    assert StreamClosedError().event is None
+    assert ConnectionLostError("reset", event=None).event is None

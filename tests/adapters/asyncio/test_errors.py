@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import tidewire
 from tidewire import ConnectionClosed
 from tidewire_asyncio import ConnectionLostError, EndOfStream, StreamClosedError
 from tidewire_asyncio.websocket import HandshakeRejected, RejectConnection, WebSocketClosedError
@@ -18,10 +19,14 @@ def test_end_of_stream_is_an_eof_error_carrying_the_closing_event():
     assert "a line" in str(error)
 
 
-@pytest.mark.parametrize("cls", [ConnectionLostError, StreamClosedError])
-def test_transport_errors_are_plain_exceptions(cls):
-    assert issubclass(cls, Exception)
-    assert not issubclass(cls, (ConnectionLostError, StreamClosedError)[cls is ConnectionLostError])
+def test_the_closing_exceptions_are_the_base_ones():
+    assert (ConnectionLostError, EndOfStream, StreamClosedError) == (
+        tidewire.ConnectionLostError,
+        tidewire.EndOfStream,
+        tidewire.StreamClosedError,
+    )
+    assert issubclass(ConnectionLostError, StreamClosedError)
+    assert issubclass(EndOfStream, StreamClosedError)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
 from tidewire import NEED_DATA, Connection, Event, LocalProtocolError, NeedData, RemoteProtocolError
@@ -171,3 +174,112 @@ def test_eof_error_paths_are_accepted():
 def test_remote_error_code_is_compared():
     error = RemoteProtocolError("x", code=1)
     assert error.code == 1
+
+
+# -- timers -------------------------------------------------------------------
+
+
+class Ticking(Words):
+    """Words, plus a ``tick `` sent every 10 seconds of the caller's clock while open."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._deadline: float | None = clock() + 10
+
+    def get_timer(self) -> float | None:
+        return self._deadline if self.receive_state.value in ("OPEN", "EOF") else None
+
+    def handle_timer(self, now: float) -> None:
+        deadline = self.get_timer()
+        if deadline is not None and now >= deadline:
+            self._write(b"tick ")
+            self._deadline = now + 10
+
+
+class TimedSuite(Suite):
+    def make_clocked_connection(self, clock: Callable[[], float]) -> Connection[Word, Word]:
+        return self.core(clock=clock)  # type: ignore[call-arg]
+
+
+class TestTickingContract(TimedSuite):
+    """The suite passes a core with a timer that keeps the contract."""
+
+    core = Ticking
+
+
+def timed_suite_for(core: type[Words]) -> TimedSuite:
+    suite = TimedSuite()
+    suite.core = core
+    return suite
+
+
+class WallClock(Ticking):
+    def get_timer(self) -> float | None:
+        return time.monotonic() + 10
+
+
+class Eager(Ticking):
+    def handle_timer(self, now: float) -> None:
+        self._write(b"tick ")
+
+
+class Stuck(Ticking):
+    def handle_timer(self, now: float) -> None:
+        pass
+
+
+class Restless(Ticking):
+    def get_timer(self) -> float | None:
+        return self._deadline
+
+
+class Stamping(Ticking):
+    def handle_timer(self, now: float) -> None:
+        if now >= self._first:  # compares with the first deadline, not the current one
+            self._write(b"tick ")
+            self._deadline = now + 10
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
+        self._first = clock() + 10
+
+
+def test_a_core_without_timers_passes_the_timer_checks():
+    suite_for(Words).test_timers_follow_the_given_clock()
+    suite_for(Words).test_terminal_states_clear_the_timer()
+
+
+def test_catches_a_deadline_on_another_clock():
+    with pytest.raises(AssertionError, match="before the clock"):
+        timed_suite_for(WallClock).test_timers_follow_the_given_clock()
+
+
+def test_catches_acting_before_the_deadline():
+    with pytest.raises(AssertionError, match="before the deadline queued bytes"):
+        timed_suite_for(Eager).test_timers_follow_the_given_clock()
+
+
+def test_catches_a_deadline_left_in_place():
+    with pytest.raises(AssertionError, match="not later"):
+        timed_suite_for(Stuck).test_timers_follow_the_given_clock()
+
+
+def test_catches_a_repeated_call_acting_again():
+    with pytest.raises(AssertionError, match="twice at the same time queued bytes"):
+        timed_suite_for(Stamping).test_timers_follow_the_given_clock()
+
+
+def test_catches_a_timer_in_a_terminal_state():
+    with pytest.raises(AssertionError, match="in the terminal state CLOSED"):
+        timed_suite_for(Restless).test_terminal_states_clear_the_timer()
+
+
+def test_a_failing_timer_ends_the_walk_quietly():
+    class Failing(Ticking):
+        def handle_timer(self, now: float) -> None:
+            if now >= (self._deadline or now + 1):
+                self._buffer.append(b"toolong ")
+                self._deadline = None
+
+    timed_suite_for(Failing).test_timers_follow_the_given_clock()

@@ -2,14 +2,22 @@
 
 Everything a core needs, and everything its users handle, is importable from
 here: the :class:`Connection` contract, :class:`Event` and the
-:data:`NEED_DATA` sentinel, the :class:`ReceiveBuffer`, the errors, and the
-checks a core's sending side makes (:func:`describe`, :func:`as_bytes`).
+:data:`NEED_DATA` sentinel, the :class:`ReceiveBuffer`, the errors (the
+protocol errors of the contract and the closing exceptions every adapter
+raises), and the checks a core's sending side makes (:func:`describe`, :func:`as_bytes`).
 """
 
 from .buffer import BytesLike, Delimiter, ReceiveBuffer
 from .checks import as_bytes, describe
 from .connection import DEFAULT_MAX_BUFFER_SIZE, Connection, ReceiveState
-from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .errors import (
+    ConnectionLostError,
+    EndOfStream,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    StreamClosedError,
+)
 from .events import NEED_DATA, ConnectionClosed, Event, NeedData, Sentinel
 
 __all__ = [
@@ -18,7 +26,9 @@ __all__ = [
     "BytesLike",
     "Connection",
     "ConnectionClosed",
+    "ConnectionLostError",
     "Delimiter",
+    "EndOfStream",
     "Event",
     "LocalProtocolError",
     "NeedData",
@@ -27,6 +37,7 @@ __all__ = [
     "ReceiveState",
     "RemoteProtocolError",
     "Sentinel",
+    "StreamClosedError",
     "as_bytes",
     "describe",
 ]

@@ -59,6 +59,16 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
     the protocol owes the peer when its bytes are bad. The base does the rest:
     end-of-file handling, the buffered-bytes cap, the error state.
 
+    Time is an input. A core that needs time (a keepalive, a close timeout)
+    takes a keyword argument ``clock: Callable[[], float]``, the caller's
+    clock (``loop.time``, ``trio.current_time``, ``reactor.seconds``, a
+    test's :class:`~tidewire.testing.FakeClock`), reads it only to start a
+    deadline, and overrides :meth:`get_timer` and :meth:`handle_timer`. It
+    never reads another clock, sleeps or schedules: the caller asks
+    :meth:`get_timer` after every interaction and calls :meth:`handle_timer`
+    when that moment comes. Cores without timers keep the defaults, which
+    cost nothing.
+
     Args:
         max_buffer_size: The most bytes an incomplete event may occupy in the
             receive buffer before :meth:`next_event` raises
@@ -199,6 +209,25 @@ class Connection(abc.ABC, Generic[ReceivedT, SentT]):
         data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
         outgoing.clear()
         return data if type(data) is bytes else bytes(data)
+
+    # -- time -------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """Return when :meth:`handle_timer` should next be called, on the caller's clock.
+
+        ``None`` when no deadline is pending (the default, and always in a
+        terminal state). Ask again after every call into the connection: a
+        deadline may be set, moved or cleared by any of them.
+        """
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        """Act on every deadline at or before ``now`` (the caller's clock reads ``now``).
+
+        It may queue bytes for :meth:`data_to_send` and make
+        :meth:`next_event` return new events. Calling it early, or twice with
+        the same ``now``, does nothing more. The default does nothing.
+        """
 
     # -- for subclasses -----------------------------------------------------
 

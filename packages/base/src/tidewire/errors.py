@@ -1,14 +1,27 @@
-"""The exceptions of the tidewire contract.
+"""The exceptions of the tidewire contract, and the closing vocabulary of every adapter.
 
 Only two kinds of exception may leave a core: :class:`RemoteProtocolError`
 when the peer sent bytes the protocol forbids, and :class:`LocalProtocolError`
 when the caller used the API in a way the protocol forbids. Any other
 exception escaping a core is a bug in that core.
+
+The adapters raise the :class:`StreamClosedError` family when a stream can no
+longer be used; they are defined here so that ``except`` clauses read the same
+on every framework.
 """
 
 from __future__ import annotations
 
-__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]
+from .events import ConnectionClosed
+
+__all__ = [
+    "ConnectionLostError",
+    "EndOfStream",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "StreamClosedError",
+]
 
 
 class ProtocolError(Exception):
@@ -71,4 +84,44 @@ class RemoteProtocolError(ProtocolError):
     terminal error state, and whatever the protocol owes the peer on failure
     (a WebSocket close frame with the right code, for instance) is already
     waiting in :meth:`~tidewire.Connection.data_to_send`.
+    """
+
+
+class StreamClosedError(Exception):
+    """This stream can no longer be used: the root of the adapters' closing exceptions.
+
+    Raised by an adapter's stream (and the protocol layers over it) when it
+    was closed on this side, and as the base of :class:`ConnectionLostError`,
+    :class:`EndOfStream` and the protocol-specific closing errors (such as
+    ``tidewire_websocket.WebSocketClosedError``), so ``except
+    StreamClosedError`` catches every way a stream ends.
+
+    Args:
+        message: What was being done when the stream turned out closed.
+        event: The core's closing event, if the peer's end is known.
+
+    Attributes:
+        event: As given: a :class:`~tidewire.ConnectionClosed` (or a core's
+            subclass of it) when the peer ended its stream, else ``None``.
+    """
+
+    def __init__(self, message: str = "", event: ConnectionClosed | None = None) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+class ConnectionLostError(StreamClosedError):
+    """The connection ended abnormally: a transport error, a reset, a protocol failure.
+
+    The operating system's error, when there is one, is the ``__cause__``.
+    Every complete event received before the break was delivered first.
+    """
+
+
+class EndOfStream(StreamClosedError, EOFError):
+    """The peer ended its stream cleanly, and nothing more will arrive.
+
+    Raised where a return value cannot say "no more" (a reader of one line,
+    one message); :attr:`event` is the core's closing event, with whatever
+    it carries (leftover bytes, a close code).
     """

@@ -1,4 +1,4 @@
-"""Tools for testing a tidewire core: split feeding, a loopback, the contract suite.
+"""Tools for testing a tidewire core: split feeding, a loopback, a fake clock, the contract suite.
 
 Needs the ``testing`` extra: ``pip install "tidewire[testing]"`` (it brings
 hypothesis). Everything here drives a core through its public API only.
@@ -9,6 +9,7 @@ try:
 except ImportError as exc:
     raise ImportError('tidewire.testing needs hypothesis: pip install "tidewire[testing]"') from exc
 
+from .clock import FakeClock
 from .contract import ConnectionContract
 from .feeding import (
     ConnectionFactory,
@@ -26,6 +27,7 @@ from .strategies import chunkings, split_data
 __all__ = [
     "ConnectionContract",
     "ConnectionFactory",
+    "FakeClock",
     "Loopback",
     "Outcome",
     "assert_split_invariant",

@@ -16,6 +16,7 @@ pytest then collects every ``test_*`` method below for that core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, given, settings
@@ -24,12 +25,16 @@ from hypothesis import strategies as st
 from ..connection import Connection, ReceiveState
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..events import NEED_DATA, ConnectionClosed, Event
+from .clock import FakeClock
 from .feeding import Outcome, assert_split_invariant, drain, run
 from .strategies import chunkings
 
 __all__ = ["ConnectionContract"]
 
 _EOF_CUTS = 200  # how many end-of-file positions to try in long inputs
+_TIMER_STEPS = 50  # how many deadlines to walk through (a keepalive never ends)
+# Far from any real monotonic clock, so a deadline read off another clock shows.
+_CLOCK_START = 1e9
 
 # Each subclass runs these property tests against a different core, on purpose.
 _per_core = settings(suppress_health_check=[HealthCheck.differing_executors])
@@ -47,7 +52,8 @@ class ConnectionContract:
       :class:`~tidewire.RemoteProtocolError`.
 
     Optionally override :meth:`sendable_events`, :meth:`unsendable_events`
-    and :meth:`normalize`.
+    and :meth:`normalize`; a core with timers overrides
+    :meth:`make_clocked_connection` so the timer checks reach them.
     """
 
     valid_input: ClassVar[bytes]
@@ -59,6 +65,14 @@ class ConnectionContract:
     def make_connection(self) -> Connection[Any, Any]:
         """Return a fresh connection, ready to receive ``valid_input``."""
         raise NotImplementedError
+
+    def make_clocked_connection(self, clock: Callable[[], float]) -> Connection[Any, Any]:
+        """Return a fresh connection as :meth:`make_connection`, reading time from ``clock``.
+
+        The default ignores the clock: override it for a core that takes
+        ``clock=``, so the timer checks walk through its deadlines.
+        """
+        return self.make_connection()
 
     def sendable_events(self) -> list[Event]:
         """Events that ``send()`` accepts, in order, on a fresh connection."""
@@ -247,6 +261,65 @@ class ConnectionContract:
                 raise AssertionError(f"send({bad!r}) was accepted")
             assert connection.data_to_send() == b""
             assert connection.receive_state is state
+
+    # -- time -----------------------------------------------------------------
+
+    def _drain_quietly(self, connection: Connection[Any, Any]) -> list[Event]:
+        try:
+            return drain(connection, 1_000_000)
+        except RemoteProtocolError:
+            return []  # a timer may fail the connection; the checks go on
+
+    def _check_no_change(self, connection: Connection[Any, Any], now: float, what: str) -> None:
+        timer = connection.get_timer()
+        connection.handle_timer(now)
+        assert connection.data_to_send() == b"", f"{what} queued bytes"
+        assert self._drain_quietly(connection) == [], f"{what} made events"
+        assert connection.get_timer() == timer, f"{what} moved the timer"
+
+    def test_timers_follow_the_given_clock(self) -> None:
+        """Deadlines are on the given clock; early or repeated handle_timer() does nothing."""
+        clock = FakeClock(_CLOCK_START)
+        connection = self.make_clocked_connection(clock)
+        for event in self.sendable_events():
+            connection.send(event)
+        connection.receive_data(self.valid_input)
+        self._drain_quietly(connection)
+        for _ in range(_TIMER_STEPS):
+            connection.data_to_send()
+            deadline = connection.get_timer()
+            if deadline is None:
+                return
+            assert deadline >= clock.now, (
+                f"get_timer() returned {deadline}, before the clock's {clock.now}:"
+                " a deadline read off another clock, or left behind"
+            )
+            self._check_no_change(connection, clock.now, "handle_timer() before the deadline")
+            clock.advance(deadline - clock.now)
+            connection.handle_timer(deadline)
+            connection.data_to_send()
+            self._drain_quietly(connection)
+            after = connection.get_timer()
+            assert after is None or after > deadline, (
+                f"after handle_timer({deadline}) the next deadline is {after}, not later"
+            )
+            self._check_no_change(connection, deadline, "handle_timer() twice at the same time")
+
+    def test_terminal_states_clear_the_timer(self) -> None:
+        """After the closing event or a RemoteProtocolError, get_timer() is None."""
+        for data, eof in ((self.valid_input, True), (self.invalid_input, False)):
+            clock = FakeClock(_CLOCK_START)
+            connection = self.make_clocked_connection(clock)
+            connection.receive_data(data)
+            if eof:
+                connection.receive_eof()
+            self._drain_quietly(connection)
+            assert connection.receive_state in (ReceiveState.CLOSED, ReceiveState.ERROR)
+            assert connection.get_timer() is None, (
+                f"get_timer() is {connection.get_timer()} in the terminal state"
+                f" {connection.receive_state.value}"
+            )
+            connection.handle_timer(clock.advance(3600.0))  # harmless
 
     # -- robustness ---------------------------------------------------------
 
