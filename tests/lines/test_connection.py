@@ -468,6 +468,22 @@ def test_unsendable_values_are_local_errors(event):
     assert connection.data_to_send() == b""
 
 
+def outcome_of(send, value):
+    """What sending ``value`` queues, or the message of the LocalProtocolError it raises."""
+    try:
+        send(value)
+    except LocalProtocolError as exc:
+        return str(exc)
+    return send.__self__.data_to_send()
+
+
+@given(line=st.binary(max_size=8) | st.sampled_from([bytearray(b"x"), memoryview(b"y"), "z"]))
+@pytest.mark.parametrize("delimiter", [b"\r\n", b"aa", (b"\n", b"\r")])
+def test_send_line_is_send_of_a_line_without_the_event(delimiter, line):
+    expected = outcome_of(LineConnection(delimiter).send, Line(line))
+    assert outcome_of(LineConnection(delimiter).send_line, line) == expected
+
+
 # -- construction ------------------------------------------------------------------
 
 

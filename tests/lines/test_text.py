@@ -101,6 +101,20 @@ def test_unsendable_text_is_a_local_error(event, message):
     assert connection.data_to_send() == b""
 
 
+@pytest.mark.parametrize("text", ["ok", "€", b"x", "a\nb"])
+def test_send_line_is_send_of_a_text_line(text):
+    connections = [TextLineConnection(b"\n", encoding="ascii") for _ in range(2)]
+    outcomes = []
+    for send, value in ((connections[0].send, TextLine(text)), (connections[1].send_line, text)):
+        try:
+            send(value)
+        except LocalProtocolError as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append(send.__self__.data_to_send())
+    assert outcomes[0] == outcomes[1]
+
+
 def test_unknown_encoding_is_refused():
     with pytest.raises(ValueError, match="unknown encoding"):
         TextLineConnection(encoding="no-such-codec")

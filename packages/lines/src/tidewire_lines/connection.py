@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from tidewire import (
     DEFAULT_MAX_BUFFER_SIZE,
@@ -292,18 +292,25 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
 
     # -- sending ----------------------------------------------------------------
 
-    def _line_bytes(self, event: Event, line: object) -> bytes:
-        """``line`` with the delimiter appended, if the peer will read it back as sent."""
-        if not isinstance(line, _BYTES_LIKE):
-            raise LocalProtocolError(f"a line must be bytes, not {type(line).__name__}")
-        data = bytes(line) + self._delimiters[0]
+    def _line_bytes(self, line: object, kind: Callable[[Any], Event], value: object) -> bytes:
+        """``line`` with the delimiter appended, if the peer will read it back as sent.
+
+        ``kind(value)`` is the event being sent, built for an error message
+        only: the fast paths never build one.
+        """
+        if type(line) is not bytes:
+            if not isinstance(line, _BYTES_LIKE):
+                raise LocalProtocolError(f"a line must be bytes, not {type(line).__name__}")
+            line = bytes(line)
+        delimiters = self._delimiters
+        data = line + delimiters[0]
         end = len(line)
-        for delimiter in self._delimiters:
-            # Also catches a line whose end forms a delimiter with the
-            # start of the one appended (b"a" before b"aa").
+        for delimiter in delimiters:
+            # find() < end also catches a line whose end forms a delimiter
+            # with the start of the one appended (b"a" before b"aa").
             if 0 <= data.find(delimiter) < end:
                 raise LocalProtocolError(
-                    f"cannot send {event!r}: it would be read as more than one line"
+                    f"cannot send {kind(value)!r}: it would be read as more than one line"
                     f" (it contains the delimiter {delimiter!r})"
                 )
         return data
@@ -398,9 +405,22 @@ class LineConnection(BaseLineConnection[Line | RawData, Line | RawData]):
                 return
             yield event.line
 
+    def send_line(self, line: bytes) -> None:
+        """Queue ``line`` and the first delimiter: ``send(Line(line))`` without building the event.
+
+        The fast path for line-heavy protocols, as :meth:`lines` is for
+        receiving; the bytes and the checks are those of
+        :meth:`~tidewire.Connection.send`.
+
+        Raises:
+            LocalProtocolError: ``line`` is not bytes, or contains a
+                delimiter. Nothing changed.
+        """
+        self._write(self._line_bytes(line, Line, line))
+
     def _send(self, event: Line | RawData) -> None:
         if isinstance(event, Line):
-            self._write(self._line_bytes(event, event.line))
+            self._write(self._line_bytes(event.line, Line, event.line))
         elif isinstance(event, RawData):
             self._write(self._raw_bytes(event))
         else:

@@ -86,19 +86,30 @@ class TextLineConnection(BaseLineConnection[TextLine | RawData, TextLine | RawDa
                 offset=self._line_offset(line) + exc.start,
             ) from None
 
+    def send_line(self, text: str) -> None:
+        """Queue ``text``, encoded, and the first delimiter: ``send(TextLine(text))`` in one call.
+
+        Raises:
+            LocalProtocolError: ``text`` is not a ``str``, does not encode,
+                or contains a delimiter. Nothing changed.
+        """
+        self._write(self._encoded_line(text))
+
     def _send(self, event: TextLine | RawData) -> None:
         if isinstance(event, TextLine):
-            text = event.text
-            if not isinstance(text, str):
-                raise LocalProtocolError(f"a text line must be str, not {type(text).__name__}")
-            try:
-                line = text.encode(self._encoding)
-            except UnicodeEncodeError as exc:
-                raise LocalProtocolError(
-                    f"cannot send {event!r}: {exc.reason} in {self._encoding}"
-                ) from None
-            self._write(self._line_bytes(event, line))
+            self._write(self._encoded_line(event.text))
         elif isinstance(event, RawData):
             self._write(self._raw_bytes(event))
         else:
             raise LocalProtocolError(f"cannot send {event!r}: expected a TextLine or RawData")
+
+    def _encoded_line(self, text: object) -> bytes:
+        if not isinstance(text, str):
+            raise LocalProtocolError(f"a text line must be str, not {type(text).__name__}")
+        try:
+            line = text.encode(self._encoding)
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(
+                f"cannot send {TextLine(text)!r}: {exc.reason} in {self._encoding}"
+            ) from None
+        return self._line_bytes(line, TextLine, text)
