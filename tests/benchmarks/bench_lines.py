@@ -189,6 +189,47 @@ def throughput() -> None:
         )
 
 
+def sending() -> None:
+    """Serialising lines: an event per line, send_line(), and Twisted's sendLine()."""
+    lines = 200_000
+    payloads = [b"x" * 38] * lines
+
+    def events() -> None:
+        connection = LineConnection()
+        send = connection.send
+        for payload in payloads:
+            send(Line(payload))
+        connection.data_to_send()
+
+    def send_line() -> None:
+        connection = LineConnection()
+        send = connection.send_line
+        for payload in payloads:
+            send(payload)
+        connection.data_to_send()
+
+    def twisted() -> None:
+        protocol = CountingLineOnly()
+        protocol.makeConnection(StringTransport())
+        send = protocol.sendLine
+        for payload in payloads:
+            send(payload)
+
+    variants = {"tidewire-lines, send(Line(...))": events, "tidewire-lines, send_line()": send_line,
+                "Twisted LineOnlyReceiver.sendLine()": twisted}  # fmt: skip
+    times = dict.fromkeys(variants, float("inf"))
+    for _ in range(3):
+        for name, fn in variants.items():
+            times[name] = min(times[name], best_time(fn, repeat=3))
+    ours = times["tidewire-lines, send(Line(...))"]
+    rows = [(name, human(lines / t, "lines/s"), f"{t / ours:.2f}") for name, t in times.items()]
+    print_table(
+        "Sending 200,000 lines of 38 B (last column: its time / send(Line(...))'s)",
+        ["implementation", "lines/s", "time ratio"],
+        rows,
+    )
+
+
 def per_event_cost() -> None:
     """Split our per-line cost into its parts."""
     lines = 200_000
@@ -282,7 +323,12 @@ def growth() -> None:
 
 def main() -> None:
     print_machine()
-    sections = {"throughput": throughput, "cost": per_event_cost, "growth": growth}
+    sections = {
+        "throughput": throughput,
+        "sending": sending,
+        "cost": per_event_cost,
+        "growth": growth,
+    }
     chosen = sys.argv[1:] or list(sections)
     for name in chosen:
         sections[name]()

@@ -416,7 +416,15 @@ class LineConnection(BaseLineConnection[Line | RawData, Line | RawData]):
             LocalProtocolError: ``line`` is not bytes, or contains a
                 delimiter. Nothing changed.
         """
-        self._write(self._line_bytes(line, Line, line))
+        delimiter = self._delimiter
+        if type(line) is bytes and type(delimiter) is bytes:
+            # The common case in two C calls: the only delimiter in the
+            # result must be the one appended.
+            data = line + delimiter
+            if data.find(delimiter) == len(line):
+                self._write(data)
+                return
+        self._write(self._line_bytes(line, Line, line))  # the general case, and the errors
 
     def _send(self, event: Line | RawData) -> None:
         if isinstance(event, Line):
