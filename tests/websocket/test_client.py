@@ -316,6 +316,9 @@ class TestClientContract(ConnectionContract):
     def make_connection(self):
         return open_client()
 
+    def make_clocked_connection(self, clock):
+        return open_client(clock=clock)
+
     def sendable_events(self):
         return [TextMessage("a"), BytesMessage(b"b"), Ping(), CloseConnection(4000, "x")]
 

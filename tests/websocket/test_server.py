@@ -307,6 +307,9 @@ class TestServerContract(ConnectionContract):
     def make_connection(self):
         return open_server()
 
+    def make_clocked_connection(self, clock):
+        return open_server(clock=clock)
+
     def sendable_events(self):
         return [
             TextMessage("a"),

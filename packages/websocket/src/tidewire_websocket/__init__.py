@@ -8,11 +8,14 @@ what an I/O layer must do.
 
 from .client import ClientConnection
 from .connection import (
+    DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_HEADER_LINE_LENGTH,
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_QUEUED_PONGS,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_TIMEOUT,
     State,
     WebSocketConnection,
 )
@@ -38,11 +41,14 @@ from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_
 from .server import ServerConnection
 
 __all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUED_PONGS",
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PING_TIMEOUT",
     "AcceptConnection",
     "BytesChunk",
     "BytesMessage",

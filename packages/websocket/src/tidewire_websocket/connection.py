@@ -1,22 +1,25 @@
-"""The WebSocket state machine shared by both roles: framing, messages, closing.
+"""The WebSocket state machine shared by both roles: messages, control frames, closing, time.
 
 :class:`~tidewire_websocket.ClientConnection` and
 :class:`~tidewire_websocket.ServerConnection` add the opening handshake of
-their role; everything after it lives here.
+their role; :class:`~tidewire_websocket.reader.FrameReader` parses frames;
+everything else after the handshake lives here: answering pings and close
+frames, keepalive, the closing handshake's deadlines, and how the connection
+ended (:attr:`WebSocketConnection.close_code`).
 """
 
 from __future__ import annotations
 
 import abc
 import enum
-from typing import NoReturn
+import os
+from collections.abc import Callable
 
 import h11
 
 from tidewire import (
     DEFAULT_MAX_BUFFER_SIZE,
-    NEED_DATA,
-    Connection,
+    BytesLike,
     LocalProtocolError,
     NeedData,
     ReceiveState,
@@ -36,18 +39,21 @@ from .events import (
     WebSocketClosed,
     WebSocketEvent,
 )
-from .frames import CloseCode, Opcode, encode_close_payload, unmask
+from .frames import CloseCode, Opcode, encode_close_payload
 from .frames import is_valid_close_code as _is_valid_close_code
 from .handshake import DEFAULT_MAX_HEADER_LINE_LENGTH, DEFAULT_MAX_HEADERS, HeadReader
 from .outgoing import Framer, close_payload, ping_payload
-from .utf8 import InvalidUTF8, UTF8Checker
+from .reader import FrameReader
 
 __all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUED_PONGS",
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PING_TIMEOUT",
     "State",
     "WebSocketConnection",
 ]
@@ -61,21 +67,23 @@ DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 DEFAULT_MAX_QUEUED_PONGS = 16
 """The default number of automatic pongs queued between two ``data_to_send()`` calls."""
 
-_TEXT = Opcode.TEXT.value
-_BINARY = Opcode.BINARY.value
-_CONTINUATION = Opcode.CONTINUATION.value
+DEFAULT_PING_INTERVAL = 20.0
+"""The default seconds between keepalive pings (as in websockets)."""
+
+DEFAULT_PING_TIMEOUT = 20.0
+"""The default seconds a keepalive ping waits for its pong before the connection fails."""
+
+DEFAULT_CLOSE_TIMEOUT = 10.0
+"""The default seconds the closing handshake, and a client's wait for TCP to close, may take."""
+
 _CLOSE = Opcode.CLOSE.value
 _PING = Opcode.PING.value
 _PONG = Opcode.PONG.value
 _PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR.value
 _BAD_DATA = CloseCode.INVALID_FRAME_PAYLOAD_DATA.value
-_TOO_BIG = CloseCode.MESSAGE_TOO_BIG.value
 _NO_STATUS = CloseCode.NO_STATUS_RECEIVED.value
-# Compressed payload is inflated in blocks of this many bytes, counted from the
-# start of each frame's payload, never in the pieces the network delivered: the
-# zlib calls, and so which error (corrupt data, too big, invalid UTF-8) comes
-# first, are then the same however the input was split.
-_INFLATE_BLOCK = 65536  # as fast as inflating whole 64 KiB reads
+_ABNORMAL = CloseCode.ABNORMAL_CLOSURE.value
+_INTERNAL_ERROR = CloseCode.INTERNAL_ERROR.value
 
 
 class State(enum.Enum):
@@ -101,7 +109,7 @@ class State(enum.Enum):
 _SENDING = (State.OPEN, State.REMOTE_CLOSING)
 
 
-class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
+class WebSocketConnection(FrameReader):
     """The part of a WebSocket connection common to both roles.
 
     Not built directly: use :class:`~tidewire_websocket.ClientConnection` or
@@ -117,8 +125,24 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
       close frame is answered with the same code (``auto_close``).
     - A protocol violation raises :class:`~tidewire.RemoteProtocolError`
       whose ``code`` is the close code (1002 protocol error, 1007 invalid
-      data, 1009 too big); the close frame with that code is already in
-      :meth:`data_to_send` and the state is ``CLOSED``.
+      data, 1009 too big); the state is ``CLOSED`` and the close frame with
+      that code is owed: :meth:`data_to_send` returns it, after anything
+      sent before it is called. Until then data, pings and pongs may still
+      be sent (:attr:`can_send`), so that an I/O layer can deliver the
+      messages received before the bad bytes and send the answers to them
+      first, however the input was split.
+
+    **Time** is an input: with a ``clock`` (the caller's, such as
+    ``loop.time``), the connection keeps deadlines and says when it next
+    needs :meth:`handle_timer` through :meth:`get_timer`. Without one it has
+    no timers. Its deadlines are: a keepalive ping every ``ping_interval``
+    seconds while ``OPEN``, whose pong must come within ``ping_timeout``
+    (else a close frame with 1011 is sent and the connection is abandoned);
+    the peer's close frame within ``close_timeout`` of ours; on a client,
+    the server's closing of TCP within ``close_timeout`` of the closing
+    handshake. Pings the application sends are
+    timed on the same clock: the :class:`Pong` that answers them lists
+    them, with their round-trip times, in ``answered``.
 
     Args:
         max_frame_size: The largest frame payload accepted, in bytes, or
@@ -147,6 +171,14 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             ``None``. 8 KiB, as in websockets and most HTTP servers.
         max_headers: The most header lines in the HTTP head received, or
             ``None``. 128, as in websockets.
+        clock: The caller's clock, read only to start a deadline and to time
+            a ping; ``None`` for no timers.
+        ping_interval: Seconds between keepalive pings, or ``None``.
+        ping_timeout: Seconds a keepalive ping waits for its pong, or ``None``.
+        close_timeout: Seconds allowed for the closing handshake, or ``None``.
+
+    Raises:
+        ValueError: a timer's duration is not positive.
     """
 
     _client: bool = False
@@ -164,7 +196,18 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         max_buffer_size: int | None = DEFAULT_MAX_BUFFER_SIZE,
         max_header_line_length: int | None = DEFAULT_MAX_HEADER_LINE_LENGTH,
         max_headers: int | None = DEFAULT_MAX_HEADERS,
+        clock: Callable[[], float] | None = None,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+        close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
+        for name, value in (
+            ("ping_interval", ping_interval),
+            ("ping_timeout", ping_timeout),
+            ("close_timeout", close_timeout),
+        ):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, not {value!r}")
         super().__init__(max_buffer_size=max_buffer_size)
         self._head = HeadReader(
             max_line_length=max_header_line_length,
@@ -172,43 +215,42 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             max_size=max_buffer_size,
             codes=self._head_codes,
         )
-        self._max_frame = max_frame_size
-        self._max_message = max_message_size
-        self._streaming = streaming
+        self._init_reader(
+            client=self._client,
+            max_frame=max_frame_size,
+            max_message=max_message_size,
+            streaming=streaming,
+        )
         self._auto_pong = auto_pong
         self._auto_close = auto_close
         self._max_pongs = max_queued_pongs
         self._state = State.CONNECTING
         self._subprotocol: str | None = None
         self._agreed: tuple[PerMessageDeflate, ...] = ()
-        self._deflate: Deflate | None = None
+        self._deflate = None
         self._framing = False  # set when the handshake has succeeded
-        self._discard = False  # set once input no longer matters
+        self._discard = False
         self._failed = False
         self._close_received: tuple[int, str] | None = None
-        # Frames are parsed by index in the receive buffer's own bytes (no
-        # copy). _pos runs ahead of the buffer's cursor over what was taken;
-        # _sync() moves the cursor there, dropping those bytes in one go.
-        self._pos = 0
-        self._mask_expected = 0 if self._client else 0x80
-        # The frame whose payload is being read; _left < 0 between frames.
-        self._left = -1
-        self._fin = 0
-        self._key: bytes | None = None
-        self._done = 0  # payload bytes of the current frame already taken
-        self._payload_at = 0  # the stream offset of the current frame's payload
-        # The message being received: its opcode (0: none) and pieces.
-        self._kind = 0
-        self._compressed = False
-        self._size = 0
-        self._buffered = bytearray()
-        self._held = bytearray()  # compressed bytes of an incomplete inflate block
-        self._held_at = 0  # the stream offset of the first held byte
-        self._utf8 = UTF8Checker()
+        self._close_code: int | None = None
+        self._close_reason = ""
         # Sending.
         self._framer = Framer(client=self._client)
         self._queued_pongs = 0
         self._deferred_pong: bytes | None = None
+        self._owed_close: bytes | None = None  # after a protocol error, until drained
+        self._abandoned = False
+        # Time: the deadlines, and the earliest of them (get_timer's answer).
+        self._clock = clock
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._close_timeout = close_timeout
+        self._next_ping: float | None = None
+        self._pong_deadline: float | None = None
+        self._close_deadline: float | None = None
+        self._timer: float | None = None
+        self._pings: dict[bytes, float] = {}  # sent, unanswered: payload -> when sent
+        self._keepalive: bytes | None = None  # the keepalive ping's payload
         # The opening handshake, parsed by h11.
         self._h11 = h11.Connection(h11.CLIENT if self._client else h11.SERVER)
 
@@ -230,15 +272,41 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         return self._agreed
 
     @property
+    def can_send(self) -> bool:
+        """Whether messages, pings and pongs may be sent now.
+
+        True in ``OPEN`` and ``REMOTE_CLOSING``, and after a protocol error
+        until :meth:`data_to_send` has returned the close frame it owes.
+        """
+        return self._state in _SENDING or self._owed_close is not None
+
+    @property
+    def close_code(self) -> int | None:
+        """How the connection ended, once it has: ``None`` until then.
+
+        The code of the peer's close frame (``1005`` if it had none); after
+        a protocol error, that error's close code (``1006`` if it has none,
+        as in a failed handshake); ``1006`` when the connection ended
+        without a close frame (end of file, a deadline passed, :meth:`fail`).
+        """
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The reason that goes with :attr:`close_code` (the error's message after one)."""
+        return self._close_reason
+
+    @property
     def should_close_transport(self) -> bool:
         """Whether the I/O layer should close the TCP connection now.
 
         After writing what :meth:`data_to_send` returns. True once the peer
         closed its side (end of file), once a handshake was rejected or
-        failed, and, on a server, once the connection is ``CLOSED`` (RFC
-        6455 section 7.1.1: the server closes TCP first). A client in
-        ``CLOSED`` waits for the server to close, with a timeout of its
-        choice, then closes anyway.
+        failed, once the connection was abandoned (see
+        :attr:`should_abort_transport`) and, on a server, once the
+        connection is ``CLOSED`` (RFC 6455 section 7.1.1: the server closes
+        TCP first). A client in ``CLOSED`` waits for the server to close,
+        at most ``close_timeout`` seconds when it has a clock.
         """
         if self.receive_state in (ReceiveState.EOF, ReceiveState.CLOSED):
             return True
@@ -246,7 +314,23 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             return False
         return not self._client or not self._framing
 
+    @property
+    def should_abort_transport(self) -> bool:
+        """Whether the connection was abandoned: drop TCP without waiting for it to drain.
+
+        True once a deadline passed (a keepalive pong, the peer's close
+        frame, the server's closing of TCP) or :meth:`fail` was called: the
+        peer may not be reading. Write :meth:`data_to_send` once more (a
+        close frame may be in it), then abort the transport.
+        """
+        return self._abandoned
+
     # -- receiving ----------------------------------------------------------
+
+    def receive_data(self, data: BytesLike) -> None:
+        """As :meth:`tidewire.Connection.receive_data`; ignored once the connection is abandoned."""
+        if not self._abandoned:
+            super().receive_data(data)
 
     def _next_event(self) -> WebSocketEvent | NeedData:
         if self._framing:
@@ -265,286 +349,9 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         if agreed is not None:
             self._agreed = (agreed,)
             self._deflate = self._framer.deflate = Deflate(agreed, client=self._client)
-
-    def _sync(self) -> None:
-        """Move the buffer's cursor to ``_pos``, dropping the bytes parsed so far."""
-        buffer = self._buffer
-        buffer.skip(self._pos - buffer.position)
-        self._pos = buffer.position
-
-    def _fail(self, code: int, message: str, at: int) -> NoReturn:
-        """Raise for bad bytes at index ``at`` of the buffer's bytes.
-
-        Frame parsing deals in indices and only turns one into a stream
-        offset here: the conversion costs more than a small frame's header.
-        """
-        raise RemoteProtocolError(message, code=code, offset=self._offset_of(at))
-
-    def _offset_of(self, index: int) -> int:
-        """The stream offset of index ``index`` of the buffer's bytes."""
-        buffer = self._buffer
-        return buffer.offset + index - buffer.position
-
-    def _frame_event(self) -> WebSocketEvent | NeedData:
-        rx = self._buffer.raw
-        if self._discard:
-            # After the peer's close frame nothing it sends matters (section 5.5.1).
-            self._buffer.skip(len(self._buffer))
-            self._pos = self._buffer.position
-            return NEED_DATA
-        while True:
-            pos = self._pos
-            avail = len(rx) - pos
-            if self._left < 0:
-                # A frame header: 2 bytes, an extended length, a masking key.
-                if avail < 2:
-                    self._sync()
-                    return NEED_DATA
-                b0 = rx[pos]
-                b1 = rx[pos + 1]
-                size = b1 & 0x7F
-                head = 2 if size < 126 else 4 if size == 126 else 10
-                masked = b1 & 0x80
-                if masked:
-                    head += 4
-                if avail < head:
-                    self._sync()
-                    return NEED_DATA
-                if size == 126:
-                    size = rx[pos + 2] << 8 | rx[pos + 3]  # no slice: the common medium size
-                    if size < 126:
-                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
-                elif size == 127:
-                    size = int.from_bytes(rx[pos + 2 : pos + 10], "big")
-                    if size < 65536 or size >> 63:
-                        self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
-                opcode = b0 & 0x0F
-                if masked != self._mask_expected:
-                    self._fail(
-                        _PROTOCOL_ERROR,
-                        "the client sent an unmasked frame"
-                        if masked == 0
-                        else "the server sent a masked frame",
-                        pos,
-                    )
-                if opcode & 8:
-                    if opcode > _PONG:
-                        self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", pos)
-                    if not b0 & 0x80:
-                        self._fail(_PROTOCOL_ERROR, "fragmented control frame", pos)
-                    if b0 & 0x70:
-                        self._fail(_PROTOCOL_ERROR, "reserved bits set on a control frame", pos)
-                    if size > 125:
-                        self._fail(_PROTOCOL_ERROR, f"control frame of {size} bytes (max 125)", pos)
-                    end = pos + head + size
-                    if len(rx) < end:
-                        self._sync()
-                        return NEED_DATA
-                    if masked:
-                        payload = unmask(rx, rx[pos + head - 4 : pos + head], pos + head, end)
-                    else:
-                        payload = bytes(rx[pos + head : end])
-                    self._pos = end
-                    return self._control(opcode, payload, pos)
-                if opcode > _BINARY:
-                    self._fail(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}", pos)
-                rsv = b0 & 0x70
-                if opcode:
-                    if self._kind:
-                        self._fail(
-                            _PROTOCOL_ERROR,
-                            "new data frame while a fragmented message is unfinished",
-                            pos,
-                        )
-                    if rsv and (rsv != 0x40 or self._deflate is None):
-                        self._fail(_PROTOCOL_ERROR, f"reserved bits {rsv >> 4:#05b} set", pos)
-                    compressed = rsv != 0
-                    so_far = 0
-                else:
-                    if not self._kind:
-                        self._fail(_PROTOCOL_ERROR, "continuation frame without a message", pos)
-                    if rsv:
-                        self._fail(
-                            _PROTOCOL_ERROR, "reserved bits set on a continuation frame", pos
-                        )
-                    compressed = self._compressed
-                    so_far = self._size
-                if self._max_frame is not None and size > self._max_frame:
-                    self._fail(_TOO_BIG, f"frame of {size} bytes (limit {self._max_frame})", pos)
-                limit = self._max_message
-                if limit is not None and not compressed and so_far + size > limit:
-                    self._fail(
-                        _TOO_BIG,
-                        f"message of at least {so_far + size} bytes (limit {limit})",
-                        pos,
-                    )
-                end = pos + head + size
-                if opcode and b0 & 0x80 and not rsv and end <= len(rx) and not self._streaming:
-                    # The common case: a whole single-frame message is here.
-                    data: bytes
-                    if not size:
-                        data = b""
-                    elif masked:
-                        data = unmask(rx, rx[end - size - 4 : end - size], end - size, end)
-                    else:
-                        data = bytes(rx[pos + head : end])
-                    self._pos = end
-                    if opcode == _TEXT:
-                        try:
-                            return TextMessage(data.decode())
-                        except UnicodeDecodeError as exc:
-                            self._fail(
-                                _BAD_DATA,
-                                f"invalid UTF-8 in a text message: {exc.reason}",
-                                pos + head + exc.start,
-                            )
-                    return BytesMessage(data)
-                if opcode:
-                    self._kind = opcode
-                    self._compressed = compressed
-                    self._size = 0
-                    if opcode == _TEXT:
-                        self._utf8.reset()
-                    if compressed:
-                        assert self._deflate is not None
-                        self._deflate.start_message()
-                if not compressed:
-                    self._size += size
-                self._left = size
-                self._fin = b0 & 0x80
-                self._key = bytes(rx[pos + head - 4 : pos + head]) if masked else None
-                self._done = 0
-                self._payload_at = self._offset_of(pos + head)
-                self._pos = pos + head
-                continue
-            # The payload of a data frame, taken as it arrives (compressed
-            # payload: a whole inflate block at a time).
-            left = self._left
-            take = min(avail, left)
-            if self._compressed:
-                block = _INFLATE_BLOCK - len(self._held)
-                if take < min(left, block):
-                    self._hold(rx, pos, take)
-                    self._sync()
-                    return NEED_DATA
-                take = min(take, block)
-            elif not take and left:
-                self._sync()
-                return NEED_DATA
-            piece = self._take_payload(rx, pos, take)
-            at = self._payload_at + self._done - take
-            if self._held:
-                self._held += piece
-                piece = bytes(self._held)
-                self._held = bytearray()
-                at = self._held_at
-            left -= take
-            if left:
-                self._left = left
-                last = False
-            else:
-                self._left = -1
-                last = self._fin != 0
-            event = self._piece(piece, last, at)
-            if event is not None:
-                return event
-
-    def _take_payload(self, rx: bytearray, pos: int, take: int) -> bytes:
-        """Unmask ``take`` bytes of the current frame's payload at index ``pos``; take them."""
-        end = pos + take
-        key = self._key
-        piece: bytes
-        if key is not None:
-            shift = self._done & 3
-            piece = unmask(rx, key[shift:] + key[:shift], pos, end)
-        else:
-            piece = bytes(rx[pos:end])
-        self._done += take
-        self._pos = end
-        return piece
-
-    def _hold(self, rx: bytearray, pos: int, take: int) -> None:
-        """Keep the ``take`` compressed bytes at ``pos`` until their inflate block is complete."""
-        if not take:
-            return
-        if not self._held:
-            self._held_at = self._payload_at + self._done
-        self._held += self._take_payload(rx, pos, take)
-        self._left -= take
-
-    def _piece(
-        self, data: bytes, last: bool, at: int
-    ) -> TextMessage | BytesMessage | TextChunk | BytesChunk | None:
-        """Take in a piece of the current message's payload; return an event if one is due.
-
-        ``at`` is the stream offset of the piece's first byte (of compressed
-        data, when the message is compressed).
-        """
-        if self._compressed:
-            data = self._inflate(data, last, at)
-        if last:
-            self._kind, kind = 0, self._kind
-        else:
-            kind = self._kind
-        if kind == _TEXT:
-            text = self._decode(data, last, at)
-            if self._streaming:
-                return TextChunk(text, last) if text or last else None
-        elif self._streaming:
-            return BytesChunk(data, last) if data or last else None
-        # Reassembly keeps the raw bytes in one buffer: memory stays at the
-        # message's size however many (even empty) fragments it came in.
-        # Text was validated piece by piece above and is decoded once at
-        # the end, which cannot fail.
-        buffer = self._buffered
-        if not last:
-            buffer += data
-            return None
-        if buffer:
-            buffer += data
-            data = bytes(buffer)
-            self._buffered = bytearray()
-        elif kind == _TEXT:
-            return TextMessage(text)
-        return TextMessage(data.decode()) if kind == _TEXT else BytesMessage(data)
-
-    def _inflate(self, data: bytes, last: bool, at: int) -> bytes:
-        """Inflate one block of a compressed message; fail at ``at`` if it is bad or too big."""
-        limit = self._max_message
-        deflate = self._deflate
-        assert deflate is not None
-        try:
-            data = deflate.decompress(
-                data, None if limit is None else limit - self._size, last=last
-            )
-        except ValueError as exc:
-            raise RemoteProtocolError(
-                f"invalid compressed data: {exc}", code=_PROTOCOL_ERROR, offset=at
-            ) from None
-        self._size += len(data)
-        if limit is not None and self._size > limit:
-            raise RemoteProtocolError(
-                f"message of over {limit} bytes once decompressed", code=_TOO_BIG, offset=at
-            )
-        return data
-
-    def _decode(self, data: bytes, last: bool, at: int) -> str:
-        """Validate a piece of a text message as UTF-8, failing fast; return its text.
-
-        An error points at the first byte of the invalid sequence, or at the
-        start of this frame's payload if that sequence began in an earlier
-        frame; in compressed messages, which have no such byte on the wire,
-        at the start of the inflate block.
-        """
-        try:
-            return self._utf8.decode(data, last)
-        except InvalidUTF8 as exc:
-            self._fail_utf8(str(exc), at, exc.start)
-
-    def _fail_utf8(self, message: str, at: int, start: int) -> NoReturn:
-        """Fail with 1007 for an invalid sequence at index ``start`` of the piece at ``at``."""
-        offset = at if self._compressed else max(at + start, self._payload_at)
-        raise RemoteProtocolError(message, code=_BAD_DATA, offset=offset)
+        if self._clock is not None and self._ping_interval is not None:
+            self._next_ping = self._clock() + self._ping_interval
+            self._timer = self._next_ping
 
     def _control(self, opcode: int, payload: bytes, at: int) -> Ping | Pong | CloseConnection:
         if opcode == _PING:
@@ -556,7 +363,7 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
                     self._deferred_pong = payload
             return Ping(payload)
         if opcode == _PONG:
-            return Pong(payload)
+            return Pong(payload, self._acknowledge(payload)) if self._pings else Pong(payload)
         if not payload:
             code, reason = _NO_STATUS, ""
         elif len(payload) == 1:
@@ -570,32 +377,40 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
             except UnicodeDecodeError as exc:
                 self._fail(_BAD_DATA, f"invalid UTF-8 in the close reason: {exc.reason}", at)
         self._close_received = (code, reason)
+        self._close_code, self._close_reason = code, reason
         self._discard = True
         self._buffered = bytearray()  # an unfinished message is dropped
-        if self._state is State.OPEN:
-            if self._auto_close:
-                self._write(self._framer.frame(_CLOSE, encode_close_payload(code)))
-                self._state = State.CLOSED
-            else:
-                self._state = State.REMOTE_CLOSING
+        if self._state is State.OPEN and not self._auto_close:
+            self._state = State.REMOTE_CLOSING
+            self._stop_keepalive()
         else:
-            self._state = State.CLOSED
+            if self._state is State.OPEN:
+                self._write(self._framer.frame(_CLOSE, encode_close_payload(code)))
+            self._closed()
         return CloseConnection(code, reason)
 
     def _end_of_stream(self) -> WebSocketClosed:
         self._state = State.CLOSED
+        self._clear_timers()
+        if self._close_code is None:
+            self._close_code = _ABNORMAL
         if self._close_received is not None:
             return WebSocketClosed(*self._close_received)
         return WebSocketClosed()
 
     def _on_remote_error(self, error: RemoteProtocolError) -> None:
+        code = error.code if isinstance(error.code, int) else _PROTOCOL_ERROR
         if not self._framing:
             self._handshake_failed(error)
+            code = _ABNORMAL  # no WebSocket connection to close
         elif self._state in _SENDING:
-            code = error.code if isinstance(error.code, int) else _PROTOCOL_ERROR
-            self._write(self._framer.frame(_CLOSE, encode_close_payload(code)))
+            self._owed_close = self._framer.frame(_CLOSE, encode_close_payload(code))
         self._state = State.CLOSED
         self._failed = True
+        # Nothing failed or closed before: parsing stops at a close frame or a failure.
+        self._close_code = code if code >= 1000 else _ABNORMAL
+        self._close_reason = error.message
+        self._clear_timers()
 
     def _handshake_failed(self, error: RemoteProtocolError) -> None:
         """Queue what the role owes the peer when the handshake fails. Default: nothing."""
@@ -606,22 +421,33 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         """Return and forget every byte waiting to be written to the peer.
 
         Also ends the current round of automatic pongs: the pong for the
-        latest ping held back by ``max_queued_pongs`` is queued first.
+        latest ping held back by ``max_queued_pongs`` is queued first. After
+        a protocol error, the close frame owed comes last, and from then on
+        nothing more can be sent.
         """
         if self._deferred_pong is not None:
-            if self._state in _SENDING:
+            if self.can_send:
                 self._write(self._framer.frame(_PONG, self._deferred_pong))
             self._deferred_pong = None
         self._queued_pongs = 0
+        if self._owed_close is not None:
+            self._write(self._owed_close)
+            self._owed_close = None
+            self._closed()
         return super().data_to_send()
 
     def _send(self, event: WebSocketEvent) -> None:
         kind = type(event)
         if kind is TextMessage or kind is BytesMessage or kind is TextChunk or kind is BytesChunk:
-            self._send_data(event)  # type: ignore[arg-type]
-        elif kind is Ping or kind is Pong or kind is CloseConnection:
             self._check_sending(event)
-            self._send_control(event)  # type: ignore[arg-type]
+            self._write(self._framer.message(event))  # type: ignore[arg-type]
+        elif kind is Ping or kind is Pong:
+            self._check_sending(event)
+            self._send_ping_or_pong(event)  # type: ignore[arg-type]
+        elif kind is CloseConnection:
+            if self._state not in _SENDING:
+                raise LocalProtocolError(f"cannot send CloseConnection in state {self._state.name}")
+            self._send_close(event)  # type: ignore[arg-type]
         else:
             self._send_handshake(event)
 
@@ -630,19 +456,138 @@ class WebSocketConnection(Connection[WebSocketEvent, WebSocketEvent]):
         """Send a handshake event of this role, or raise LocalProtocolError."""
 
     def _check_sending(self, event: WebSocketEvent) -> None:
-        if self._state not in _SENDING:
+        if not self.can_send:
             raise LocalProtocolError(
                 f"cannot send {type(event).__name__} in state {self._state.name}"
             )
 
-    def _send_data(self, event: TextMessage | BytesMessage | TextChunk | BytesChunk) -> None:
-        self._check_sending(event)
-        self._write(self._framer.message(event))
+    def _send_ping_or_pong(self, event: Ping | Pong) -> None:
+        payload = ping_payload(event)
+        if isinstance(event, Pong):
+            self._write(self._framer.frame(_PONG, payload))
+            return
+        if self._clock is not None:
+            if payload in self._pings:
+                raise LocalProtocolError("a ping with this payload is already waiting for its pong")
+            self._pings[payload] = self._clock()
+        self._write(self._framer.frame(_PING, payload))
 
-    def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
-        if isinstance(event, CloseConnection):
-            self._write(self._framer.frame(_CLOSE, close_payload(event)))
-            self._state = State.LOCAL_CLOSING if self._state is State.OPEN else State.CLOSED
+    def _send_close(self, event: CloseConnection) -> None:
+        self._write(self._framer.frame(_CLOSE, close_payload(event)))
+        if self._state is State.OPEN:
+            self._state = State.LOCAL_CLOSING
+            self._stop_keepalive()
+            self._start_close_deadline()
         else:
-            payload = ping_payload(event)
-            self._write(self._framer.frame(_PING if isinstance(event, Ping) else _PONG, payload))
+            self._closed()
+
+    def fail(self, code: int = _INTERNAL_ERROR, reason: str = "") -> None:
+        """Fail the connection at once (RFC 6455 section 7.1.7) and abandon it.
+
+        If it is ``OPEN``, a close frame with ``code`` and ``reason`` is
+        queued; no answer is awaited. The state becomes ``CLOSED``,
+        :attr:`close_code` ``1006``, :attr:`should_abort_transport` true, and
+        :meth:`~tidewire.Connection.next_event` returns the closing
+        :class:`WebSocketClosed`. For an application that cannot go on, such
+        as one that could not finish a fragmented message.
+
+        Raises:
+            LocalProtocolError: the code or reason cannot be sent; nothing changed.
+        """
+        payload = close_payload(CloseConnection(code, reason))
+        self._abandon(payload)
+
+    # -- time ---------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline, on the caller's clock, or ``None``; see the class."""
+        return self._timer
+
+    def handle_timer(self, now: float) -> None:
+        """Act on every deadline at or before ``now``: a keepalive ping, a timeout.
+
+        A timeout abandons the connection (see :attr:`should_abort_transport`);
+        a keepalive pong that did not come also queues a close frame with 1011.
+        """
+        if self._timer is None or now < self._timer:
+            return
+        if self._close_deadline is not None and now >= self._close_deadline:
+            self._abandon(None)  # the peer did not finish the closing handshake
+        elif self._pong_deadline is not None and now >= self._pong_deadline:
+            self._abandon(encode_close_payload(_INTERNAL_ERROR, "keepalive ping timeout"))
+        else:  # the deadline left is the next keepalive ping's
+            self._send_keepalive(now)
+        self._update_timer()
+
+    def _send_keepalive(self, now: float) -> None:
+        payload = os.urandom(4)
+        self._pings[payload] = now
+        self._keepalive = payload
+        self._write(self._framer.frame(_PING, payload))
+        self._next_ping = None
+        if self._ping_timeout is not None:
+            self._pong_deadline = now + self._ping_timeout
+
+    def _acknowledge(self, payload: bytes) -> tuple[tuple[bytes, float], ...]:
+        """Record a pong: it answers its ping and every ping sent before it."""
+        pings = self._pings
+        if payload not in pings or self._clock is None:
+            return ()
+        now = self._clock()
+        answered = []
+        key: bytes | None = None
+        while key != payload:  # pings are in the order they were sent
+            key, sent = next(iter(pings.items()))
+            del pings[key]
+            if key == self._keepalive:
+                self._keepalive = self._pong_deadline = None
+                if self._ping_interval is not None and self._state is State.OPEN:
+                    self._next_ping = now + self._ping_interval
+            else:
+                answered.append((key, now - sent))
+        self._update_timer()
+        return tuple(answered)
+
+    def _abandon(self, close: bytes | None) -> None:
+        """Give up on the connection: queue ``close`` if still open, end both sides."""
+        if close is not None and self._state is State.OPEN:
+            self._write(self._framer.frame(_CLOSE, close))
+        self._state = State.CLOSED
+        self._abandoned = True
+        self._owed_close = None
+        self._clear_timers()
+        if self._close_code is None:  # no close frame received, no protocol error
+            self._close_code = _ABNORMAL
+        if self.receive_state is ReceiveState.OPEN or self.receive_state is ReceiveState.EOF:
+            # Nothing the peer sends matters any more: the next event is the last.
+            self._discard = True
+            self._closed_event = self._end_of_stream()
+            self._finished = True
+            self._receive_state = ReceiveState.CLOSED
+
+    def _closed(self) -> None:
+        """Both close frames were exchanged (or a failure's was sent): the state is ``CLOSED``."""
+        self._state = State.CLOSED
+        self._clear_timers()
+        if self._client and self.receive_state is ReceiveState.OPEN:
+            self._start_close_deadline()  # the server closes TCP first
+
+    def _start_close_deadline(self) -> None:
+        if self._clock is not None and self._close_timeout is not None:
+            self._close_deadline = self._clock() + self._close_timeout
+            self._update_timer()
+
+    def _stop_keepalive(self) -> None:
+        self._next_ping = self._pong_deadline = None
+        self._update_timer()
+
+    def _clear_timers(self) -> None:
+        self._next_ping = self._pong_deadline = self._close_deadline = self._timer = None
+
+    def _update_timer(self) -> None:
+        deadlines = [
+            deadline
+            for deadline in (self._next_ping, self._pong_deadline, self._close_deadline)
+            if deadline is not None
+        ]
+        self._timer = min(deadlines) if deadlines else None

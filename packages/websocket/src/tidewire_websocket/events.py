@@ -267,9 +267,17 @@ class Pong(Event):
 
     Attributes:
         payload: Up to 125 bytes.
+        answered: On a received pong, the pings sent with
+            :meth:`~tidewire.Connection.send` that it answers, each as
+            ``(payload, round_trip)``: a pong answers its own ping and every
+            ping sent before it (RFC 6455 section 5.5.3), and the round-trip
+            time is in seconds on the connection's ``clock``. Empty without a
+            clock, for an unsolicited pong, and on a sent pong (where it is
+            ignored).
     """
 
     payload: bytes = b""
+    answered: tuple[tuple[bytes, float], ...] = ()
 
 
 class CloseConnection(Event):
