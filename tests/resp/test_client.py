@@ -15,6 +15,7 @@ from tidewire_resp import (
     ClientConnection,
     Command,
     ErrorReply,
+    Message,
     MonitorOutput,
     Push,
     Reply,
@@ -96,7 +97,7 @@ def test_replies_are_matched_in_order_through_pushes() -> None:
     assert events == [
         Push([b"invalidate", None]),
         Reply(b"A", None, ids[0]),
-        Push([b"message", b"c", b"m"]),
+        Message("message", b"c", b"m"),
         Reply(None, None, ids[1]),
         Reply(7, None, ids[2]),
     ]
@@ -138,7 +139,7 @@ def test_exec_with_a_nested_push_keeps_sync() -> None:
         b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
         b"*3\r\n$1\r\nx\r\n>3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nm1\r\n:1\r\n$1\r\ny\r\n$1\r\nv\r\n",
     )
-    assert events[4] == Push([b"message", b"a", b"m1"])
+    assert events[4] == Message("message", b"a", b"m1")
     assert events[5] == Reply([b"x", 1, b"y"], None, ids[4])
     assert events[6] == Reply(b"v", None, ids[5])
 
@@ -198,7 +199,7 @@ def test_resp3_subscribe_confirmations_are_its_reply() -> None:
         b">3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n$1\r\nv\r\n",
     )
     assert events == [
-        Push([b"message", b"a", b"hi"]),
+        Message("message", b"a", b"hi"),
         Reply([[b"subscribe", b"a", 1], [b"subscribe", b"b", 2]], None, ids[0]),
         Reply(b"v", None, ids[1]),
     ]
@@ -216,9 +217,9 @@ def test_resp2_pubsub_reads_like_resp3() -> None:
     )
     assert events == [
         Reply([[b"subscribe", b"a", 1]], None, ids[0]),
-        Push([b"message", b"a", b"hi"]),
+        Message("message", b"a", b"hi"),
         Reply([[b"psubscribe", b"n*", 2]], None, ids[1]),
-        Push([b"pmessage", b"n*", b"nx", b"m"]),
+        Message("pmessage", b"nx", b"m", b"n*"),
         Reply([b"pong", b""], None, ids[2]),  # the subscribed-mode PING shape
         Reply([b"pong", b"x"], None, ids[3]),
     ]
@@ -261,7 +262,7 @@ def test_sharded_pubsub_and_server_initiated_unsubscribe() -> None:
         b">3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n",
     )
     assert events[0] == Reply([[b"ssubscribe", b"s", 1]], None, ids[0])
-    assert events[1:] == [Push([b"smessage", b"s", b"m"]), Push([b"sunsubscribe", b"s", 0])]
+    assert events[1:] == [Message("smessage", b"s", b"m"), Push([b"sunsubscribe", b"s", 0])]
     assert client.subscriptions == (set(), set(), set())
 
 
@@ -552,7 +553,7 @@ def test_a_batch_of_arrays_in_resp2_and_pubsub_messages_meanwhile() -> None:
         b"*2\r\n$4\r\npong\r\n$1\r\nx\r\n",
     )
     assert events == [
-        Push([b"message", b"c", b"m"]),
+        Message("message", b"c", b"m"),
         Reply([[b"pong", b""], [b"pong", b"x"]], None, request),
     ]
 

@@ -91,7 +91,7 @@ def test_a_refused_batch_command_is_named() -> None:
         r"command 1 of the batch: .*index 0 of '\\ud800'",
     )
     assert_refused_cleanly(
-        client, lambda: client.setup(client_name=SURROGATE), "setup\\(\\): CLIENT: argument 2"
+        client, lambda: client.setup(client_name=SURROGATE), "setup\\(\\): command 1: argument 2"
     )
 
 

@@ -28,58 +28,53 @@ import ssl as _ssl
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 try:
     from tidewire_resp import (
-        Attributed,
+        ERROR_CLASSES,
+        AskError,
+        BusyError,
+        BusyGroupError,
+        BusyLoadingError,
         ClientConnection,
+        ClusterDownError,
+        CrossSlotError,
         ErrorReply,
-        MapPairs,
+        ExecAbortError,
+        MasterDownError,
+        Message,
+        MisconfError,
+        MovedError,
+        NoAuthError,
+        NoGroupError,
+        NoPermError,
+        NoProtoError,
+        NoScriptError,
+        OutOfMemoryError,
         Push,
+        ReadOnlyError,
         Reply,
-        SetMembers,
-        SimpleString,
-        Verbatim,
+        ReplyError,
+        TryAgainError,
+        WatchError,
+        WrongPassError,
+        WrongTypeError,
+        parse_url,
+        reply_error,
     )
+    from tidewire_resp import decode_value as _convert
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.resp needs the RESP core:"
         ' pip install "tidewire-asyncio[resp]" (or tidewire-resp)'
     ) from exc
 
-from tidewire import NEED_DATA, ConnectionClosed, Event, LocalProtocolError, RemoteProtocolError
+from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
 
 from ._closing import AsyncClosing
 from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
-from .redis_errors import (
-    ERROR_CLASSES,
-    AskError,
-    BusyError,
-    BusyGroupError,
-    BusyLoadingError,
-    ClusterDownError,
-    CrossSlotError,
-    ExecAbortError,
-    MasterDownError,
-    MisconfError,
-    MovedError,
-    NoAuthError,
-    NoGroupError,
-    NoPermError,
-    NoProtoError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    ReplyError,
-    TryAgainError,
-    WatchError,
-    WrongPassError,
-    WrongTypeError,
-    reply_error,
-)
 from .stream import EventStream
 
 __all__ = [
@@ -123,108 +118,12 @@ logger = logging.getLogger("tidewire_asyncio.resp")
 _MAX_DEPTH = 200
 # Wait for the transport to drain once this many bytes wait to be written.
 _WRITE_LIMIT = 1024 * 1024
-_MESSAGE_KINDS = frozenset((b"message", b"pmessage", b"smessage"))
-# A refused HELLO (an old server, or NOPROTO) means: stay on RESP2.
-_HELLO_REFUSALS = ("NOPROTO", "ERR unknown command")
 
 PushHandler = Callable[[Push], object]
 # Reply values that _convert() returns as they are (the second set: when not decoding).
 _AS_IS = frozenset((int, float, bool, type(None)))
 _AS_IS_BYTES = _AS_IS | {bytes}
 _NO_REPLY = Reply(None)
-
-
-class Message(Event):
-    """One pub/sub message.
-
-    Attributes:
-        kind: ``"message"``, ``"pmessage"`` (a pattern matched) or
-            ``"smessage"`` (a shard channel).
-        channel: The channel it was published on.
-        data: The payload.
-        pattern: For ``pmessage``, the pattern that matched; else ``None``.
-
-    ``channel``, ``data`` and ``pattern`` are ``bytes``, or ``str`` on a
-    connection that decodes replies.
-    """
-
-    kind: str
-    channel: Any
-    data: Any
-    pattern: Any = None
-
-
-def parse_url(url: str) -> dict[str, Any]:
-    """Turn a Redis URL into :func:`connect` keyword arguments.
-
-    Accepted forms: ``redis://[[user]:password@]host[:port][/db]``,
-    ``rediss://...`` (TLS) and ``unix://[[user]:password@]/path/to/socket``,
-    each with optional ``?db=N&client_name=NAME&protocol=2`` query
-    parameters. Percent-escapes in the user name and password are decoded.
-
-    Raises:
-        ValueError: another scheme, or a database that is not a number.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    options: dict[str, Any] = {}
-    if scheme in ("redis", "rediss"):
-        options["host"] = parts.hostname or "localhost"
-        options["port"] = parts.port or 6379
-        if scheme == "rediss":
-            options["ssl"] = True
-        path = parts.path.strip("/")
-        if path:
-            options["db"] = _number(path, "database")
-    elif scheme == "unix":
-        options["path"] = parts.path
-    else:
-        raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {url!r}")
-    if parts.username:
-        options["username"] = unquote(parts.username)
-    if parts.password is not None:
-        options["password"] = unquote(parts.password)
-    for name, values in parse_qs(parts.query).items():
-        value = values[-1]
-        if name == "db":
-            options["db"] = _number(value, "database")
-        elif name == "protocol":
-            options["protocol"] = _number(value, "protocol")
-        elif name == "client_name":
-            options["client_name"] = value
-    return options
-
-
-def _number(text: str, what: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"the {what} in a Redis URL must be a number, not {text!r}")
-    return int(text)
-
-
-def _convert(value: Any, encoding: str | None) -> Any:
-    """Turn a core value into what callers get: errors as exceptions, text decoded if asked."""
-    kind = type(value)
-    if kind is bytes or kind is SimpleString:
-        return value if encoding is None else value.decode(encoding)
-    if kind is list:
-        return [_convert(item, encoding) for item in value]
-    if kind is dict:
-        return {_convert(key, encoding): _convert(item, encoding) for key, item in value.items()}
-    if kind is ErrorReply:
-        return reply_error(value.message)
-    if kind is Verbatim:
-        return value.data if encoding is None else value.data.decode(encoding)
-    if kind is set:
-        if encoding is None:
-            return value
-        return {_convert(item, encoding) for item in value}
-    if kind is MapPairs:
-        return MapPairs((_convert(k, encoding), _convert(v, encoding)) for k, v in value)
-    if kind is SetMembers:
-        return SetMembers(_convert(item, encoding) for item in value)
-    if kind is Attributed:
-        return _convert(value.value, encoding)
-    return value  # int, float, bool, None, BigNumber
 
 
 class _Batch:
@@ -564,14 +463,9 @@ class RedisConnection(AsyncClosing):
         if not ids:
             return
         replies = await self._wait_for(ids[0], len(ids), core.pending - before)
-        # core.setup() sends AUTH first (when there is a password), then HELLO.
-        hello = 1 if password is not None else 0
-        for index, reply in enumerate(replies):
-            value = reply.value
-            if type(value) is ErrorReply:
-                if protocol == 3 and index == hello and value.message.startswith(_HELLO_REFUSALS):
-                    continue  # an old server: stay on RESP2
-                raise reply_error(value.message)
+        error = core.setup_error(replies)
+        if error is not None:
+            raise reply_error(error)
 
     # -- pub/sub --------------------------------------------------------------
 
@@ -641,15 +535,7 @@ class RedisConnection(AsyncClosing):
                 raise self._failure()
             await messages.wait_for_item()
         message = messages.take()
-        if not self._decode:
-            return message
-        encoding = self._encoding
-        return Message(
-            message.kind,
-            _convert(message.channel, encoding),
-            _convert(message.data, encoding),
-            _convert(message.pattern, encoding),
-        )
+        return message.decode(self._encoding) if self._decode else message
 
     async def messages(self) -> AsyncIterator[Message]:
         """``async for message in connection.messages():`` every pub/sub message.
@@ -692,6 +578,10 @@ class RedisConnection(AsyncClosing):
                                 waiter.future.set_result(waiter.replies)
                         elif waiter is not None and not waiter.done():
                             waiter.set_result(event)
+                    elif kind is Message:
+                        # Kept as bytes here and decoded by get_message(): a payload
+                        # that is not valid text fails the one who reads it only.
+                        self._messages.put(event)
                     elif kind is Push:
                         self._on_push(event)
                     elif isinstance(event, ConnectionClosed):
@@ -726,19 +616,6 @@ class RedisConnection(AsyncClosing):
             await messages.wait_for_room()
 
     def _on_push(self, push: Push) -> None:
-        data = push.data
-        kind = push.kind
-        if kind in _MESSAGE_KINDS and len(data) >= 3:
-            # Kept as bytes here and decoded by get_message(): a payload that
-            # is not valid text must fail the one who reads it, not this
-            # reader task and with it every caller of the connection.
-            name = kind.decode()
-            if len(data) == 4:
-                message = Message(name, data[2], data[3], data[1])
-            else:
-                message = Message(name, data[1], data[2])
-            self._messages.put(message)
-            return
         handler = self.push_handler
         if handler is not None:
             try:
@@ -760,7 +637,7 @@ class RedisConnection(AsyncClosing):
 
     def _failure(self) -> Exception:
         error = self._error
-        if isinstance(error, StreamClosedError):
+        if type(error) is StreamClosedError:  # not a subclass: those mean the peer's end
             return StreamClosedError("the Redis connection was closed on this side")
         if isinstance(error, RemoteProtocolError):
             lost = ConnectionLostError(f"the Redis connection broke the protocol: {error}")

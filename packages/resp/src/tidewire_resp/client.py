@@ -16,58 +16,30 @@ from collections.abc import Sequence
 from itertools import islice, takewhile
 from typing import Any
 
-from tidewire import (
-    NEED_DATA,
-    Connection,
-    ConnectionClosed,
-    Event,
-    LocalProtocolError,
-    NeedData,
-    ReceiveBuffer,
-    RemoteProtocolError,
-    describe,
+from tidewire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError, describe
+
+from .batching import QUICK_LIMIT, STATEFUL, encode_batch
+from .encoding import convert_command, write_command
+from .events import Command, Message, MonitorOutput, Push, Reply
+from .pubsub import CONFIRMATIONS, FAMILIES, MESSAGES, Subscriptions
+from .reader import SPECIAL, MiB, ReplyConnection
+from .requests import (
+    HELLO,
+    KINDS,
+    MONITOR,
+    NORMAL,
+    QUIT,
+    RESET,
+    SUBSCRIBE,
+    Request,
+    in_multi_after,
+    setup_commands,
 )
+from .requests import request_id as _by_id
+from .values import Attributed, BigNumber, ErrorReply, MapPairs, SetMembers, SimpleString, Verbatim
 
-from .encoding import command_arg, convert_command, unencodable, write_command
-from .events import Command, MonitorOutput, Push, Reply
-from .parser import Limits, ReplyParser
-from .values import (
-    Attributed,
-    BigNumber,
-    ErrorReply,
-    MapPairs,
-    SetMembers,
-    SimpleString,
-    Verbatim,
-    decimal,
-)
+__all__ = ["ClientConnection"]
 
-__all__ = ["ClientConnection", "ReplyReader"]
-
-_MiB = 1024 * 1024
-
-# Subscribe-family command -> the kind of push (RESP3) or array (RESP2) confirming it.
-_FAMILIES = {
-    b"SUBSCRIBE": b"subscribe",
-    b"UNSUBSCRIBE": b"unsubscribe",
-    b"PSUBSCRIBE": b"psubscribe",
-    b"PUNSUBSCRIBE": b"punsubscribe",
-    b"SSUBSCRIBE": b"ssubscribe",
-    b"SUNSUBSCRIBE": b"sunsubscribe",
-}
-_CONFIRMATIONS = frozenset(_FAMILIES.values())
-_SUBSCRIBING = frozenset((b"subscribe", b"psubscribe", b"ssubscribe"))
-_MESSAGES = frozenset((b"message", b"pmessage", b"smessage"))
-
-_NORMAL, _HELLO, _SUBSCRIBE, _MONITOR, _RESET, _QUIT = range(6)
-# Parsed items that are not plain values: each needs routing.
-_SPECIAL = frozenset((Push, Attributed, RemoteProtocolError))
-_KINDS = {b"HELLO": _HELLO, b"MONITOR": _MONITOR, b"RESET": _RESET, b"QUIT": _QUIT}
-# Commands whose name the bookkeeping looks at; command() leaves them to _send().
-_STATEFUL = frozenset(_FAMILIES) | frozenset(_KINDS) | {b"CLIENT", b"MULTI", b"EXEC", b"DISCARD"}
-# Longer arguments go through write_command(), which does not copy them.
-_QUICK_LIMIT = 16 * 1024
-_HUGE = 10**4000  # ints this large or larger are converted by decimal()
 # What a transaction writes around its commands.
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
@@ -77,128 +49,11 @@ _PLAIN3 = frozenset(
     (bytes, SimpleString, ErrorReply, int, BigNumber, float, bool, type(None), Verbatim)
 ) | frozenset((list, dict, set, MapPairs, SetMembers))
 _PLAIN2 = _PLAIN3 - {list}
-# A command name as written in a batch -> its encoded blob, for the names
-# seen so far (bounded: a name is usually one of a few hundred commands).
-# Two tables: equal str and bytes hash alike, and comparing them warns.
-_STR_NAMES: dict[str, bytes] = {}
-_BYTES_NAMES: dict[bytes, bytes] = {}
-_NAMES_MAX = 1024
+# A refused HELLO (a server before Redis 6, or NOPROTO) means: stay on RESP2.
+_HELLO_REFUSALS = ("NOPROTO", "ERR unknown command")
 
 
-def _end_of_stream(parser: ReplyParser, buffer: ReceiveBuffer) -> ConnectionClosed:
-    if not parser.idle:
-        # The end of the stream, not how far the parser happened to read.
-        end = buffer.offset + len(buffer)
-        raise RemoteProtocolError(
-            f"the peer closed the connection inside a reply at byte {end}", offset=end
-        )
-    return ConnectionClosed()
-
-
-class ReplyReader(Connection[Reply | Push, Event]):
-    """Reads RESP2/RESP3 replies, with no requests to match them to.
-
-    For a proxy, a test, a tool reading a dump, or anyone doing their own
-    request matching. Each top-level value becomes a
-    :class:`~tidewire_resp.Reply` (``request`` is ``-1``) and each push a
-    :class:`~tidewire_resp.Push`; a push nested inside another reply comes
-    out first, as its own event. The reader sends nothing.
-
-    Args:
-        max_bulk_length: The longest blob string, blob error, verbatim
-            string or streamed string, in bytes (Redis's own default,
-            512 MiB).
-        max_aggregate_length: The most elements in one aggregate (pairs for
-            a map).
-        max_depth: The deepest nesting of aggregates.
-        max_line_length: The longest line (simple string, error, number,
-            header), in bytes.
-        max_buffer_size: The most bytes one reply may span, so also the most
-            an incomplete one keeps buffered; ``None`` for no limit. Each
-            limit is a :class:`~tidewire.RemoteProtocolError` when exceeded,
-            whatever the split of the input.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_bulk_length: int = 512 * _MiB,
-        max_aggregate_length: int = 2**32 - 1,
-        max_depth: int = 1024,
-        max_line_length: int = 64 * 1024,
-        max_buffer_size: int | None = 1024 * _MiB,
-    ) -> None:
-        # The parser applies max_buffer_size itself, to whole replies, so that
-        # the verdict does not depend on how the input was split.
-        super().__init__(max_buffer_size=None)
-        self._parser = ReplyParser(
-            self._buffer,
-            Limits(
-                max_bulk_length=max_bulk_length,
-                max_aggregate_length=max_aggregate_length,
-                max_depth=max_depth,
-                max_line_length=max_line_length,
-                max_buffer_size=max_buffer_size,
-            ),
-        )
-        self._take = self._parser.ready.popleft
-
-    def _next_event(self) -> Reply | Push | NeedData:
-        try:
-            item = self._take()
-        except IndexError:  # the queue is empty: parse what has arrived
-            if not self._parser.fill():
-                return NEED_DATA
-            item = self._take()
-        kind = type(item)
-        if kind in _SPECIAL:
-            if kind is Push:
-                return item  # type: ignore[no-any-return]
-            if kind is Attributed:
-                return Reply(item.value, item.attributes)
-            raise item
-        return Reply(item)
-
-    def _send(self, event: Event) -> None:
-        raise LocalProtocolError("a ReplyReader only reads; it cannot send")
-
-    def _end_of_stream(self) -> ConnectionClosed:
-        return _end_of_stream(self._parser, self._buffer)
-
-
-class _Request:
-    __slots__ = (
-        "batch",
-        "cancelled",
-        "confirmations",
-        "expected",
-        "family",
-        "id",
-        "kind",
-        "left",
-        "plain",
-    )
-
-    def __init__(self, request_id: int, kind: int, family: bytes, expected: int | None) -> None:
-        self.id = request_id
-        self.kind = kind
-        self.family = family
-        self.expected = expected
-        self.cancelled = False
-        self.confirmations: list[Any] = []
-        # An ordinary request not cancelled: its reply needs no special handling.
-        self.plain = kind == _NORMAL
-        # For a batch (see ClientConnection.batch): the values so far, and
-        # how many replies are still to come.
-        self.batch: list[Any] | None = None
-        self.left = 0
-
-
-def _request_id(request: _Request) -> int:
-    return request.id
-
-
-class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
+class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, Command]):
     """The client side of a Redis connection, with pipelining and request matching.
 
     Send :class:`~tidewire_resp.Command` events (or call :meth:`command`)
@@ -206,8 +61,9 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     as a :class:`~tidewire_resp.Reply` whose ``request`` is that id, in
     order. Out-of-band data never disturbs the matching:
 
-    - RESP3 pushes, and RESP2 pub/sub messages on a subscribed connection,
-      are :class:`~tidewire_resp.Push` events;
+    - pub/sub messages (RESP3 pushes, or RESP2 arrays on a subscribed
+      connection) are :class:`~tidewire_resp.Message` events, and other
+      RESP3 pushes :class:`~tidewire_resp.Push` events;
     - a ``SUBSCRIBE``-family command's confirmations (one per channel, as
       pushes in RESP3 and arrays in RESP2) are gathered into one reply,
       whose value is the list of confirmations (``[[b"subscribe", b"a", 1],
@@ -220,19 +76,16 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     - ``HELLO`` replies set :attr:`protocol`; ``RESET`` returns to RESP2,
       unsubscribed, not monitoring.
 
-    :meth:`cancel` abandons a request without losing sync: its reply is
-    read and dropped when it comes. :meth:`setup` writes the connection
-    set-up commands in one go. :meth:`batch` sends a long pipeline of
-    ordinary commands as one request, answered by one reply: the fastest
-    way to send many. :meth:`transaction` sends ``MULTI``, commands and
-    ``EXEC`` as one such unit, which no failure can leave half-written.
+    :meth:`cancel` abandons a request without losing sync. :meth:`batch`
+    and :meth:`transaction` send many commands as one request answered by
+    one reply; :meth:`send_all` sends any commands, checked as a whole;
+    :meth:`setup` and :meth:`setup_error` open a connection.
 
-    A ``SUBSCRIBE``-family command inside ``MULTI`` is refused, because Redis
-    breaks the framing of ``EXEC`` for it. A reply that arrives when no
-    request awaits one is a :class:`~tidewire.RemoteProtocolError`. Sending
-    raises :class:`~tidewire.LocalProtocolError` (and nothing else) for
-    anything but a :class:`~tidewire_resp.Command` with arguments RESP can
-    carry, before anything is written or recorded.
+    A ``SUBSCRIBE``-family command inside ``MULTI`` is refused (Redis
+    breaks the framing of ``EXEC`` for it). A reply with no request
+    awaiting it is a :class:`~tidewire.RemoteProtocolError`. Sending raises
+    :class:`~tidewire.LocalProtocolError` (and nothing else) before anything
+    is written or recorded.
 
     Args:
         protocol: The protocol the connection speaks now: 2 for a new
@@ -251,35 +104,30 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         self,
         *,
         protocol: int = 2,
-        max_bulk_length: int = 512 * _MiB,
+        max_bulk_length: int = 512 * MiB,
         max_aggregate_length: int = 2**32 - 1,
         max_depth: int = 1024,
         max_line_length: int = 64 * 1024,
-        max_buffer_size: int | None = 1024 * _MiB,
+        max_buffer_size: int | None = 1024 * MiB,
     ) -> None:
         if protocol not in (2, 3):
             raise ValueError(f"protocol must be 2 or 3, not {describe(protocol)}")
-        super().__init__(max_buffer_size=None)  # the parser applies it, as above
-        self._parser = ReplyParser(
-            self._buffer,
-            Limits(
-                max_bulk_length=max_bulk_length,
-                max_aggregate_length=max_aggregate_length,
-                max_depth=max_depth,
-                max_line_length=max_line_length,
-                max_buffer_size=max_buffer_size,
-            ),
+        super().__init__(
+            max_bulk_length=max_bulk_length,
+            max_aggregate_length=max_aggregate_length,
+            max_depth=max_depth,
+            max_line_length=max_line_length,
+            max_buffer_size=max_buffer_size,
         )
         self._protocol = protocol
         self._next_id = 0
-        self._pending: deque[_Request] = deque()
+        self._pending: deque[Request] = deque()
         self._reply_off = False
         self._skip_next = False
         self._in_multi = False
         self._monitor = False
-        self._channels: set[bytes] = set()
-        self._patterns: set[bytes] = set()
-        self._shard_channels: set[bytes] = set()
+        self._subs = Subscriptions()
+        self._hello = -1  # the id of setup()'s HELLO
 
     # -- state --------------------------------------------------------------
 
@@ -296,11 +144,8 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     @property
     def subscriptions(self) -> tuple[frozenset[bytes], frozenset[bytes], frozenset[bytes]]:
         """The channels, patterns and shard channels subscribed, as confirmed so far."""
-        return (
-            frozenset(self._channels),
-            frozenset(self._patterns),
-            frozenset(self._shard_channels),
-        )
+        subs = self._subs
+        return frozenset(subs.channels), frozenset(subs.patterns), frozenset(subs.shard_channels)
 
     @property
     def in_transaction(self) -> bool:
@@ -349,13 +194,13 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
                     arg = b"%d" % arg
                 elif kind is not bytes:
                     break
-                if len(arg) >= _QUICK_LIMIT:
+                if len(arg) >= QUICK_LIMIT:
                     break
                 if len(parts) == 1:
                     name = arg.upper()
                 append(b"$%d\r\n%b\r\n" % (len(arg), arg))
             else:
-                if name and name not in _STATEFUL:
+                if name and name not in STATEFUL:
                     self._write(b"".join(parts))
                     self._account(name, args, None)
                     return self._next_id - 1
@@ -367,21 +212,13 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     def batch(self, commands: Sequence[Sequence[Any]]) -> int:
         """Send many ordinary commands at once; return one request id for them all.
 
-        Their replies come back together: once the last one is in,
-        :meth:`~tidewire.Connection.next_event` returns one
-        :class:`~tidewire_resp.Reply` with this id, whose value is the list
-        of the replies' values in order. An error reply is an
-        :class:`~tidewire_resp.ErrorReply` in its place, and a reply that
-        came with RESP3 attributes an :class:`~tidewire_resp.Attributed`.
-        Pushes that arrive meanwhile are :class:`~tidewire_resp.Push` events
-        of their own, as ever. The bytes written are those of
-        :meth:`command` for each; what a batch saves is the work per
-        command and per reply, so use it for pipelines of many commands.
-
-        :meth:`cancel` abandons the whole batch. Right after ``CLIENT REPLY
-        SKIP`` the first command gets no reply and its place in the list is
-        ``None``; under ``CLIENT REPLY OFF`` none does, and no reply comes
-        (:meth:`is_pending` says ``False`` at once).
+        Once the last reply is in, one :class:`~tidewire_resp.Reply` with
+        this id comes, whose value is the list of the replies' values in
+        order (errors as :class:`~tidewire_resp.ErrorReply`, values with
+        attributes as :class:`~tidewire_resp.Attributed`). The bytes are
+        those of :meth:`command` for each; the work per reply is less.
+        :meth:`cancel` abandons the whole batch. After ``CLIENT REPLY
+        SKIP`` the first place is ``None``; under ``OFF`` no reply comes.
 
         Args:
             commands: The commands, each a tuple (or list) of arguments as
@@ -396,7 +233,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
                 ``RESET``, ``QUIT``, ``MONITOR``, ``CLIENT REPLY``). Nothing
                 was sent or recorded.
         """
-        encoded, count = self._encode_batch(commands, "batch")
+        encoded, count = encode_batch(commands, "batch")
         for data in encoded:
             self._write(data)
         return self._record_batch(count)
@@ -404,22 +241,13 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
     def transaction(self, commands: Sequence[Sequence[Any]]) -> int:
         """Send commands as one ``MULTI``/``EXEC`` transaction; return one request id for it.
 
-        ``MULTI``, the commands and ``EXEC`` are encoded in full before
-        anything is written, and are written together, so no failure can
+        All of it is encoded before anything is written, so no failure can
         leave the connection inside ``MULTI``. One
-        :class:`~tidewire_resp.Reply` with this id answers the whole
-        transaction, once ``EXEC``'s reply is in. Its value is the list of
-        every reply, as for :meth:`batch` of ``[("MULTI",), *commands,
-        ("EXEC",)]``: ``MULTI``'s ``OK`` first, then each command's
-        ``QUEUED`` (or the :class:`~tidewire_resp.ErrorReply` that refused
-        it when queued), then ``EXEC``'s reply last. That last value is the
-        list of the commands' results when the transaction ran, ``None``
-        when a key under ``WATCH`` changed and it did not run, and an
-        ``EXECABORT`` :class:`~tidewire_resp.ErrorReply` when a command was
-        refused when queued (whose error is among the ``QUEUED`` replies).
-
-        :meth:`cancel` abandons the whole transaction (it still runs on the
-        server). ``CLIENT REPLY SKIP``/``OFF`` apply as for :meth:`batch`.
+        :class:`~tidewire_resp.Reply` answers it, as :meth:`batch` of
+        ``[("MULTI",), *commands, ("EXEC",)]`` would: ``OK``, each
+        ``QUEUED`` (or error), then ``EXEC``'s reply;
+        :func:`~tidewire_resp.transaction_result` reads it. :meth:`cancel`
+        abandons it (it still runs on the server).
 
         Args:
             commands: The commands, as for :meth:`batch`: ordinary commands
@@ -434,79 +262,12 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             raise LocalProtocolError(
                 "a transaction cannot start inside MULTI: send EXEC or DISCARD first"
             )
-        encoded, count = self._encode_batch(commands, "transaction")
+        encoded, count = encode_batch(commands, "transaction")
         self._write(_MULTI)
         for data in encoded:
             self._write(data)
         self._write(_EXEC)
         return self._record_batch(count + 2)
-
-    def _encode_batch(self, commands: Any, what: str) -> tuple[list[Any], int]:
-        """The bytes of a batch's commands, all encoded before any is written.
-
-        So a refused command leaves no trace. Large arguments are kept as
-        they are, not copied into the joined bytes (as write_command() does).
-
-        Raises:
-            LocalProtocolError: as :meth:`batch` says, naming the command.
-        """
-        if type(commands) is not list and type(commands) is not tuple:
-            try:
-                commands = list(commands)
-            except TypeError:
-                raise LocalProtocolError(
-                    f"a {what} takes a list of commands, not a {type(commands).__name__}"
-                ) from None
-        if not commands:
-            raise LocalProtocolError(f"a {what} needs at least one command")
-        out: list[Any] = []
-        parts: list[bytes] = []
-        append = parts.append
-        str_names = _STR_NAMES
-        bytes_names = _BYTES_NAMES
-        args: Any = None
-        try:
-            for args in commands:
-                kind = type(args)
-                if kind is not tuple and kind is not list:
-                    raise LocalProtocolError(
-                        f"a command is a tuple or list of arguments, not {describe(args)}"
-                    )
-                name: Any = args[0] if args else None
-                kind = type(name)
-                if kind is str:
-                    blob = str_names.get(name)
-                elif kind is bytes:
-                    blob = bytes_names.get(name)
-                else:
-                    blob = None
-                if blob is None:
-                    blob = self._batch_name(args)
-                append(b"*%d\r\n%b" % (len(args), blob))
-                for arg in args[1:]:
-                    kind = type(arg)
-                    if kind is str:
-                        arg = arg.encode()
-                    elif kind is int:
-                        # More digits than CPython converts at once need decimal().
-                        arg = b"%d" % arg if -_HUGE < arg < _HUGE else decimal(arg)
-                    elif kind is not bytes:
-                        arg = command_arg(arg)  # raises for what RESP cannot carry
-                    if len(arg) < _QUICK_LIMIT:
-                        append(b"$%d\r\n%b\r\n" % (len(arg), arg))
-                    else:
-                        append(b"$%d\r\n" % len(arg))
-                        out.append(b"".join(parts))
-                        out.append(arg)
-                        parts.clear()
-                        append(b"\r\n")
-        except (LocalProtocolError, UnicodeEncodeError) as error:
-            # Rare: say which command it was.
-            index = next(i for i, found in enumerate(commands) if found is args)
-            reason = error if isinstance(error, LocalProtocolError) else unencodable(error)
-            raise LocalProtocolError(f"command {index} of the {what}: {reason}") from None
-        out.append(b"".join(parts))
-        return out, len(commands)
 
     def _record_batch(self, replies: int) -> int:
         """Record a batch just written, answered by ``replies`` replies; return its id."""
@@ -514,7 +275,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         self._next_id += 1
         if self._reply_off:
             return request_id
-        request = _Request(request_id, _NORMAL, b"", None)
+        request = Request(request_id, NORMAL, b"", None)
         request.plain = False
         request.batch = []
         request.left = replies
@@ -526,32 +287,6 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             self._pending.append(request)
         return request_id
 
-    @staticmethod
-    def _batch_name(args: Sequence[Any]) -> bytes:
-        """The encoded name of a command in a batch; LocalProtocolError if it cannot be one."""
-        if not args:
-            raise LocalProtocolError("a command needs at least one argument (its name)")
-        name = bytes(command_arg(args[0]))
-        upper = name.upper()
-        if upper in _STATEFUL and (
-            upper != b"CLIENT"
-            or (len(args) > 1 and bytes(command_arg(args[1])).upper() == b"REPLY")
-        ):
-            what = upper.decode(errors="replace") + (" REPLY" if upper == b"CLIENT" else "")
-            raise LocalProtocolError(
-                f"{what} changes the state of the connection: send it with command(),"
-                " not in a batch"
-            )
-        blob = b"$%d\r\n%b\r\n" % (len(name), name)
-        # CLIENT's subcommand decides, so it is looked at every time.
-        if upper != b"CLIENT":
-            first = args[0]
-            if type(first) is str and len(_STR_NAMES) < _NAMES_MAX:
-                _STR_NAMES[first] = blob
-            elif type(first) is bytes and len(_BYTES_NAMES) < _NAMES_MAX:
-                _BYTES_NAMES[first] = blob
-        return blob
-
     def _send(self, event: Command) -> None:
         if type(event) is not Command:
             raise LocalProtocolError(
@@ -559,14 +294,43 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             )
         converted = convert_command(event.args)
         name = bytes(converted[0]).upper()
-        family = _FAMILIES.get(name)
-        if family is not None and self._in_multi:
-            raise LocalProtocolError(
-                f"{name.decode(errors='replace')} inside MULTI breaks the framing of EXEC;"
-                " send it outside the transaction"
-            )
+        in_multi_after(name, self._in_multi)  # raises for SUBSCRIBE inside MULTI
         write_command(converted, self._write)
-        self._account(name, converted, family)
+        self._account(name, converted, FAMILIES.get(name))
+
+    def send_all(self, commands: Sequence[Sequence[Any]]) -> list[int]:
+        """Send any commands back to back, checked as a whole first; return their ids.
+
+        Unlike :meth:`batch`, any command may be among them (``MULTI``,
+        ``WATCH``, the ``SUBSCRIBE`` family...), each a request of its own
+        with its own reply. Nothing is written unless every one can be, so
+        no refusal leaves a ``MULTI`` open behind it.
+
+        Raises:
+            LocalProtocolError: a command that is not a tuple or list, or
+                that :meth:`~tidewire.Connection.send` would refuse where it
+                stands (an argument RESP cannot carry, a ``SUBSCRIBE`` after
+                a ``MULTI``); it is named, and nothing was sent or recorded.
+        """
+        checked = []
+        in_multi = self._in_multi
+        for index, args in enumerate(commands):
+            try:
+                if type(args) is not tuple and type(args) is not list:
+                    raise LocalProtocolError(
+                        f"a command is a tuple or list of arguments, not {describe(args)}"
+                    )
+                converted = convert_command(tuple(args))
+                name = bytes(converted[0]).upper()
+                in_multi = in_multi_after(name, in_multi)
+            except LocalProtocolError as error:
+                raise LocalProtocolError(f"command {index}: {error}") from None
+            checked.append((name, converted))
+        first = self._next_id
+        for name, converted in checked:
+            write_command(converted, self._write)
+            self._account(name, converted, FAMILIES.get(name))
+        return list(range(first, self._next_id))
 
     def _account(self, name: bytes, args: Sequence[Any], family: bytes | None) -> None:
         """Record what reply the request just written expects."""
@@ -588,24 +352,20 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
                 self._skip_next = expects
                 expects = False
         if self._in_multi:
-            kind = _NORMAL
-            if name in (b"EXEC", b"DISCARD"):
-                self._in_multi = False
+            kind = NORMAL
         elif family is not None:
-            kind = _SUBSCRIBE
+            kind = SUBSCRIBE
         else:
-            kind = _KINDS.get(name, _NORMAL)
-            if name == b"MULTI":
-                self._in_multi = True
+            kind = KINDS.get(name, NORMAL)
+        self._in_multi = in_multi_after(name, self._in_multi)
         if name == b"RESET":
             # RESET clears the reply mode before it answers, so it is always answered.
-            self._in_multi = False
             self._reply_off = False
             self._skip_next = False
             expects = True
         if expects:
             expected = len(args) - 1 if family is not None and len(args) > 1 else None
-            request = _Request(request_id, kind, family or b"", expected)
+            request = Request(request_id, kind, family or b"", expected)
             self._pending.append(request)
 
     def cancel(self, request: int) -> bool:
@@ -649,42 +409,45 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         fall-back simple: a server that refuses ``HELLO`` (before Redis 6:
         unknown command; or ``NOPROTO``) just stays on RESP2, which
         :attr:`protocol` then says, and the other commands still work. Their
-        replies arrive in order, as for any request; check each one.
+        replies arrive in order, as for any request; give them to
+        :meth:`setup_error` for the outcome.
 
         Raises:
             LocalProtocolError: a bad argument; nothing was sent.
         """
-        if protocol not in (2, 3):
-            raise LocalProtocolError(f"protocol must be 2 or 3, not {describe(protocol)}")
-        commands: list[tuple[Any, ...]] = []
-        if password is not None:
-            commands.append(
-                ("AUTH", password) if username is None else ("AUTH", username, password)
-            )
-        if protocol == 3:
-            commands.append(("HELLO", 3))
-        if client_name is not None:
-            commands.append(("CLIENT", "SETNAME", client_name))
-        if db is not None:
-            commands.append(("SELECT", db))
-        if lib_name is not None:
-            commands.append(("CLIENT", "SETINFO", "LIB-NAME", lib_name))
-        if lib_version is not None:
-            commands.append(("CLIENT", "SETINFO", "LIB-VER", lib_version))
-        for args in commands:  # validate all before writing any
-            try:
-                convert_command(args)
-            except LocalProtocolError as error:
-                raise LocalProtocolError(f"setup(): {args[0]}: {error}") from None
-        return [self.command(*args) for args in commands]
+        commands = setup_commands(
+            protocol, username, password, client_name, db, lib_name, lib_version
+        )
+        try:
+            ids = self.send_all(commands)
+        except LocalProtocolError as error:
+            raise LocalProtocolError(f"setup(): {error}") from None
+        self._hello = ids[commands.index(("HELLO", 3))] if protocol == 3 else -1
+        return ids
+
+    def setup_error(self, replies: Sequence[Reply]) -> ErrorReply | None:
+        """The error that failed the set-up, given the replies to :meth:`setup`'s requests.
+
+        ``None`` when it succeeded. A refused ``HELLO`` (a server before
+        Redis 6, or ``NOPROTO``) is no failure: the connection stays on
+        RESP2, as :attr:`protocol` says. Otherwise the first error reply
+        (a wrong password, a database out of range...).
+        """
+        for reply in replies:
+            value = reply.value
+            if type(value) is ErrorReply and not (
+                reply.request == self._hello and value.message.startswith(_HELLO_REFUSALS)
+            ):
+                return value
+        return None
 
     # -- receiving ----------------------------------------------------------
 
-    def _next_event(self) -> Reply | Push | MonitorOutput | NeedData:
+    def _next_event(self) -> Reply | Push | Message | MonitorOutput | NeedData:
         parser = self._parser
         ready = parser.ready
         pending = self._pending
-        event: Reply | Push | MonitorOutput | None
+        event: Reply | Push | Message | MonitorOutput | None
         while True:
             if not ready and not parser.fill():
                 return NEED_DATA
@@ -701,7 +464,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             if (
                 head is not None
                 and head.plain
-                and kind not in _SPECIAL
+                and kind not in SPECIAL
                 and (kind is not list or self._protocol == 3)
                 and not self._monitor
             ):
@@ -714,7 +477,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             if event is not None:
                 return event
 
-    def _gather(self, head: _Request, ready: deque[Any]) -> bool:
+    def _gather(self, head: Request, ready: deque[Any]) -> bool:
         """Move the plain values at the front of the queue into a batch; return whether any moved.
 
         They are checked and moved at C speed; the first item that needs
@@ -737,22 +500,24 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
         head.left -= count
         return True
 
-    def _complete(self, head: _Request) -> Reply | None:
+    def _complete(self, head: Request) -> Reply | None:
         """The reply to a batch whose last reply is in (None if it was cancelled)."""
         self._finish(head)
         if head.cancelled:
             return None
         return Reply(head.batch, None, head.id)
 
-    def _route(self, item: Any) -> Reply | Push | MonitorOutput | None:
+    def _route(self, item: Any) -> Reply | Push | Message | MonitorOutput | None:
         pending = self._pending
         head = pending[0] if pending else None
         if type(item) is Push:
             kind = item.kind
-            if kind in _CONFIRMATIONS:
-                if head is not None and head.kind == _SUBSCRIBE and head.family == kind:
+            if kind in CONFIRMATIONS:
+                if head is not None and head.kind == SUBSCRIBE and head.family == kind:
                     return self._confirm(head, item.data)
-                self._track(item.data)  # the server unsubscribed us on its own
+                self._subs.track(item.data)  # the server unsubscribed us on its own
+            elif kind in MESSAGES:
+                return Message.from_data(item.data) or item
             return item
         attributes = None
         value = item
@@ -763,13 +528,13 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             return MonitorOutput(bytes(value))
         if self._protocol == 2 and type(value) is list and value and type(value[0]) is bytes:
             first = value[0]
-            if first in _MESSAGES and self._subscribed():
-                return Push(value, attributes)
-            if first in _CONFIRMATIONS:
-                if head is not None and head.kind == _SUBSCRIBE and head.family == first:
+            if first in MESSAGES and self._subs:
+                return Message.from_data(value) or Push(value, attributes)
+            if first in CONFIRMATIONS:
+                if head is not None and head.kind == SUBSCRIBE and head.family == first:
                     return self._confirm(head, value)
-                if self._subscribed():
-                    self._track(value)
+                if self._subs:
+                    self._subs.track(value)
                     return Push(value, attributes)
         if head is None:
             raise RemoteProtocolError(
@@ -785,10 +550,7 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             return None
         return Reply(value, attributes, head.id)
 
-    def _end_of_stream(self) -> ConnectionClosed:
-        return _end_of_stream(self._parser, self._buffer)
-
-    def _find(self, request: int) -> _Request | None:
+    def _find(self, request: int) -> Request | None:
         if type(request) is not int:
             raise LocalProtocolError(f"a request id is an int, not {describe(request)}")
         # The queue is in id order: a binary search, no per-request index to keep.
@@ -797,29 +559,26 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             # The request just sent, the usual question: no search (indexing
             # into the middle of a long deque is not O(1)).
             return pending[-1]
-        index = bisect.bisect_left(pending, request, key=_request_id)
+        index = bisect.bisect_left(pending, request, key=_by_id)
         if index < len(pending) and pending[index].id == request:
             return pending[index]
         return None
 
-    def _finish(self, head: _Request) -> None:
+    def _finish(self, head: Request) -> None:
         self._pending.popleft()
 
     @staticmethod
-    def _ends_monitor(head: _Request | None, value: bytes) -> bool:
+    def _ends_monitor(head: Request | None, value: bytes) -> bool:
         return head is not None and (
-            (head.kind == _RESET and value == b"RESET") or (head.kind == _QUIT and value == b"OK")
+            (head.kind == RESET and value == b"RESET") or (head.kind == QUIT and value == b"OK")
         )
 
-    def _subscribed(self) -> bool:
-        return bool(self._channels or self._patterns or self._shard_channels)
-
-    def _confirm(self, head: _Request, data: list[Any]) -> Reply | None:
+    def _confirm(self, head: Request, data: list[Any]) -> Reply | None:
         if head.expected is None:
             # UNSUBSCRIBE with no channel: one confirmation per subscription
             # of its kind, as they stand now that the requests before it are done.
-            head.expected = max(1, len(self._family_set(head.family)))
-        self._track(data)
+            head.expected = max(1, len(self._subs.of(head.family)))
+        self._subs.track(data)
         head.confirmations.append(data)
         if len(head.confirmations) < head.expected:
             return None
@@ -828,28 +587,11 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
             return None
         return Reply(head.confirmations, None, head.id)
 
-    def _family_set(self, kind: bytes) -> set[bytes]:
-        if kind in (b"psubscribe", b"punsubscribe"):
-            return self._patterns
-        if kind in (b"ssubscribe", b"sunsubscribe"):
-            return self._shard_channels
-        return self._channels
-
-    def _track(self, data: list[Any]) -> None:
-        channel = data[1] if len(data) > 1 else None
-        if type(channel) is not bytes:
-            return
-        target = self._family_set(data[0])
-        if data[0] in _SUBSCRIBING:
-            target.add(channel)
-        else:
-            target.discard(channel)
-
-    def _effects(self, head: _Request, value: Any) -> None:
+    def _effects(self, head: Request, value: Any) -> None:
         """Apply what a successful reply to a state-changing command means."""
         if type(value) is ErrorReply:
             return
-        if head.kind == _HELLO:
+        if head.kind == HELLO:
             proto = None
             if type(value) is dict:
                 proto = value.get(b"proto")
@@ -859,11 +601,9 @@ class ClientConnection(Connection[Reply | Push | MonitorOutput, Command]):
                         proto = value[index + 1]
             if proto in (2, 3):
                 self._protocol = proto
-        elif head.kind == _MONITOR:
+        elif head.kind == MONITOR:
             self._monitor = True
-        elif head.kind == _RESET:
+        elif head.kind == RESET:
             self._protocol = 2
             self._monitor = False
-            self._channels.clear()
-            self._patterns.clear()
-            self._shard_channels.clear()
+            self._subs.clear()

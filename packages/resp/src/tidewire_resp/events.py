@@ -6,7 +6,7 @@ from typing import Any
 
 from tidewire import Event
 
-__all__ = ["Command", "MonitorOutput", "Push", "Reply"]
+__all__ = ["Command", "Message", "MonitorOutput", "Push", "Reply"]
 
 
 class Command(Event):
@@ -86,3 +86,53 @@ class MonitorOutput(Event):
     """
 
     line: bytes
+
+
+class Message(Event):
+    """One pub/sub message, on a client connection subscribed to its channel.
+
+    A ``message``, ``pmessage`` or ``smessage`` push (RESP3), or array on a
+    subscribed RESP2 connection, of the right shape; other pushes stay
+    :class:`Push` events.
+
+    Attributes:
+        kind: ``"message"``, ``"pmessage"`` (a pattern matched) or
+            ``"smessage"`` (a shard channel).
+        channel: The channel it was published on.
+        data: The payload.
+        pattern: For ``pmessage``, the pattern that matched; else ``None``.
+
+    ``channel``, ``data`` and ``pattern`` are ``bytes`` (see :meth:`decode`).
+    """
+
+    kind: str
+    channel: Any
+    data: Any
+    pattern: Any = None
+
+    @classmethod
+    def from_data(cls, data: list[Any]) -> Message | None:
+        """The message a push's elements (kind first) make, or ``None`` if they make none."""
+        kind = data[0] if data else None
+        if len(data) == 3 and kind in (b"message", b"smessage"):
+            return cls(kind.decode(), data[1], data[2])
+        if len(data) == 4 and kind == b"pmessage":
+            return cls("pmessage", data[2], data[3], data[1])
+        return None
+
+    def decode(self, encoding: str) -> Message:
+        """This message with its ``bytes`` decoded to ``str``.
+
+        Raises:
+            UnicodeDecodeError: a field is not valid text in ``encoding``.
+        """
+        return Message(
+            self.kind,
+            _text(self.channel, encoding),
+            _text(self.data, encoding),
+            _text(self.pattern, encoding),
+        )
+
+
+def _text(value: Any, encoding: str) -> Any:
+    return value.decode(encoding) if isinstance(value, bytes) else value

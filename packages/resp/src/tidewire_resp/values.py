@@ -38,6 +38,8 @@ from typing import Any
 
 from tidewire import Event
 
+from .errors import error_code
+
 __all__ = [
     "NAN",
     "Attributed",
@@ -137,10 +139,12 @@ class ErrorReply(Event):
     def code(self) -> str:
         """The error code, its first word, such as ``"ERR"``, ``"WRONGTYPE"``, ``"MOVED"``.
 
-        By Redis convention only; an error that starts with a space or is
-        empty has the code ``""``.
+        By Redis convention only: an error whose first word is not upper
+        case (empty, a leading space, lower case) has the code ``""``. The
+        same rule picks the exception :func:`~tidewire_resp.reply_error`
+        builds for it, whose ``code`` is this one.
         """
-        return self.message.split(" ", 1)[0]
+        return error_code(self.message)
 
 
 class Verbatim(Event):

@@ -1,16 +1,19 @@
-"""The exceptions of the Redis client: reply errors by code, and aborted transactions.
+"""The exceptions of Redis error replies, one class per error code.
 
 Redis answers a failed command with an error reply whose first word is a
-code (``WRONGTYPE``, ``MOVED``, ``NOSCRIPT`` ...). The client raises it as a
-:class:`~tidewire_asyncio.resp.ReplyError` whose class follows that code, so callers catch exactly
-what they can handle (``except NoScriptError:`` then ``SCRIPT LOAD``) and
-everything else still is a :class:`~tidewire_asyncio.resp.ReplyError`. The
-table is :data:`~tidewire_asyncio.resp.ERROR_CLASSES`; a code not in it gives
-a plain :class:`~tidewire_asyncio.resp.ReplyError`. Import these names from
-:mod:`tidewire_asyncio.resp`.
+code (``WRONGTYPE``, ``MOVED``, ``NOSCRIPT`` ...). :func:`reply_error` turns
+an :class:`~tidewire_resp.ErrorReply` into a :class:`ReplyError` whose class
+follows that code (:data:`ERROR_CLASSES`), so callers catch exactly what they
+can handle (``except NoScriptError:`` then ``SCRIPT LOAD``) and everything
+else still is a :class:`ReplyError`. Every adapter raises these same classes.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .values import ErrorReply
 
 __all__ = [
     "ERROR_CLASSES",
@@ -36,6 +39,7 @@ __all__ = [
     "WatchError",
     "WrongPassError",
     "WrongTypeError",
+    "error_code",
     "reply_error",
 ]
 
@@ -52,15 +56,14 @@ class ReplyError(Exception):
 
     Attributes:
         message: As given.
-        code: The first word of ``message`` when it is upper case
-            (``"WRONGTYPE"``), else ``""``.
+        code: Its code, as :func:`error_code` reads it (``"WRONGTYPE"``), the
+            same as the :attr:`~tidewire_resp.ErrorReply.code` of the reply.
     """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        first = message.split(" ", 1)[0]
-        self.code = first if first.isupper() else ""
+        self.code = error_code(message)
 
 
 class WrongTypeError(ReplyError):
@@ -180,10 +183,21 @@ ERROR_CLASSES: dict[str, type[ReplyError]] = {
     "BUSYGROUP": BusyGroupError,
     "NOGROUP": NoGroupError,
 }
-"""Error code -> the :class:`~tidewire_asyncio.resp.ReplyError` subclass raised for it."""
+"""Error code -> the :class:`ReplyError` subclass raised for it."""
 
 
-def reply_error(message: str) -> ReplyError:
-    """Build the exception for an error reply's text: the class follows its code."""
+def error_code(message: str) -> str:
+    """The code of an error reply's text: its first word if upper case, else ``""``.
+
+    Redis starts every error with an upper-case code (``ERR``, ``WRONGTYPE``,
+    ``MOVED``); text that does not (empty, a leading space, lower case) has
+    none.
+    """
     first = message.split(" ", 1)[0]
-    return ERROR_CLASSES.get(first, ReplyError)(message)
+    return first if first.isupper() else ""
+
+
+def reply_error(error: ErrorReply | str) -> ReplyError:
+    """The exception for an error reply (or its text): its class follows its code."""
+    message = error if type(error) is str else error.message  # type: ignore[union-attr]
+    return ERROR_CLASSES.get(error_code(message), ReplyError)(message)
