@@ -28,7 +28,9 @@ COVERAGE_DIR = ROOT / ".nox" / "_coverage"
 SUPPORTED = ("3.11", "3.12", "3.13")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["peers", "lint", "typecheck", "tests", "coverage", "docs", "packaging"]
+nox.options.sessions = [
+    "peers", "lint", "typecheck", "tests", "tests-pure", "coverage", "docs", "packaging",
+]  # fmt: skip
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -157,32 +159,78 @@ def peers(session: nox.Session) -> None:
     session.run(*install, env=env, external=True)
 
 
-@nox.session(python=PYTHONS, requires=["peers"])
-@nox.parametrize("package", TEST_TARGETS)
-def tests(session: nox.Session, package: str) -> None:
-    """Run one distribution's tests under coverage, with only what it declares installed."""
+# A core with this extra runs C code from tidewire-speedups when it is installed
+# and TIDEWIRE_NO_SPEEDUPS is not set; its pure-Python path stays the reference.
+SPEEDUPS = "speedups"
+ACCELERATED = [d.key for d in DISTS.values() if d.is_core and SPEEDUPS in d.extras]
+SPEEDUPS_TESTS = ROOT / "tests" / "speedups"  # the differential tests of both paths
+
+
+def _run_tests(
+    session: nox.Session, package: str, *, accelerated: bool, data: str, env: dict[str, str]
+) -> None:
+    """Install what ``package``'s tests declare and run them (under coverage for a distribution).
+
+    With ``accelerated``, a core is installed with its ``speedups`` extra and its
+    tests run with the differential tests of tests/speedups, which exercise its
+    pure-Python reference whichever path is active: its coverage must then be
+    100% in this one run, accelerated or not.
+    """
     if package in EXTRA_TARGETS:  # only what tests/<package>/requirements.txt lists
-        dist, test_dir = None, ROOT / "tests" / package
+        dist, test_dirs = None, [ROOT / "tests" / package]
         wanted = []
     else:
         dist = BY_KEY[package]
-        test_dir = dist.test_dir
-        wanted = [Requirement(str(dist.name))]
-    if not any(test_dir.glob("test_*.py")):
-        session.error(f"no tests for {package} in {test_dir.relative_to(ROOT)}")
-    for requirements in sorted(test_dir.glob("requirements*.txt")):
-        wanted += _requirements_file(requirements)
+        test_dirs = [dist.test_dir]
+        wanted = [Requirement(f"{dist.name}[{SPEEDUPS}]" if accelerated else str(dist.name))]
+        if accelerated:
+            test_dirs.append(SPEEDUPS_TESTS)
+    if not any(test_dirs[0].glob("test_*.py")):
+        session.error(f"no tests for {package} in {test_dirs[0].relative_to(ROOT)}")
+    for test_dir in test_dirs:
+        for requirements in sorted(test_dir.glob("requirements*.txt")):
+            wanted += _requirements_file(requirements)
     session.install(*_install_specs(wanted), "pytest", "coverage[toml]")
+    paths = [str(test_dir) for test_dir in test_dirs]
     if dist is None:
-        session.run("pytest", str(test_dir), *session.posargs)
+        session.run("pytest", *paths, *session.posargs, env=env)
         return
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
-    env = {"COVERAGE_FILE": str(COVERAGE_DIR / f".coverage.{package}.{session.python}")}
+    env = {**env, "COVERAGE_FILE": str(COVERAGE_DIR / f".coverage.{data}.{session.python}")}
     session.run(
-        "coverage", "run", f"--source={','.join(dist.imports)}", "-m", "pytest", str(test_dir),
+        "coverage", "run", f"--source={','.join(dist.imports)}", "-m", "pytest", *paths,
         *session.posargs, env=env,
     )  # fmt: skip
-    session.run("coverage", "report", env=env)
+    if accelerated and not session.posargs:
+        session.run(
+            "coverage", "report", f"--include={dist.path}/src/*", "--fail-under=100", env=env
+        )
+    else:
+        session.run("coverage", "report", env=env)
+
+
+@nox.session(python=PYTHONS, requires=["peers"])
+@nox.parametrize("package", TEST_TARGETS)
+def tests(session: nox.Session, package: str) -> None:
+    """Run one distribution's tests under coverage, with only what it declares installed.
+
+    A core with a ``speedups`` extra runs them with the accelerator, on every
+    Python: its wheels are built for each. ``tests-pure`` runs them without.
+    """
+    _run_tests(session, package, accelerated=package in ACCELERATED, data=package, env={})
+
+
+@nox.session(name="tests-pure", python=PYTHONS[-1:], requires=["peers"])
+@nox.parametrize("package", ACCELERATED)
+def tests_pure(session: nox.Session, package: str) -> None:
+    """A core's tests with its accelerator installed but disabled (``TIDEWIRE_NO_SPEEDUPS=1``).
+
+    One Python is enough: the pure path is the same Python code on each, and
+    the differential tests compare it with the C path on every Python in
+    ``tests``. Coverage must be 100% in this run too.
+    """
+    env = {"TIDEWIRE_NO_SPEEDUPS": "1"}
+    _run_tests(session, package, accelerated=True, data=f"{package}-pure", env=env)
 
 
 @nox.session

@@ -2,20 +2,34 @@
 
 These are the building blocks the connection uses; they are public because
 they are useful on their own (a test peer, a proxy that re-frames).
+
+Masking runs in C when the optional ``tidewire-speedups`` distribution is
+installed (``pip install tidewire-websocket[speedups]``) and the environment
+variable ``TIDEWIRE_NO_SPEEDUPS`` is unset, empty or ``0`` when this module is
+first imported; :data:`SPEEDUPS_ACTIVE` says which. :func:`pure_unmask` is the
+pure-Python reference: both paths give identical results.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
+import os
 import struct
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Protocol
 
 __all__ = [
+    "SPEEDUPS_ACTIVE",
     "CloseCode",
     "Opcode",
     "apply_mask",
     "encode_close_payload",
     "encode_frame",
     "is_valid_close_code",
+    "load_speedups",
+    "pure_unmask",
     "unmask",
 ]
 
@@ -65,15 +79,18 @@ def is_valid_close_code(code: int) -> bool:
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
-def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0) -> bytes:
+def apply_mask(
+    data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview, offset: int = 0
+) -> bytes:
     """XOR ``data`` with the 4-byte masking ``key`` (RFC 6455 section 5.3).
 
     Masking is its own inverse. ``offset`` is the position of ``data[0]``
     within the frame's payload, for a payload unmasked piece by piece.
+
+    Raises:
+        ValueError: ``key`` is not 4 bytes long.
     """
-    if offset & 3:
-        key = key[offset & 3 :] + key[: offset & 3]
-    return unmask(data if isinstance(data, bytes | bytearray) else bytes(data), key)
+    return unmask(data, key, 0, None, offset)
 
 
 # One translation table per key byte: the XOR of every byte value with it.
@@ -86,18 +103,43 @@ _XOR_TABLES = [
 _TRANSLATE_FROM = 384
 
 
-def unmask(
-    data: bytes | bytearray, key: bytes | bytearray, start: int = 0, end: int | None = None
-) -> bytes:
-    """XOR ``data[start:end]`` with ``key`` repeated, from the key's first byte.
+_BYTES = (bytes, bytearray)
 
-    Reads ``data`` in place, without copying the slice first (the receive
-    buffer, for a frame's payload), and never changes it; the result is new
-    bytes.
+
+def _contiguous_bytes(buffer: object, what: str) -> bytes:
+    """The bytes of any C-contiguous buffer; TypeError for anything else."""
+    view = memoryview(buffer)  # type: ignore[arg-type]  # TypeError if not a buffer
+    if not view.c_contiguous:
+        raise TypeError(f"{what} must be a C-contiguous buffer")
+    return view.tobytes()
+
+
+def pure_unmask(
+    data: bytes | bytearray | memoryview,
+    key: bytes | bytearray | memoryview,
+    start: int = 0,
+    end: int | None = None,
+    offset: int = 0,
+) -> bytes:
+    """The pure-Python reference of :func:`unmask`, used without the accelerator.
+
+    It takes what the C path takes (any C-contiguous buffer, seen as its
+    bytes) and refuses what it refuses, with the same exception types.
     """
-    if end is None:
-        end = len(data)
-    size = end - start
+    if not isinstance(key, _BYTES):
+        key = _contiguous_bytes(key, "key")
+    if len(key) != 4:
+        raise ValueError(f"key must be 4 bytes long, not {len(key)}")
+    if offset & 3:
+        key = key[offset & 3 :] + key[: offset & 3]
+    if not isinstance(data, _BYTES):
+        data = _contiguous_bytes(data, "data")
+    length = len(data)
+    if end is None or end > length:
+        end = length
+    if start < 0 or end < 0:  # resolved as a slice is, as the C path does
+        start, end, _ = slice(start, end).indices(length)
+    size = max(end - start, 0)
     if size < _TRANSLATE_FROM:
         mask = int.from_bytes((bytes(key) * ((size >> 2) + 1))[:size], "little")
         return (int.from_bytes(data[start:end], "little") ^ mask).to_bytes(size, "little")
@@ -109,6 +151,53 @@ def unmask(
     out[2::4] = data[start + 2 : end : 4].translate(tables[key[2]])
     out[3::4] = data[start + 3 : end : 4].translate(tables[key[3]])
     return bytes(out)
+
+
+def load_speedups(environ: Mapping[str, str] = os.environ) -> ModuleType | None:
+    """The ``tidewire_speedups`` module, or ``None`` when the pure path is wanted.
+
+    ``None`` when ``environ`` sets ``TIDEWIRE_NO_SPEEDUPS`` to a value other
+    than empty or ``0``, or when the module cannot be imported. This module
+    calls it once, at import, with the process environment.
+    """
+    if environ.get("TIDEWIRE_NO_SPEEDUPS", "") not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module("tidewire_speedups")
+    except ImportError:
+        return None
+
+
+_speedups = load_speedups()
+SPEEDUPS_ACTIVE: bool = _speedups is not None
+"""Whether masking runs in C (``tidewire-speedups``) rather than in pure Python."""
+
+
+class _Unmask(Protocol):
+    def __call__(
+        self,
+        data: bytes | bytearray | memoryview,
+        key: bytes | bytearray | memoryview,
+        start: int = 0,
+        end: int | None = None,
+        offset: int = 0,
+    ) -> bytes: ...
+
+
+unmask: _Unmask = pure_unmask if _speedups is None else _speedups.xor_mask
+"""unmask(data, key, start=0, end=None, offset=0) -> bytes
+
+XOR ``data[start:end]`` with ``key`` repeated, ``data[start]`` with
+``key[offset % 4]``; the result is new bytes.
+
+Reads ``data`` in place, without copying the slice first (the receive
+buffer, for a frame's payload), and never changes it. ``start`` and ``end``
+are resolved as in a slice. Runs ``tidewire_speedups.xor_mask`` when
+:data:`SPEEDUPS_ACTIVE`, else :func:`pure_unmask`: the same bytes either way.
+
+Raises:
+    ValueError: ``key`` is not 4 bytes long.
+"""
 
 
 _HEADER_2 = struct.Struct("!BB").pack
