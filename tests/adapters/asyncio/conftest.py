@@ -4,11 +4,30 @@ The test bodies use the adapter only through the ``adapter`` fixture (the
 module) and the mirrored public names, and drive peers with anyio, so the same
 bodies can later run against the trio and Twisted adapters by parametrising
 ``anyio_backend`` and ``adapter``.
+
+Keepalive and timeout tests run on a virtual clock instead of sleeping: a
+test that asks for the ``virtual_clock`` fixture (or carries the
+``virtual_clock`` marker) runs on an event loop whose time stands still while
+anything can run, and jumps straight to the next timer when nothing can::
+
+    async def test_keepalive_fails_a_silent_peer(adapter, virtual_clock, ...):
+        start = virtual_clock()  # anyio.current_time(), which reads the loop's time
+        ...  # a 20 s ping interval and a 20 s ping timeout pass instantly
+        assert virtual_clock() - start >= 40
+
+"Nothing can run" means no callback is ready and no I/O arrives within a
+short real grace (10 ms, so a peer in another process, a redis-server, has
+time to answer); a thread's work (``getaddrinfo``) does not hold time back.
+Time then jumps exactly to the earliest timer, so a core's deadline is met
+on the dot and a test of a 3600 s timeout takes milliseconds. The trio
+adapter will get the same from ``trio.testing.MockClock(autojump_threshold=0)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import selectors
 import socket
 import ssl
 import struct
@@ -56,9 +75,57 @@ def server():
         yield running
 
 
+_VIRTUAL_START = 1_000_000.0  # far from the real monotonic clock, so a mix-up shows
+_REAL_GRACE = 0.01  # seconds of real time I/O gets before virtual time jumps
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """A selector that, finding no I/O, makes the loop's clock jump to the next timer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = _VIRTUAL_START
+
+    def select(self, timeout=None):
+        # The loop passes 0 when callbacks are ready, None when no timer is
+        # pending (only I/O can wake it: wait for real), else the time until
+        # the earliest timer.
+        if timeout is None or timeout <= 0:
+            return super().select(timeout)
+        events = super().select(min(timeout, _REAL_GRACE))
+        if not events:
+            self.now += timeout
+        return events
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on virtual time: it jumps to the next timer whenever nothing can run."""
+
+    def __init__(self) -> None:
+        self._jumping = _JumpingSelector()
+        super().__init__(self._jumping)
+
+    def time(self) -> float:
+        return self._jumping.now
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "virtual_clock: run the test on an event loop with virtual time (see conftest)"
+    )
+
+
 @pytest.fixture
-def anyio_backend():
+def anyio_backend(request):
+    if "virtual_clock" in request.fixturenames or request.node.get_closest_marker("virtual_clock"):
+        return ("asyncio", {"loop_factory": VirtualClockLoop})
     return "asyncio"
+
+
+@pytest.fixture
+def virtual_clock(anyio_backend):
+    """Run the test on virtual time; the value reads it (the loop's clock, in seconds)."""
+    return anyio.current_time
 
 
 @pytest.fixture

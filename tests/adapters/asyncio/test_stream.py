@@ -5,6 +5,9 @@ netstring example (no adapter code of its own), or a subclass of it that
 answers on its own, to check the adapter flushes core replies.
 """
 
+import gc
+import socket
+
 import anyio
 import pytest
 
@@ -530,3 +533,147 @@ async def test_a_cancelled_waiting_sender_keeps_the_others_in_order(adapter, net
         # X was cancelled while waiting and sent nothing; the others keep their order.
         assert got == ns(filler) + ns(b"A") + ns(b"B") + ns(b"C") + ns(b"D")
         assert cancelled.cancelled_caught
+
+
+# -- the public API the protocol layers build on ---------------------------------
+
+
+async def test_receive_nowait_never_waits(adapter, netstring, tools):
+    Netstring = netstring.Netstring
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
+        assert stream.receive_nowait() is NEED_DATA
+        await sock.send(b"1:a,1:")
+        await tools.eventually(lambda: stream.read_backlog)
+        assert stream.receive_nowait() == Netstring(b"a")
+        assert stream.receive_nowait() is NEED_DATA  # half a netstring waits in the core
+        await sock.send(b"b,")
+        assert await stream.receive() == Netstring(b"b")
+
+
+async def test_send_nowait_writes_in_order_in_one_turn(adapter, netstring, tools):
+    Netstring = netstring.Netstring
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
+        for payload in (b"a", b"bb", b"ccc"):
+            stream.send_nowait(Netstring(payload))
+        assert stream.write_backlog == len(b"1:a,2:bb,3:ccc,")  # held for this turn
+        await stream.send(Netstring(b"d"))  # after them, never before
+        assert await tools.read_exactly(sock, 19) == b"1:a,2:bb,3:ccc,1:d,"
+        await tools.eventually(lambda: stream.write_backlog == 0)
+
+
+async def test_send_nowait_refuses_before_anything_changes(adapter, netstring, tools):
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, _):
+        with pytest.raises(LocalProtocolError):
+            stream.send_nowait("not a netstring")
+        assert stream.write_backlog == 0
+
+
+async def test_write_pending_and_drain_write_what_the_core_queued(adapter, netstring, tools):
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
+        stream.connection.send(netstring.Netstring(b"direct"))  # behind the stream's back
+        stream.write_pending()
+        await stream.drain()
+        assert await tools.read_exactly(sock, 9) == b"6:direct,"
+
+
+async def test_close_nowait_and_closed(adapter, netstring, tools):
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
+        stream.send_nowait(netstring.Netstring(b"last"))
+        assert not stream.closed
+        stream.close_nowait()
+        assert stream.closed
+        assert await tools.read_until_eof(sock) == b"4:last,"
+        with pytest.raises(adapter.StreamClosedError):
+            stream.send_nowait(netstring.Netstring(b"more"))
+        with pytest.raises(adapter.StreamClosedError):
+            await stream.drain()
+        stream.write_pending()  # harmless once closed
+
+
+async def test_connect_as_an_async_context_manager_closes_on_exit(adapter, netstring, tools):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        async with adapter.connect(netstring.NetstringConnection, "127.0.0.1", port) as stream:
+            accepted, _ = listener.accept()
+            await stream.send(netstring.Netstring(b"hi"))
+        assert stream.closed
+        with accepted:
+            assert accepted.recv(100) == b"2:hi,"
+            assert accepted.recv(100) == b""
+
+
+async def test_connect_is_used_once(adapter, netstring):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        connecting = adapter.connect(
+            netstring.NetstringConnection, "127.0.0.1", listener.getsockname()[1]
+        )
+        stream = await connecting
+        async with stream:
+            with pytest.raises(RuntimeError, match="already awaited or entered"):
+                await connecting
+            with pytest.raises(RuntimeError, match="already awaited or entered"):
+                async with connecting:
+                    pass
+
+
+def test_a_connect_never_awaited_leaves_no_warning(adapter, netstring):
+    # pytest turns warnings into errors; an unawaited coroutine would warn.
+    connecting = adapter.connect(netstring.NetstringConnection, "127.0.0.1", 1)
+    del connecting
+    gc.collect()
+
+
+# -- time: the stream drives any core's timer ------------------------------------
+
+
+@pytest.fixture
+def alarm(netstring):
+    """A netstring core that, an hour after its last event, says so to both sides."""
+
+    class Alarm(netstring.NetstringConnection):
+        def __init__(self, *, clock):
+            super().__init__()
+            self._clock = clock
+            self._deadline = clock() + 3600
+            self._rang = False
+
+        def _next_event(self):
+            if self._rang:
+                self._rang = False
+                return netstring.Netstring(b"alarm")
+            event = super()._next_event()
+            if event is not NEED_DATA:
+                self._deadline = self._clock() + 3600
+            return event
+
+        def get_timer(self):
+            return None if self.receive_state.value in ("CLOSED", "ERROR") else self._deadline
+
+        def handle_timer(self, now):
+            if now >= self._deadline:
+                self._write(ns(b"alarm"))
+                self._rang = True
+                self._deadline = now + 3600
+
+    return lambda: Alarm(clock=anyio.current_time)
+
+
+async def test_a_core_timer_fires_on_the_loop_clock(adapter, alarm, tools, virtual_clock):
+    async with tools.stream_and_socket(adapter, alarm) as (stream, sock):
+        start = virtual_clock()
+        with anyio.fail_after(4000):  # virtual seconds: a timer nobody drives fails here
+            event = await stream.receive()  # nothing comes from the peer: the timer does
+        assert event.payload == b"alarm"
+        assert virtual_clock() - start >= 3600
+        assert await tools.read_exactly(sock, 8) == b"5:alarm,"
+
+
+async def test_activity_moves_a_core_timer(adapter, alarm, netstring, tools, virtual_clock):
+    async with tools.stream_and_socket(adapter, alarm) as (stream, sock):
+        start = virtual_clock()
+        await anyio.sleep(3000)
+        await sock.send(b"2:hi,")
+        assert (await stream.receive()).payload == b"hi"  # the deadline moves an hour on
+        with anyio.fail_after(4000):
+            assert (await stream.receive()).payload == b"alarm"
+        assert virtual_clock() - start >= 6600

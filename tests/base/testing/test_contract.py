@@ -283,3 +283,17 @@ def test_a_failing_timer_ends_the_walk_quietly():
                 self._deadline = None
 
     timed_suite_for(Failing).test_timers_follow_the_given_clock()
+
+
+def test_a_timer_that_ends_the_connection_passes():
+    # The closing event a timer brings is repeated by every later next_event().
+    class Expiring(Ticking):
+        def handle_timer(self, now: float) -> None:
+            if self._deadline is not None and now >= self._deadline:
+                self._deadline = None
+                self.receive_eof()
+
+        def get_timer(self) -> float | None:
+            return None if self.receive_state.value == "CLOSED" else self._deadline
+
+    timed_suite_for(Expiring).test_timers_follow_the_given_clock()

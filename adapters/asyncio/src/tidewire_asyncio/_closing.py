@@ -1,10 +1,11 @@
-"""``async with`` for the objects of this package that close with ``aclose()``."""
+"""``async with`` for the objects that close with ``aclose()``, and for opening them."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Coroutine, Generator
 from types import TracebackType
-from typing import Self
+from typing import Any, Generic, Self, TypeVar
 
 
 class AsyncClosing(abc.ABC):
@@ -24,3 +25,54 @@ class AsyncClosing(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+ClosingT = TypeVar("ClosingT", bound=AsyncClosing)
+
+
+class Connecting(Generic[ClosingT]):
+    """What ``connect()`` returns: ``await`` it, or enter it with ``async with``.
+
+    ``await connect(...)`` returns the connected object, which the caller
+    closes; ``async with connect(...) as x:`` returns it too and closes it on
+    the way out. Either may be done once. A ``Connecting`` dropped unused
+    never started connecting and leaves no warning behind.
+
+    Args:
+        opening: The coroutine that connects and returns the object.
+    """
+
+    def __init__(self, opening: Coroutine[Any, Any, ClosingT]) -> None:
+        self._opening: Coroutine[Any, Any, ClosingT] | None = opening
+        self._opened: ClosingT | None = None
+
+    def _take(self) -> Coroutine[Any, Any, ClosingT]:
+        opening = self._opening
+        if opening is None:
+            raise RuntimeError(
+                "this connect() was already awaited or entered; call connect() again"
+                " for another connection"
+            )
+        self._opening = None
+        return opening
+
+    def __await__(self) -> Generator[Any, None, ClosingT]:
+        return self._take().__await__()
+
+    async def __aenter__(self) -> ClosingT:
+        self._opened = await self._take()
+        return self._opened
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.aclose()
+
+    def __del__(self) -> None:
+        if self._opening is not None:
+            self._opening.close()  # never started: no "never awaited" warning

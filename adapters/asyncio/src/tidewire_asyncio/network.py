@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 
 from tidewire import Connection, Event, ProtocolError
 
-from ._closing import AsyncClosing
+from ._closing import AsyncClosing, Connecting
 from .errors import ConnectionLostError, StreamClosedError
 from .stream import DEFAULT_READ_HIGH_WATER, EventStream
 
@@ -32,7 +32,7 @@ SentT = TypeVar("SentT", bound=Event)
 logger = logging.getLogger("tidewire_asyncio")
 
 
-async def connect(
+def connect(
     connection_factory: Callable[[], Connection[ReceivedT, SentT]],
     host: str | None = None,
     port: int | None = None,
@@ -48,7 +48,7 @@ async def connect(
     read_low_water: int | None = None,
     write_high_water: int | None = None,
     write_low_water: int | None = None,
-) -> EventStream[ReceivedT, SentT]:
+) -> Connecting[EventStream[ReceivedT, SentT]]:
     """Open a connection to ``host``:``port`` and return a stream driving a new core.
 
     ``ssl``, ``server_hostname``, ``sock``, ``local_addr``,
@@ -77,7 +77,8 @@ async def connect(
         write_low_water: See :class:`~tidewire_asyncio.EventStream`.
 
     Returns:
-        The connected stream; use it with ``async with`` to close it.
+        ``await`` it for the connected stream (close it with ``aclose()``),
+        or ``async with connect(...) as stream:``, which closes it on exit.
 
     Raises:
         ValueError: none of ``host`` and ``port``, ``sock`` or ``path``
@@ -85,19 +86,44 @@ async def connect(
         OSError: the connection could not be made (refused, unreachable, TLS
             verification failed ...).
     """
-    stream = EventStream(
-        connection_factory(),
-        read_high_water=read_high_water,
-        read_low_water=read_low_water,
-        write_high_water=write_high_water,
-        write_low_water=write_low_water,
+    return Connecting(
+        _connect(
+            connection_factory,
+            host,
+            port,
+            options={
+                "ssl": ssl or None,
+                "server_hostname": server_hostname,
+                "ssl_handshake_timeout": ssl_handshake_timeout,
+            },
+            sock=sock,
+            path=path,
+            local_addr=local_addr,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+            marks={
+                "read_high_water": read_high_water,
+                "read_low_water": read_low_water,
+                "write_high_water": write_high_water,
+                "write_low_water": write_low_water,
+            },
+        )
     )
+
+
+async def _connect(
+    connection_factory: Callable[[], Connection[ReceivedT, SentT]],
+    host: str | None,
+    port: int | None,
+    *,
+    options: dict[str, Any],
+    sock: socket.socket | None,
+    path: str | os.PathLike[str] | None,
+    local_addr: tuple[str, int] | None,
+    happy_eyeballs_delay: float | None,
+    marks: dict[str, Any],
+) -> EventStream[ReceivedT, SentT]:
+    stream = EventStream(connection_factory(), **marks)
     loop = asyncio.get_running_loop()
-    options: dict[str, Any] = {
-        "ssl": ssl or None,
-        "server_hostname": server_hostname,
-        "ssl_handshake_timeout": ssl_handshake_timeout,
-    }
     if sock is not None and path is not None:
         raise ValueError("connect() takes sock or path, not both")
     if sock is not None:

@@ -184,6 +184,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         self._cork_size = 0
         self._cork_handle: asyncio.Handle | None = None
         self._on_attach: Callable[[EventStream[Any, Any]], None] | None = None  # for Server
+        self._timer_deadline: float | None = None  # the core's deadline we scheduled
+        self._timer_handle: asyncio.TimerHandle | None = None
         # A protocol layer that parses from transport callbacks (WebSocket)
         # sets this; it is called after data, end of file, loss and drain.
         self._listener: Callable[[], None] | None = None
@@ -217,6 +219,18 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     def transport(self) -> asyncio.Transport | None:
         """The transport, or ``None`` before one is attached."""
         return self._transport
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream cannot be used: closed on this side, or its transport is gone."""
+        return self._closed or self._lost
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes written and not yet sent: the transport's buffer plus those held to coalesce."""
+        transport = self._transport
+        held = self._cork_size
+        return held if transport is None else held + transport.get_write_buffer_size()
 
     @property
     def read_backlog(self) -> int:
@@ -253,6 +267,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         data = self._connection.data_to_send()
         if data:
             self._write(data)
+        self._update_timer()
         if self._on_attach is not None:
             self._on_attach(self)
 
@@ -276,6 +291,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     def _on_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._lost_exc = exc
+        self._cancel_timer()
         self._write_paused = False
         self._wake_reader()
         self._wake_drainers(self._broken())
@@ -373,6 +389,27 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         finally:
             self._receiving = False
 
+    def receive_nowait(self) -> ReceivedT | ConnectionClosed | NeedData:
+        """Return the next event that can be had without waiting, or :data:`~tidewire.NEED_DATA`.
+
+        Never waits: the bytes already received are fed to the core until it
+        has an event. Returns ``NEED_DATA`` also while the core's own replies
+        wait for the transport to drain (:meth:`receive` waits for that).
+
+        Raises:
+            RemoteProtocolError: as :meth:`receive`.
+            ConnectionLostError: as :meth:`receive`.
+            StreamClosedError: as :meth:`receive`.
+            RuntimeError: another task is waiting in :meth:`receive`.
+        """
+        if self._receiving:
+            raise RuntimeError("another task is already receiving on this stream")
+        if self._replies_pending and not self._closed:
+            if self._write_paused:
+                return NEED_DATA
+            self._replies_pending = False
+        return self._pull()
+
     def _pull(self) -> ReceivedT | ConnectionClosed | NeedData:
         """Return the next event that can be had without waiting, or NEED_DATA.
 
@@ -392,8 +429,11 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             except BaseException:
                 self._more_input = self._burst_written = False
                 self._flush_replies()
+                self._update_timer()
                 raise
             self._flush_replies()
+            if connection.get_timer() != self._timer_deadline:
+                self._update_timer()
             if event is not NEED_DATA:
                 self._more_input = True
                 self._starved = False
@@ -457,6 +497,46 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Write ``data`` with the next turn of the loop, in order with every other write."""
+        if not data:
+            return
+        self._cork.append(data)
+        self._cork_size += len(data)
+        if self._cork_size >= _CORK_LIMIT:
+            self._uncork()
+        elif self._cork_handle is None and self._loop is not None:
+            self._cork_handle = self._loop.call_soon(self._uncork)
+
+    # -- time ---------------------------------------------------------------------
+
+    def _update_timer(self) -> None:
+        """Schedule one wake-up at the core's deadline, if it changed."""
+        deadline = self._connection.get_timer()
+        if deadline == self._timer_deadline:
+            return
+        self._cancel_timer()
+        if deadline is not None and self._loop is not None and not self._closed:
+            self._timer_deadline = deadline
+            self._timer_handle = self._loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+        self._timer_handle = self._timer_deadline = None
+
+    def _on_timer(self) -> None:
+        deadline = self._timer_deadline
+        assert deadline is not None and self._loop is not None
+        self._timer_handle = self._timer_deadline = None
+        # The loop runs a handle up to one clock resolution early: tell the
+        # core its deadline has come, or it would ask for the same one again.
+        self._connection.handle_timer(max(self._loop.time(), deadline))
+        self.write_pending()
+        self._wake_reader()
+        if self._listener is not None:
+            self._listener()
 
     async def _wait_replies_drained(self) -> None:
         # Parse nothing more until the replies already written can leave;
@@ -525,18 +605,45 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         connection = self._connection
         connection.send(event)
         self._write(connection.data_to_send())
+        self._update_timer()
 
     async def _wait_writable(self) -> None:
         while self._write_paused:
             self._check_usable()
             await self._drain_wait()
 
-    async def flush(self) -> None:
-        """Write whatever the core has queued, then wait until the transport can take more.
+    def send_nowait(self, event: SentT) -> None:
+        """Serialise ``event`` now and write its bytes in order, without waiting.
 
-        :meth:`send` and :meth:`receive` already write the core's output;
-        call this after invoking a core method that queues bytes by itself,
-        or to wait until the write buffer is below its low-water mark.
+        The bytes of every event sent this way in one turn of the event loop
+        leave in one transport write (automatic pipelining). It does not wait
+        for the transport to drain: bound what you send with :meth:`drain`.
+
+        Raises:
+            LocalProtocolError: the core refused the event; nothing changed.
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        self._check_usable()
+        connection = self._connection
+        connection.send(event)
+        self._hold(connection.data_to_send())
+        self._update_timer()
+
+    def write_pending(self) -> None:
+        """Write whatever the core queued by itself (after a direct call of a core method).
+
+        Does nothing once the stream is closed. Replies written into a full
+        transport make :meth:`receive` wait for it to drain before parsing on.
+        """
+        if not self._closed:
+            self._flush_replies()
+            self._update_timer()
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark.
+
+        Bytes held back to coalesce writes leave first.
 
         Raises:
             ConnectionLostError: the connection is broken.
@@ -544,11 +651,19 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         """
         async with self._turn():
             self._check_usable()
-            data = self._connection.data_to_send()
-            if data:
-                self._write(data)
             self._uncork()
             await self._wait_writable()
+
+    async def flush(self) -> None:
+        """:meth:`write_pending`, then :meth:`drain`.
+
+        Raises:
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        self._check_usable()
+        self.write_pending()
+        await self.drain()
 
     async def send_eof(self) -> None:
         """Close our sending side (a TCP half-close); the peer may still send to us.
@@ -599,11 +714,18 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             transport.abort()
             raise
 
+    def close_nowait(self) -> None:
+        """Begin the graceful close from sync code: write what is left, close the transport.
+
+        :meth:`aclose` does this and waits for the transport to be closed.
+        """
+        self._begin_close()
+
     def _begin_close(self) -> None:
-        """Start closing without waiting: write what is left, close the transport."""
         if self._closed:
             return
         self._closed = True
+        self._cancel_timer()
         transport = self._transport
         if transport is not None and not transport.is_closing():
             data = self._connection.data_to_send()
@@ -619,6 +741,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     def abort(self) -> None:
         """Close the connection at once, dropping unsent bytes (a TCP reset where possible)."""
         self._closed = True
+        self._cancel_timer()
         self._chunks.clear()
         self._backlog = 0
         self._cork.clear()
