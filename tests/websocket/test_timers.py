@@ -243,7 +243,7 @@ def test_fail_after_a_protocol_error_keeps_its_code():
     with pytest.raises(RemoteProtocolError):
         server.next_event()
     server.fail()
-    assert server.data_to_send() == b""  # the owed close frame went with the failure
+    assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xef")]
     assert server.close_code == 1007
     assert server.receive_state is ReceiveState.ERROR
 
@@ -343,3 +343,43 @@ def test_an_empty_ping_is_timed_too():
     clock.advance(2)
     server.receive_data(frame(Opcode.PONG, b""))
     assert server.next_event() == Pong(b"", ((b"", 2.0),))
+
+
+def held_failure(**options):
+    """A server holding the failure of a valid message followed by a bad frame."""
+    server = open_server(hold_failures=True, **options)
+    server.receive_data(AUTOBAHN_SHAPES["4.1.3"])
+    assert server.next_event() == TextMessage("Hello")
+    with pytest.raises(RemoteProtocolError):
+        server.next_event()
+    return server
+
+
+def test_a_held_failure_waits_for_release():
+    server = held_failure()
+    assert server.data_to_send() == b""  # held: the answer may go first
+    server.send(TextMessage("Hello"))
+    assert sent_frames(server.data_to_send()) == [(Opcode.TEXT.value, b"Hello")]
+    assert server.can_send and server.get_timer() is None  # no clock, no deadline
+    server.release_failure()
+    assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xea")]
+    assert not server.can_send
+    server.release_failure()  # again: nothing
+    assert server.data_to_send() == b""
+
+
+def test_a_held_failure_is_released_after_close_timeout():
+    clock = FakeClock(START)
+    server = held_failure(clock=clock, close_timeout=3)
+    assert server.get_timer() == START + 3
+    fire(server, clock)
+    assert server.get_timer() is None
+    assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xea")]
+    assert not server.should_abort_transport
+
+
+def test_fail_releases_a_held_failure():
+    server = held_failure()
+    server.fail()
+    assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xea")]
+    assert server.close_code == 1002

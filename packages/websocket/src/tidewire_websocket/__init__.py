@@ -19,6 +19,7 @@ from .connection import (
     State,
     WebSocketConnection,
 )
+from .errors import HandshakeRejected, WebSocketClosedError
 from .events import (
     AcceptConnection,
     BytesChunk,
@@ -38,6 +39,20 @@ from .events import (
     WebSocketEvent,
 )
 from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code, unmask
+from .policy import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_OPEN_TIMEOUT,
+    GOING_AWAY,
+    UPGRADE_REQUIRED,
+    WebSocketURI,
+    accept_answer,
+    chunk_of,
+    exit_code,
+    extensions_for,
+    join_chunks,
+    message_of,
+    parse_uri,
+)
 from .server import ServerConnection
 
 __all__ = [
@@ -46,9 +61,13 @@ __all__ = [
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUE",
     "DEFAULT_MAX_QUEUED_PONGS",
+    "DEFAULT_OPEN_TIMEOUT",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
+    "GOING_AWAY",
+    "UPGRADE_REQUIRED",
     "AcceptConnection",
     "BytesChunk",
     "BytesMessage",
@@ -57,6 +76,7 @@ __all__ = [
     "CloseConnection",
     "ExtensionOffer",
     "HTTPRequest",
+    "HandshakeRejected",
     "Headers",
     "Opcode",
     "PerMessageDeflate",
@@ -69,11 +89,20 @@ __all__ = [
     "TextChunk",
     "TextMessage",
     "WebSocketClosed",
+    "WebSocketClosedError",
     "WebSocketConnection",
     "WebSocketEvent",
+    "WebSocketURI",
+    "accept_answer",
     "apply_mask",
+    "chunk_of",
     "encode_frame",
+    "exit_code",
+    "extensions_for",
     "is_valid_close_code",
+    "join_chunks",
+    "message_of",
+    "parse_uri",
     "unmask",
 ]
 

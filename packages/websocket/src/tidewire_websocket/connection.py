@@ -176,6 +176,13 @@ class WebSocketConnection(FrameReader):
         ping_interval: Seconds between keepalive pings, or ``None``.
         ping_timeout: Seconds a keepalive ping waits for its pong, or ``None``.
         close_timeout: Seconds allowed for the closing handshake, or ``None``.
+        hold_failures: After a protocol error, keep the close frame owed out
+            of :meth:`data_to_send` until :meth:`release_failure` is called
+            (or ``close_timeout`` has passed, with a clock). For an I/O layer
+            that parses ahead of its application: it delivers the messages
+            received before the bad bytes, sends the answers to them, then
+            releases the failure, so what the peer sees does not depend on
+            how the input was split.
 
     Raises:
         ValueError: a timer's duration is not positive.
@@ -200,6 +207,7 @@ class WebSocketConnection(FrameReader):
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
         ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
         close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+        hold_failures: bool = False,
     ) -> None:
         for name, value in (
             ("ping_interval", ping_interval),
@@ -239,6 +247,8 @@ class WebSocketConnection(FrameReader):
         self._queued_pongs = 0
         self._deferred_pong: bytes | None = None
         self._owed_close: bytes | None = None  # after a protocol error, until drained
+        self._hold_failures = hold_failures
+        self._holding = False  # the owed close frame waits for release_failure()
         self._abandoned = False
         # Time: the deadlines, and the earliest of them (get_timer's answer).
         self._clock = clock
@@ -405,12 +415,15 @@ class WebSocketConnection(FrameReader):
             code = _ABNORMAL  # no WebSocket connection to close
         elif self._state in _SENDING:
             self._owed_close = self._framer.frame(_CLOSE, encode_close_payload(code))
+            self._holding = self._hold_failures
         self._state = State.CLOSED
         self._failed = True
         # Nothing failed or closed before: parsing stops at a close frame or a failure.
         self._close_code = code if code >= 1000 else _ABNORMAL
         self._close_reason = error.message
         self._clear_timers()
+        if self._holding:
+            self._start_close_deadline()  # the failure is held, not for ever
 
     def _handshake_failed(self, error: RemoteProtocolError) -> None:
         """Queue what the role owes the peer when the handshake fails. Default: nothing."""
@@ -422,15 +435,15 @@ class WebSocketConnection(FrameReader):
 
         Also ends the current round of automatic pongs: the pong for the
         latest ping held back by ``max_queued_pongs`` is queued first. After
-        a protocol error, the close frame owed comes last, and from then on
-        nothing more can be sent.
+        a protocol error, the close frame owed comes last (unless held, see
+        ``hold_failures``), and from then on nothing more can be sent.
         """
         if self._deferred_pong is not None:
             if self.can_send:
                 self._write(self._framer.frame(_PONG, self._deferred_pong))
             self._deferred_pong = None
         self._queued_pongs = 0
-        if self._owed_close is not None:
+        if self._owed_close is not None and not self._holding:
             self._write(self._owed_close)
             self._owed_close = None
             self._closed()
@@ -497,6 +510,16 @@ class WebSocketConnection(FrameReader):
         payload = close_payload(CloseConnection(code, reason))
         self._abandon(payload)
 
+    def release_failure(self) -> None:
+        """Let the close frame owed after a protocol error into :meth:`data_to_send`.
+
+        Only useful with ``hold_failures=True``; otherwise, or called again,
+        it does nothing.
+        """
+        if self._holding:
+            self._holding = False
+            self._close_deadline = self._timer = None
+
     # -- time ---------------------------------------------------------------
 
     def get_timer(self) -> float | None:
@@ -512,7 +535,10 @@ class WebSocketConnection(FrameReader):
         if self._timer is None or now < self._timer:
             return
         if self._close_deadline is not None and now >= self._close_deadline:
-            self._abandon(None)  # the peer did not finish the closing handshake
+            if self._holding:
+                self.release_failure()
+            else:
+                self._abandon(None)  # the peer did not finish the closing handshake
         elif self._pong_deadline is not None and now >= self._pong_deadline:
             self._abandon(encode_close_payload(_INTERNAL_ERROR, "keepalive ping timeout"))
         else:  # the deadline left is the next keepalive ping's
@@ -550,11 +576,14 @@ class WebSocketConnection(FrameReader):
 
     def _abandon(self, close: bytes | None) -> None:
         """Give up on the connection: queue ``close`` if still open, end both sides."""
-        if close is not None and self._state is State.OPEN:
+        if self._owed_close is not None:  # a protocol error's, held or not drained yet
+            self._write(self._owed_close)
+        elif close is not None and self._state is State.OPEN:
             self._write(self._framer.frame(_CLOSE, close))
         self._state = State.CLOSED
         self._abandoned = True
         self._owed_close = None
+        self._holding = False
         self._clear_timers()
         if self._close_code is None:  # no close frame received, no protocol error
             self._close_code = _ABNORMAL
