@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
 from typing import Any
 
 from tidewire import ReceiveBuffer, RemoteProtocolError
+from tidewire.incremental import IncrementalParser
 
-from ._bounded import fill_within
 from .events import Push
 from .values import (
     NAN,
@@ -250,7 +249,7 @@ def _items(mapping: Any) -> list[tuple[Any, Any]]:
     return list(mapping.items()) if type(mapping) is dict else list(mapping)
 
 
-class ReplyParser:
+class ReplyParser(IncrementalParser):
     """Parses RESP2/RESP3 values out of a receive buffer into a queue.
 
     Call :meth:`fill` when the queue is empty; it returns ``True`` when it
@@ -259,31 +258,13 @@ class ReplyParser:
     :class:`RemoteProtocolError` to raise once the values before it are out.
     """
 
-    __slots__ = (
-        "_acc",
-        "_attrs",
-        "_buffer",
-        "_limits",
-        "_need",
-        "_offset",
-        "_rest",
-        "_simple_run",
-        "_stack",
-        "_start",
-        "ready",
-    )
+    __slots__ = ("_attrs", "_limits", "_simple_run", "_stack")
 
     def __init__(self, buffer: ReceiveBuffer, limits: Limits) -> None:
-        self._buffer = buffer
+        super().__init__(buffer, limits.max_buffer_size)
         self._limits = limits
-        self._rest = b""  # pulled from the buffer, not parsed yet: one partial item
-        self._offset = 0  # stream offset of _rest[0]
-        self._need = 0  # bytes _rest + buffer must hold before parsing can progress
-        self._acc: bytearray | None = None  # a partial line, grown without rescanning
         self._stack: list[list[Any]] = []
         self._attrs: Any = None
-        self._start = 0  # stream offset where the current top-level value began
-        self.ready: deque[Any] = deque()
         # A run of simple strings, each within the line limit (no CR or LF
         # inside). A longer one, within a larger limit, just ends the run.
         longest = max(0, min(limits.max_line_length, _SIMPLE_RUN_LINE))
@@ -294,58 +275,24 @@ class ReplyParser:
         """Whether no value is partly received (end of file here is clean)."""
         return not (self._rest or self._acc or self._stack or self._attrs is not None)
 
-    def fill(self) -> bool:
-        """Parse what the buffer holds; return whether anything was queued.
-
-        Raises:
-            RemoteProtocolError: bad bytes or a limit, with nothing queued
-                before it (otherwise the error is queued after the values).
-        """
-        limit = self._limits.max_buffer_size
-        if limit is None:
-            return self._fill(len(self._buffer))
-        return fill_within(self._buffer, limit, self._value_start, self._fill, self._too_big)
-
-    def _value_start(self) -> int:
-        return self._buffer.offset if self.idle else self._start
-
     def _too_big(self, start: int) -> RemoteProtocolError:
         limit = self._limits.max_buffer_size
         return _error(f"a reply spans more than the limit of {limit} bytes", start)
 
     def _fill(self, visible: int) -> bool:
-        """Parse the first ``visible`` bytes of the buffer; return whether anything was queued."""
-        buffer = self._buffer
         rest = self._rest
         need = self._need
-        if need > len(rest) + visible:
-            return False
-        if need >= _LARGE_BLOB and rest[0] == 36 and not self._stack and self._attrs is None:
+        if (
+            need >= _LARGE_BLOB
+            and need <= len(rest) + visible
+            and rest[0] == 36
+            and not self._stack
+            and self._attrs is None
+        ):
             missing = need - 2 - len(rest)
             if missing >= 0:
-                return self._large_blob(rest, buffer, need, missing)
-        acc = self._acc
-        new = buffer.read_all() if visible == len(buffer) else buffer.read_at_most(visible)
-        if acc is not None:
-            if new.find(b"\n") < 0:
-                self._extend_line(acc, new)
-                return False
-            acc += new
-            data = bytes(acc)
-            self._acc = None
-        else:
-            data = rest + new if rest else new
-        self._rest = b""
-        self._need = 0
-        ready = self.ready
-        before = len(ready)
-        try:
-            self._parse(data)
-        except RemoteProtocolError as error:
-            if len(ready) == before:
-                raise
-            ready.append(error)
-        return len(ready) > before
+                return self._large_blob(rest, self._buffer, need, missing)
+        return super()._fill(visible)
 
     # -- internals ----------------------------------------------------------
 
@@ -369,7 +316,7 @@ class ReplyParser:
         self.ready.append(payload)
         return True
 
-    def _extend_line(self, acc: bytearray, new: bytes) -> None:
+    def _grow_line(self, acc: bytearray, new: bytes) -> None:
         """Grow a partial line by bytes holding no LF, checking only the new bytes."""
         start = self._offset
         if acc[-1] == 13 or new.find(b"\r", 0, len(new) - 1) >= 0:

@@ -14,8 +14,8 @@ from tidewire import (
     RemoteProtocolError,
     describe,
 )
+from tidewire.incremental import IncrementalParser
 
-from ._bounded import fill_within
 from .encoding import encode_value
 from .events import Command, Push, Reply
 
@@ -101,7 +101,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
         args.append(bytes(current))
 
 
-class _CommandParser:
+class _CommandParser(IncrementalParser):
     """Parses client commands (multibulk and inline) out of a receive buffer."""
 
     def __init__(
@@ -112,67 +112,24 @@ class _CommandParser:
         max_arguments: int,
         max_buffer_size: int | None,
     ) -> None:
-        self._buffer = buffer
+        super().__init__(buffer, max_buffer_size)
         self._max_inline = max_inline_length
         self._max_bulk = max_bulk_length
         self._max_args = max_arguments
-        self._max_size = max_buffer_size
-        self._rest = b""
-        self._offset = 0
-        self._need = 0
-        self._acc: bytearray | None = None
         self._args: list[bytes] = []
         self._remaining = 0
-        self._start = 0
-        self.ready: list[Any] = []
-        self.index = 0
 
     @property
     def idle(self) -> bool:
         return not (self._rest or self._acc or self._remaining)
 
-    def fill(self) -> bool:
-        self.ready.clear()
-        self.index = 0
-        limit = self._max_size
-        if limit is None:
-            return self._fill(len(self._buffer))
-        return fill_within(
-            self._buffer, limit, self._value_start, self._fill, self._too_big_command
-        )
-
-    def _value_start(self) -> int:
-        return self._buffer.offset if self.idle else self._start
-
-    def _too_big_command(self, start: int) -> RemoteProtocolError:
+    def _too_big(self, start: int) -> RemoteProtocolError:
         return _error(f"a command spans more than the limit of {self._max_size} bytes", start)
 
-    def _fill(self, visible: int) -> bool:
-        buffer = self._buffer
-        rest = self._rest
-        if self._need > len(rest) + visible:
-            return False
-        acc = self._acc
-        new = buffer.read_all() if visible == len(buffer) else buffer.read_at_most(visible)
-        if acc is not None:
-            acc += new
-            if new.find(b"\n") < 0:
-                if self._too_long(acc, 0):
-                    raise _error(self._too_big(acc[0]), self._offset)
-                return False
-            data = bytes(acc)
-            self._acc = None
-        else:
-            data = rest + new if rest else new
-        self._rest = b""
-        self._need = 0
-        try:
-            self._parse(data)
-        except RemoteProtocolError as error:
-            if not self.ready:
-                raise
-            self.ready.append(error)
-        return bool(self.ready)
+    def _grow_line(self, acc: bytearray, new: bytes) -> None:
+        acc += new
+        if self._too_long(acc, 0):
+            raise _error(self._too_big_line(acc[0]), self._offset)
 
     def _too_long(self, data: Any, pos: int) -> bool:
         """Whether the partial line data[pos:] is already too long to be valid."""
@@ -181,7 +138,7 @@ class _CommandParser:
             return bool(len(data) - pos - (data[-1] == 13) > self._max_inline)
         return bool(len(data) - pos > self._max_inline)
 
-    def _too_big(self, first: int) -> str:
+    def _too_big_line(self, first: int) -> str:
         if self._remaining:
             return "too big bulk count string"
         return "too big mbulk count string" if first == 42 else "too big inline request"
@@ -217,11 +174,11 @@ class _CommandParser:
                     if data.find(b"\n", pos) >= 0:
                         raise _error("a header line ends in LF without CR", base + pos)
                     if self._too_long(data, pos):
-                        raise _error(self._too_big(data[pos]), base + pos)
+                        raise _error(self._too_big_line(data[pos]), base + pos)
                     self._acc = bytearray(data[pos:])
                     break
                 if eol - pos > self._max_inline:
-                    raise _error(self._too_big(data[pos]), base + pos)
+                    raise _error(self._too_big_line(data[pos]), base + pos)
                 s = data[pos + 1 : eol]
                 if not self._remaining:
                     if s.isdigit() and (s[0] != 48 or len(s) == 1) and len(s) <= 18:
@@ -320,10 +277,9 @@ class ServerConnection(Connection[Command, Reply | Push]):
 
     def _next_event(self) -> Command | NeedData:
         parser = self._parser
-        if parser.index >= len(parser.ready) and not parser.fill():
+        if not parser.ready and not parser.fill():
             return NEED_DATA
-        item = parser.ready[parser.index]
-        parser.index += 1
+        item = parser.ready.popleft()
         if type(item) is RemoteProtocolError:
             raise item
         return item  # type: ignore[no-any-return]
