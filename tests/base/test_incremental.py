@@ -69,7 +69,7 @@ def parse(chunks: list[bytes], limit: int | None = None) -> tuple[list[Any], str
                     items.append(item)
         except RemoteProtocolError as error:
             return items, str(error)
-    assert parser.idle == (not parser._rest and not parser._acc)
+    assert parser.idle
     return items, None
 
 
