@@ -231,7 +231,7 @@ async def test_send_waits_for_drain_and_cancel_sends_nothing_partial(adapter, ne
             while True:
                 await stream.send(netstring.Netstring(payload))
                 sent += 1
-                assert stream.transport.get_write_buffer_size() <= 64 * 1024 + len(ns(payload))
+                assert stream.write_backlog <= 64 * 1024 + len(ns(payload))
         assert sent > 0
         with anyio.move_on_after(0.02) as scope:
             await stream.send(netstring.Netstring(b"cancelled"))
@@ -288,7 +288,7 @@ async def test_replies_to_a_peer_that_never_reads_are_bounded(adapter, replying,
             await tools.eventually(lambda: stream.reading_paused)
             await anyio.sleep(0.1)
             # Written replies are bounded: the mark plus the replies of one parse.
-            assert stream.transport.get_write_buffer_size() <= 4096 + 65536 + 16
+            assert stream.write_backlog <= 4096 + 65536 + 16
             assert stream.read_backlog <= 4096 + 256 * 1024
             tg.cancel_scope.cancel()
 
@@ -416,7 +416,7 @@ async def test_sender_waits_for_a_slow_reader_then_goes_on(adapter, netstring, t
             tg.start_soon(read_late)
             for p in payloads:
                 await stream.send(netstring.Netstring(p))
-                assert stream.transport.get_write_buffer_size() <= 64 * 1024 + len(ns(p))
+                assert stream.write_backlog <= 64 * 1024 + len(ns(p))
         assert got == [b"".join(ns(p) for p in payloads)]
 
 
