@@ -230,7 +230,7 @@ def test_fail_sends_a_close_frame_and_abandons():
     assert server.state is State.OPEN
     server.fail(1011, "gave up")
     assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xf3gave up")]
-    assert server.should_abort_transport
+    assert server.should_close_transport and not server.should_abort_transport
     assert server.close_code == 1006
     assert server.next_event() == WebSocketClosed()
     server.fail()  # again: nothing more to send
@@ -383,3 +383,23 @@ def test_fail_releases_a_held_failure():
     server.fail()
     assert sent_frames(server.data_to_send()) == [(Opcode.CLOSE.value, b"\x03\xea")]
     assert server.close_code == 1002
+
+
+def test_open_timeout_abandons_a_slow_handshake():
+    clock = FakeClock(START)
+    server = ServerConnection(clock=clock, open_timeout=2)
+    assert server.get_timer() == START + 2
+    server.receive_data(b"GET / HTTP/1.1\r\n")
+    assert server.next_event() is NEED_DATA
+    fire(server, clock)
+    assert server.should_abort_transport and server.state is State.CLOSED
+    assert server.next_event() == WebSocketClosed()
+    assert server.close_code == 1006
+
+
+def test_the_handshake_in_time_ends_the_open_timeout():
+    clock = FakeClock(START)
+    server = open_server(clock=clock, open_timeout=2, ping_interval=None)
+    assert server.get_timer() is None
+    client = open_client(clock=clock, open_timeout=2, ping_interval=7)
+    assert client.get_timer() == START + 7

@@ -14,6 +14,7 @@ from .connection import (
     DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_QUEUED_PONGS,
+    DEFAULT_OPEN_TIMEOUT,
     DEFAULT_PING_INTERVAL,
     DEFAULT_PING_TIMEOUT,
     State,
@@ -41,7 +42,6 @@ from .events import (
 from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code, unmask
 from .policy import (
     DEFAULT_MAX_QUEUE,
-    DEFAULT_OPEN_TIMEOUT,
     GOING_AWAY,
     UPGRADE_REQUIRED,
     WebSocketURI,

@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_HEADER_LINE_LENGTH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUED_PONGS",
+    "DEFAULT_OPEN_TIMEOUT",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
     "State",
@@ -72,6 +73,9 @@ DEFAULT_PING_INTERVAL = 20.0
 
 DEFAULT_PING_TIMEOUT = 20.0
 """The default seconds a keepalive ping waits for its pong before the connection fails."""
+
+DEFAULT_OPEN_TIMEOUT = 10.0
+"""The default seconds allowed for the opening handshake."""
 
 DEFAULT_CLOSE_TIMEOUT = 10.0
 """The default seconds the closing handshake, and a client's wait for TCP to close, may take."""
@@ -135,7 +139,8 @@ class WebSocketConnection(FrameReader):
     **Time** is an input: with a ``clock`` (the caller's, such as
     ``loop.time``), the connection keeps deadlines and says when it next
     needs :meth:`handle_timer` through :meth:`get_timer`. Without one it has
-    no timers. Its deadlines are: a keepalive ping every ``ping_interval``
+    no timers. Its deadlines are: the end of the opening handshake within
+    ``open_timeout`` (else the connection is abandoned); a keepalive ping every ``ping_interval``
     seconds while ``OPEN``, whose pong must come within ``ping_timeout``
     (else a close frame with 1011 is sent and the connection is abandoned);
     the peer's close frame within ``close_timeout`` of ours; on a client,
@@ -176,6 +181,8 @@ class WebSocketConnection(FrameReader):
         ping_interval: Seconds between keepalive pings, or ``None``.
         ping_timeout: Seconds a keepalive ping waits for its pong, or ``None``.
         close_timeout: Seconds allowed for the closing handshake, or ``None``.
+        open_timeout: Seconds allowed for the opening handshake, from the
+            connection's creation, or ``None``.
         hold_failures: After a protocol error, keep the close frame owed out
             of :meth:`data_to_send` until :meth:`release_failure` is called
             (or ``close_timeout`` has passed, with a clock). For an I/O layer
@@ -207,9 +214,11 @@ class WebSocketConnection(FrameReader):
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
         ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
         close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+        open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
         hold_failures: bool = False,
     ) -> None:
         for name, value in (
+            ("open_timeout", open_timeout),
             ("ping_interval", ping_interval),
             ("ping_timeout", ping_timeout),
             ("close_timeout", close_timeout),
@@ -261,6 +270,10 @@ class WebSocketConnection(FrameReader):
         self._timer: float | None = None
         self._pings: dict[bytes, float] = {}  # sent, unanswered: payload -> when sent
         self._keepalive: bytes | None = None  # the keepalive ping's payload
+        self._abort = False  # abandoned because a deadline passed
+        if clock is not None and open_timeout is not None:
+            # Until the handshake is over, the closing deadline is the opening one.
+            self._close_deadline = self._timer = clock() + open_timeout
         # The opening handshake, parsed by h11.
         self._h11 = h11.Connection(h11.CLIENT if self._client else h11.SERVER)
 
@@ -318,7 +331,7 @@ class WebSocketConnection(FrameReader):
         TCP first). A client in ``CLOSED`` waits for the server to close,
         at most ``close_timeout`` seconds when it has a clock.
         """
-        if self.receive_state in (ReceiveState.EOF, ReceiveState.CLOSED):
+        if self._abandoned or self.receive_state in (ReceiveState.EOF, ReceiveState.CLOSED):
             return True
         if self._state is not State.CLOSED:
             return False
@@ -326,14 +339,14 @@ class WebSocketConnection(FrameReader):
 
     @property
     def should_abort_transport(self) -> bool:
-        """Whether the connection was abandoned: drop TCP without waiting for it to drain.
+        """Whether a deadline passed: drop TCP without waiting for it to drain.
 
-        True once a deadline passed (a keepalive pong, the peer's close
-        frame, the server's closing of TCP) or :meth:`fail` was called: the
-        peer may not be reading. Write :meth:`data_to_send` once more (a
-        close frame may be in it), then abort the transport.
+        True once the opening handshake, a keepalive pong, the peer's close
+        frame or the server's closing of TCP did not come in time: the peer
+        may not be reading. Write :meth:`data_to_send` once more (a close
+        frame may be in it), then abort the transport.
         """
-        return self._abandoned
+        return self._abort
 
     # -- receiving ----------------------------------------------------------
 
@@ -356,6 +369,7 @@ class WebSocketConnection(FrameReader):
         self._state = State.OPEN
         self._framing = True
         self._pos = self._buffer.position
+        self._close_deadline = self._timer = None  # the opening deadline
         if agreed is not None:
             self._agreed = (agreed,)
             self._deflate = self._framer.deflate = Deflate(agreed, client=self._client)
@@ -499,7 +513,7 @@ class WebSocketConnection(FrameReader):
 
         If it is ``OPEN``, a close frame with ``code`` and ``reason`` is
         queued; no answer is awaited. The state becomes ``CLOSED``,
-        :attr:`close_code` ``1006``, :attr:`should_abort_transport` true, and
+        :attr:`close_code` ``1006``, :attr:`should_close_transport` true, and
         :meth:`~tidewire.Connection.next_event` returns the closing
         :class:`WebSocketClosed`. For an application that cannot go on, such
         as one that could not finish a fragmented message.
@@ -508,7 +522,7 @@ class WebSocketConnection(FrameReader):
             LocalProtocolError: the code or reason cannot be sent; nothing changed.
         """
         payload = close_payload(CloseConnection(code, reason))
-        self._abandon(payload)
+        self._abandon(payload, abort=False)
 
     def release_failure(self) -> None:
         """Let the close frame owed after a protocol error into :meth:`data_to_send`.
@@ -538,7 +552,7 @@ class WebSocketConnection(FrameReader):
             if self._holding:
                 self.release_failure()
             else:
-                self._abandon(None)  # the peer did not finish the closing handshake
+                self._abandon(None)  # the peer did not finish a handshake in time
         elif self._pong_deadline is not None and now >= self._pong_deadline:
             self._abandon(encode_close_payload(_INTERNAL_ERROR, "keepalive ping timeout"))
         else:  # the deadline left is the next keepalive ping's
@@ -574,7 +588,7 @@ class WebSocketConnection(FrameReader):
         self._update_timer()
         return tuple(answered)
 
-    def _abandon(self, close: bytes | None) -> None:
+    def _abandon(self, close: bytes | None, *, abort: bool = True) -> None:
         """Give up on the connection: queue ``close`` if still open, end both sides."""
         if self._owed_close is not None:  # a protocol error's, held or not drained yet
             self._write(self._owed_close)
@@ -582,6 +596,7 @@ class WebSocketConnection(FrameReader):
             self._write(self._framer.frame(_CLOSE, close))
         self._state = State.CLOSED
         self._abandoned = True
+        self._abort = abort
         self._owed_close = None
         self._holding = False
         self._clear_timers()

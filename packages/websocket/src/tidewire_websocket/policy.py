@@ -26,7 +26,6 @@ from .events import (
 
 __all__ = [
     "DEFAULT_MAX_QUEUE",
-    "DEFAULT_OPEN_TIMEOUT",
     "GOING_AWAY",
     "UPGRADE_REQUIRED",
     "WebSocketURI",
@@ -38,9 +37,6 @@ __all__ = [
     "message_of",
     "parse_uri",
 ]
-
-DEFAULT_OPEN_TIMEOUT = 10.0
-"""The default seconds allowed for TCP, TLS and the opening handshake."""
 
 DEFAULT_MAX_QUEUE = 16
 """The default number of received messages an adapter holds unread before it stops parsing."""
