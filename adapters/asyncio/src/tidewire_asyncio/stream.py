@@ -9,54 +9,20 @@ lock, cancellation, and one timer handle on the loop's clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData
 from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 
 from ._closing import AsyncClosing
+from ._transport import Alarm, StreamProtocol, Writer
 from .errors import ConnectionLostError, StreamClosedError
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "EventStream"]
 
 ReceivedT = TypeVar("ReceivedT", bound=Event)
 SentT = TypeVar("SentT", bound=Event)
-
-_LINGER_ZERO = struct.pack("ii", 1, 0)
-_CORK_LIMIT = 64 * 1024  # held writes leave at once beyond this
-
-
-class _StreamProtocol(asyncio.Protocol):
-    """The asyncio callbacks of one :class:`EventStream`; they only record and wake."""
-
-    def __init__(self, stream: EventStream[Any, Any]) -> None:
-        self._stream = stream
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._stream._attach(transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._stream._on_data(data)
-
-    def eof_received(self) -> bool:
-        self._stream._on_input(eof=True)
-        return True  # keep the transport: we may still send (a TCP half-close)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stream._on_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._stream._flow.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._stream._flow.resume_writing()
-        self._stream._wake_drainers(None)
-        self._stream._notify()
 
 
 class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
@@ -98,28 +64,17 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         )
         self._connection = connection
         self._write_limits = (write_high_water, write_low_water)
-        self._protocol = _StreamProtocol(self)
+        self._protocol = StreamProtocol(self)
+        self._out = Writer()
+        self._alarm = Alarm(self._flow, self._on_timer)
         self._transport: asyncio.Transport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closed = False  # closed on this side
         self._read_paused = False
         self._read_waiter: asyncio.Future[None] | None = None
         self._receiving = False
-        self._drainers: list[asyncio.Future[None]] = []
-        self._send_lock = asyncio.Lock()
-        self._send_turns = 0  # tasks holding or awaiting the lock: no fast path past them
         self._lost_waiter: asyncio.Future[None] | None = None
-        # Write coalescing: the first write of a burst of events leaves at
-        # once; later ones are held and leave together when the input is
-        # drained, at the next loop turn, or at 64 KiB.
-        self._more_input = False
-        self._burst_written = False
-        self._cork: list[bytes] = []
-        self._cork_size = 0
-        self._cork_handle: asyncio.Handle | None = None
-        self._timer_handle: asyncio.TimerHandle | None = None
         self._on_attach: Callable[[EventStream[Any, Any]], None] | None = None  # for Server
         self._listener: Callable[[], None] | None = None  # old pump hook, until unused
 
@@ -158,9 +113,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     @property
     def write_backlog(self) -> int:
         """Bytes written and not yet sent: the transport's buffer plus those held to coalesce."""
-        transport = self._transport
-        held = self._cork_size
-        return held if transport is None else held + transport.get_write_buffer_size()
+        return self._out.backlog()
 
     @property
     def _write_paused(self) -> bool:  # old name, until unused
@@ -177,12 +130,11 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         if self._transport is not None:
             transport.abort()
             raise RuntimeError("an EventStream accepts only one transport")
-        self._transport = transport
-        self._loop = asyncio.get_running_loop()
+        self._transport = self._out.transport = transport
         if self._write_limits != (None, None):
             transport.set_write_buffer_limits(*self._write_limits)
-        self._write(self._connection.data_to_send())  # a core may speak first
-        self._check_timer()
+        self._out.write(self._connection.data_to_send())  # a core may speak first
+        self._alarm.check()
         if self._on_attach is not None:
             self._on_attach(self)
 
@@ -206,11 +158,16 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _on_resume_writing(self) -> None:
+        self._flow.resume_writing()
+        self._out.wake(None)
+        self._notify()
+
     def _on_lost(self, exc: Exception | None) -> None:
         self._lost, self._lost_exc = True, exc
-        self._cancel_timer()
+        self._alarm.stop()
         self._flow.resume_writing()  # nothing will drain any more
-        self._wake_drainers(self._broken())
+        self._out.wake(self._broken())
         if self._lost_waiter is not None and not self._lost_waiter.done():
             self._lost_waiter.set_result(None)
         self._on_input(eof=False)
@@ -218,12 +175,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     def _notify(self) -> None:
         if self._listener is not None:
             self._listener()
-
-    def _wake_drainers(self, exc: BaseException | None) -> None:
-        drainers, self._drainers = self._drainers, []
-        for waiter in drainers:
-            if not waiter.done():
-                waiter.set_result(None) if exc is None else waiter.set_exception(exc)
 
     def _set_reading(self, reading: bool) -> None:
         transport = self._transport
@@ -269,7 +220,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         try:
             while True:
                 if self._flow.output_blocked and not self._closed:
-                    await self._drain_wait()  # our replies must leave before we parse on
+                    await self._out.drained()  # our replies must leave before we parse on
                     continue
                 event = self._pull()
                 if event is not NEED_DATA:
@@ -304,29 +255,22 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         try:
             event = flow.next_event()
         except BaseException:
-            self._more_input = self._burst_written = False
+            self._out.more_input = False
             self.write_pending()
             raise
         data = flow.replies()
         if data:
-            self._write(data)
-        if flow.timer_changed():
-            self._reschedule()
+            self._out.write(data)
+        self._alarm.check()
         if self._read_paused and flow.reading:
             self._set_reading(True)
         if event is not NEED_DATA:
-            self._more_input = True
+            self._out.more_input = True
             return event
-        self._more_input = self._burst_written = False
-        self._uncork()
+        self._out.end_burst()
         if self._lost:
             raise self._broken()
         return NEED_DATA
-
-    async def _drain_wait(self) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._drainers.append(waiter)
-        await waiter
 
     def __aiter__(self) -> EventStream[ReceivedT, SentT]:
         """Iterate over received events until the peer closes cleanly."""
@@ -351,14 +295,12 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        if not self._flow.writing_paused and not self._send_turns:
-            self._send_now(event, self._write)  # no await: nobody can interleave
+        if not self._flow.writing_paused and not self._out.turns:
+            self._send_now(event, self._out.write)  # no await: nobody can interleave
             return
-        async with self._turn():
-            while self._flow.writing_paused:
-                self._check_usable()
-                await self._drain_wait()
-            self._send_now(event, self._write)
+        async with self._out.turn():
+            await self._writable()
+            self._send_now(event, self._out.write)
 
     def send_nowait(self, event: SentT) -> None:
         """Serialise ``event`` now and write it in order, without waiting.
@@ -371,29 +313,25 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        self._send_now(event, self._hold)
+        self._send_now(event, self._out.hold)
 
     def _send_now(self, event: SentT, write: Callable[[bytes], None]) -> None:
         self._check_usable()
         connection = self._connection
         connection.send(event)
         write(connection.data_to_send())
-        self._check_timer()
+        self._alarm.check()
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        self._send_turns += 1
-        try:
-            async with self._send_lock:
-                yield
-        finally:
-            self._send_turns -= 1
+    async def _writable(self) -> None:
+        while self._flow.writing_paused:
+            self._check_usable()
+            await self._out.drained()
 
     def write_pending(self) -> None:
         """Write what the core queued by itself (after calling one of its methods)."""
         if not self._closed:
-            self._write(self._flow.replies())
-            self._check_timer()
+            self._out.write(self._flow.replies())
+            self._alarm.check()
 
     _flush_replies = write_pending  # old name, until unused
 
@@ -404,12 +342,10 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._turn():
+        async with self._out.turn():
             self._check_usable()
-            self._uncork()
-            while self._flow.writing_paused:
-                self._check_usable()
-                await self._drain_wait()
+            self._out.flush()
+            await self._writable()
 
     async def flush(self) -> None:  # old name, until unused
         """:meth:`write_pending`, then :meth:`drain`."""
@@ -425,74 +361,19 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._turn():
+        async with self._out.turn():
             transport = self._check_usable()
             if not transport.can_write_eof():
                 raise NotImplementedError(
                     f"{type(transport).__name__} cannot close only its sending side"
                 )
             self.write_pending()
-            self._uncork()
+            self._out.flush()
             transport.write_eof()
 
-    def _write(self, data: bytes) -> None:
-        if not data:
-            return
-        if self._cork or (self._more_input and self._burst_written):
-            self._hold(data)
-            return
-        self._burst_written = self._more_input
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
-
-    def _hold(self, data: bytes) -> None:
-        if not data:
-            return
-        self._cork.append(data)
-        self._cork_size += len(data)
-        if self._cork_size >= _CORK_LIMIT:
-            self._uncork()
-        elif self._cork_handle is None and self._loop is not None:
-            self._cork_handle = self._loop.call_soon(self._uncork)
-
-    def _uncork(self) -> None:
-        if self._cork_handle is not None:
-            self._cork_handle.cancel()
-            self._cork_handle = None
-        cork = self._cork
-        if cork:
-            data = cork[0] if len(cork) == 1 else b"".join(cork)
-            cork.clear()
-            self._cork_size = 0
-            transport = self._transport
-            if transport is not None and not transport.is_closing():
-                transport.write(data)
-
-    # -- time -----------------------------------------------------------------
-
-    def _check_timer(self) -> None:
-        if self._flow.timer_changed():
-            self._reschedule()
-
-    def _reschedule(self) -> None:
-        if self._timer_handle is not None:
-            self._timer_handle.cancel()
-            self._timer_handle = None
-        deadline = self._flow.timer
-        if deadline is not None and self._loop is not None:
-            self._timer_handle = self._loop.call_at(deadline, self._on_timer)
-
     def _on_timer(self) -> None:
-        assert self._loop is not None
-        self._timer_handle = None
-        self._flow.fire_timer(self._loop.time())
         self.write_pending()
         self._on_input(eof=False)  # the core may have events now
-
-    def _cancel_timer(self) -> None:
-        self._flow.stop_timer()
-        self._reschedule()
 
     # -- closing --------------------------------------------------------------
 
@@ -519,31 +400,24 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         if self._closed:
             return
         self.write_pending()
-        self._uncork()
+        self._out.flush()
         self._shut()
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.close()
+        transport = self._out.usable()
+        if transport is not None:
+            transport.close()
 
     _begin_close = close_nowait  # old name, until unused
 
     def abort(self) -> None:
         """Close the connection at once, dropping unsent bytes (a TCP reset where possible)."""
-        self._cork.clear()
-        self._cork_size = 0
         self._shut()
-        if self._transport is not None:
-            sock = self._transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                # Linger 0: a reset at once, even with bytes queued for a peer that does not read.
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
-            self._transport.abort()
+        self._out.abort()
 
     def _shut(self) -> None:
         self._closed = True
-        self._cancel_timer()
+        self._alarm.stop()
         self._flow.discard_input()
-        self._wake_drainers(self._broken())
+        self._out.wake(self._broken())
         self._wake_reader()
 
     def __repr__(self) -> str:
