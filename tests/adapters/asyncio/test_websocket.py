@@ -348,26 +348,6 @@ async def test_pings_both_ways():
                 await client.ping(b"same")
 
 
-async def test_keepalive_keeps_a_live_connection_open():
-    async with TheirServer() as their:
-        client = await ws_adapter.connect(their.uri, ping_interval=0.02, ping_timeout=1)
-        async with client:
-            await anyio.sleep(0.2)  # several keepalive rounds
-            await client.send("alive")
-            assert await client.receive() == "alive"
-
-
-async def test_keepalive_fails_a_silent_peer():
-    async with silent_peer_server() as port:
-        client = await ws_adapter.connect(
-            f"ws://127.0.0.1:{port}/", ping_interval=0.02, ping_timeout=0.1
-        )
-        await client.wait_closed()
-        assert client.close_code == 1006
-        with pytest.raises(ws_adapter.WebSocketClosedError):
-            await client.receive()
-
-
 # -- every close path ------------------------------------------------------------------
 
 
@@ -508,22 +488,6 @@ async def test_invalid_close_code_is_refused_before_sending():
             await client.close(1006)
         await client.send("still open")
         assert await client.receive() == "still open"
-
-
-async def test_close_timeout_against_a_peer_that_never_answers():
-    done = anyio.Event()
-    codes = []
-
-    async def handler(websocket):
-        await websocket.close()
-        codes.append(websocket.close_code)
-        done.set()
-
-    async with serve_ours(handler, close_timeout=0.1) as server:
-        sock = await handshake(server.port)  # and then never answers the close
-        async with sock:
-            await done.wait()
-    assert codes == [1006]
 
 
 # -- limits and faults -----------------------------------------------------------------
@@ -690,15 +654,6 @@ def accept_101(conn, request):
     )
 
 
-def answer_close_keep_tcp(conn, request):
-    """Complete the handshake, answer the client's close frame, never close TCP."""
-    accept_101(conn, request)
-    data = b""
-    while len(data) < 2 or len(data) < 6 + (data[1] & 0x7F):
-        data += conn.recv(4096)
-    conn.sendall(b"\x88\x02\x03\xe8")  # close 1000, unmasked from a server
-
-
 class silent_peer_server:
     """A TCP server (a thread) that answers the handshake with ``respond``, then reads nothing."""
 
@@ -730,13 +685,6 @@ class silent_peer_server:
             conn.close()
 
 
-async def test_client_waits_for_the_server_to_close_tcp_but_not_forever():
-    async with silent_peer_server(answer_close_keep_tcp) as port:
-        client = await ws_adapter.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.1)
-        await client.close(1000)
-        assert client.closed and client.close_code == 1000
-
-
 @pytest.mark.parametrize(
     ("respond", "error"),
     [
@@ -748,17 +696,6 @@ async def test_broken_handshake_answers(respond, error):
     async with silent_peer_server(respond) as port:
         with pytest.raises(error):
             await ws_adapter.connect(f"ws://127.0.0.1:{port}/")
-
-
-async def test_open_timeout_on_both_sides():
-    async with silent_peer_server(lambda conn, request: None) as port:
-        with pytest.raises(TimeoutError):
-            await ws_adapter.connect(f"ws://127.0.0.1:{port}/", open_timeout=0.1)
-    async with serve_ours(open_timeout=0.1) as server:
-        sock = await anyio.connect_tcp("127.0.0.1", server.port)
-        async with sock:  # says nothing: the server gives up on it
-            with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
-                await sock.receive()
 
 
 async def test_wss_verifies_certificates_by_default(tls):
