@@ -1,52 +1,80 @@
 """Benchmark: a WebSocket server parsing masked client frames, fed in 64 KiB chunks.
 
-Compares tidewire-websocket with the sans-IO layers of websockets
+Compares tidewire-websocket, with its C accelerator (``tidewire-speedups``)
+and without it (the same code under ``TIDEWIRE_NO_SPEEDUPS=1``, measured in a
+child process started by this run), with the sans-IO layers of websockets
 (``ServerProtocol``, which masks with a C extension when it is built) and
-wsproto (``wsproto.connection.Connection``), all in this process. Run with
+wsproto (``wsproto.connection.Connection``). Run with
 ``python tests/benchmarks/bench_websocket.py``; it never fails on speed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import best_time, human, print_machine, print_table
+from _harness import best_time, human, print_machine, print_table, run_without_speedups
 
 from tidewire_websocket import (
     AcceptConnection,
     BytesMessage,
     ClientConnection,
+    PerMessageDeflate,
     Request,
     ServerConnection,
     TextMessage,
 )
+from tidewire_websocket.frames import SPEEDUPS_ACTIVE
 
 CHUNK = 64 * 1024
-CASES = [  # (label, text?, payload size, messages per run)
-    ("16 B text", True, 16, 20_000),
-    ("4 KiB binary", False, 4096, 2_000),
-    ("1 MiB binary", False, 1024 * 1024, 16),
+# All the work is in this process: its CPU time is what differs between the
+# parsers, and unlike wall time it ignores the time other work held the CPU.
+CPU = time.process_time
+CASES = [  # (label, text?, payload size, messages per run, compressed?)
+    ("16 B text", True, 16, 20_000, False),
+    ("4 KiB binary", False, 4096, 2_000, False),
+    ("1 MiB binary", False, 1024 * 1024, 16, False),
+    ("4 KiB text, deflate", True, 4096, 2_000, True),
 ]
+# The compressed text: words drawn from a small vocabulary, different in
+# every message (compressing the same text again would cost almost nothing).
+WORDS = ["the", "a", "websocket", "frame", "message", "server", "client", "deflate", "text", "of"]
 
 
-def client_frames(text: bool, size: int, count: int) -> bytes:
-    """What a client sends: ``count`` masked messages, produced by our own client."""
-    client = ClientConnection(max_message_size=None, max_frame_size=None)
-    server = ServerConnection()
-    client.send(Request("bench"))
+def handshake(server: ServerConnection, client: ClientConnection, compressed: bool) -> None:
+    offers = (PerMessageDeflate(),) if compressed else ()
+    client.send(Request("bench", extensions=offers))
     server.receive_data(client.data_to_send())
     list(server.events())
-    server.send(AcceptConnection())
+    server.send(AcceptConnection(extensions=offers))
     client.receive_data(server.data_to_send())
     list(client.events())
-    message = TextMessage("x" * size) if text else BytesMessage(os.urandom(size))
+
+
+def messages(text: bool, size: int, count: int, compressed: bool) -> list[object]:
+    if not compressed:
+        return [TextMessage("x" * size) if text else BytesMessage(os.urandom(size))] * count
+    rng = random.Random(16)
+    found = []
     for _ in range(count):
-        client.send(message)
+        words = " ".join(rng.choice(WORDS) for _ in range(size // 4))
+        found.append(TextMessage(words[:size].ljust(size)))
+    return found
+
+
+def client_frames(text: bool, size: int, count: int, compressed: bool) -> bytes:
+    """What a client sends: ``count`` masked messages, produced by our own client."""
+    client = ClientConnection(max_message_size=None, max_frame_size=None)
+    handshake(ServerConnection(), client, compressed)
+    for message in messages(text, size, count, compressed):
+        client.send(message)  # type: ignore[arg-type]
     return client.data_to_send()
 
 
@@ -54,16 +82,18 @@ def chunks_of(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
-def ours(chunks: list[bytes], count: int) -> Callable[[], None]:
-    server = ServerConnection(max_message_size=None, max_frame_size=None)
-    client = ClientConnection()
-    client.send(Request("bench"))
-    server.receive_data(client.data_to_send())
-    list(server.events())
-    server.send(AcceptConnection())
-    server.data_to_send()
+def ours(chunks: list[bytes], count: int, compressed: bool) -> Callable[[], None]:
+    def fresh() -> ServerConnection:
+        server = ServerConnection(max_message_size=None, max_frame_size=None)
+        handshake(server, ClientConnection(), compressed)
+        server.data_to_send()
+        return server
+
+    reused = fresh()
 
     def run() -> None:
+        # A compressed stream's context goes on from message to message: start afresh.
+        server = fresh() if compressed else reused
         seen = 0
         for chunk in chunks:
             server.receive_data(chunk)
@@ -74,15 +104,21 @@ def ours(chunks: list[bytes], count: int) -> Callable[[], None]:
     return run
 
 
-def websockets_sansio(chunks: list[bytes], count: int) -> Callable[[], None] | None:
-    try:
-        from websockets.protocol import OPEN
-        from websockets.server import ServerProtocol
-    except ImportError:
-        return None
-    protocol = ServerProtocol(state=OPEN, max_size=None)
+def websockets_sansio(chunks: list[bytes], count: int, compressed: bool) -> Callable[[], None]:
+    from websockets.extensions.permessage_deflate import PerMessageDeflate as Deflate
+    from websockets.protocol import OPEN
+    from websockets.server import ServerProtocol
+
+    def fresh() -> ServerProtocol:
+        protocol = ServerProtocol(state=OPEN, max_size=None)
+        if compressed:  # what our client and server agreed: 12-bit windows, context kept
+            protocol.extensions = [Deflate(False, False, 12, 12)]
+        return protocol
+
+    reused = fresh()
 
     def run() -> None:
+        protocol = fresh() if compressed else reused
         seen = 0
         for chunk in chunks:
             protocol.receive_data(chunk)
@@ -92,15 +128,23 @@ def websockets_sansio(chunks: list[bytes], count: int) -> Callable[[], None] | N
     return run
 
 
-def wsproto_sansio(chunks: list[bytes], count: int) -> Callable[[], None] | None:
-    try:
-        from wsproto.connection import Connection, ConnectionType
-        from wsproto.events import Message
-    except ImportError:
-        return None
-    connection = Connection(ConnectionType.SERVER)
+def wsproto_sansio(chunks: list[bytes], count: int, compressed: bool) -> Callable[[], None]:
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import Message
+    from wsproto.extensions import PerMessageDeflate as Deflate
+
+    def fresh() -> Connection:
+        extensions = []
+        if compressed:
+            extension = Deflate()
+            extension.accept("permessage-deflate; client_max_window_bits=12")
+            extensions.append(extension)
+        return Connection(ConnectionType.SERVER, extensions=extensions)
+
+    reused = fresh()
 
     def run() -> None:
+        connection = fresh() if compressed else reused
         seen = 0
         for chunk in chunks:
             connection.receive_data(chunk)
@@ -112,7 +156,30 @@ def wsproto_sansio(chunks: list[bytes], count: int) -> Callable[[], None] | None
     return run
 
 
+def tidewire_rates() -> dict[str, float]:
+    """Messages per second of tidewire for each case, on the path this process runs."""
+    rates = {}
+    for label, text, size, count, compressed in CASES:
+        chunks = chunks_of(client_frames(text, size, count, compressed))
+        rates[label] = count / best_time(ours(chunks, count, compressed), repeat=5, clock=CPU)
+    return rates
+
+
+def anchor_rates() -> dict[str, dict[str, float]]:
+    rates: dict[str, dict[str, float]] = {"websockets": {}, "wsproto": {}}
+    for label, text, size, count, compressed in CASES:
+        chunks = chunks_of(client_frames(text, size, count, compressed))
+        for name, make in (("websockets", websockets_sansio), ("wsproto", wsproto_sansio)):
+            rates[name][label] = count / best_time(
+                make(chunks, count, compressed), repeat=5, clock=CPU
+            )
+    return rates
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--tidewire-rates"]:  # the child that measures the other path
+        print(json.dumps({"speedups": SPEEDUPS_ACTIVE, "rates": tidewire_rates()}))
+        return
     print("# tidewire-websocket: server parsing masked frames fed in 64 KiB chunks\n")
     print_machine()
     try:
@@ -121,36 +188,31 @@ def main() -> None:
         print("websockets masks with its C speedup.")
     except ImportError:
         print("websockets has no C speedup here.")
+    if not SPEEDUPS_ACTIVE:
+        print("tidewire-speedups is not installed (or disabled): the C column is empty.")
+    active = tidewire_rates()
+    if SPEEDUPS_ACTIVE:
+        with_c, pure = active, run_without_speedups(__file__, "--tidewire-rates")["rates"]
+    else:
+        with_c, pure = {}, active
+    anchors = anchor_rates()
     rows = []
-    for label, text, size, count in CASES:
-        data = client_frames(text, size, count)
-        chunks = chunks_of(data)
-        rates = {}
-        for name, make in (
-            ("tidewire", ours),
-            ("websockets", websockets_sansio),
-            ("wsproto", wsproto_sansio),
-        ):
-            run = make(chunks, count)
-            if run is None:
-                continue
-            seconds = best_time(run, repeat=5)
-            rates[name] = count / seconds
+    for label, _, size, _, _ in CASES:
         row: list[object] = [label]
-        for name in ("tidewire", "websockets", "wsproto"):
-            if name in rates:
-                rate = rates[name]
-                row.append(f"{human(rate, 'msg/s')} ({rate * size / 1e6:,.0f} MB/s)")
-            else:
-                row.append("not installed")
-        for anchor in ("websockets", "wsproto"):
-            row.append(f"{rates['tidewire'] / rates[anchor]:.2f}x" if anchor in rates else "-")
+        for rates in (with_c, pure, anchors["websockets"], anchors["wsproto"]):
+            rate = rates.get(label)
+            row.append(f"{human(rate, 'msg/s')} ({rate * size / 1e6:,.0f} MB/s)" if rate else "-")
+        for ours_rates in (with_c, pure):
+            for anchor in ("websockets", "wsproto"):
+                rate = ours_rates.get(label)
+                row.append(f"{rate / anchors[anchor][label]:.2f}x" if rate else "-")
         rows.append(row)
     print_table(
-        "Messages parsed per second (payload MB/s)",
-        ["case", "tidewire", "websockets", "wsproto", "vs websockets", "vs wsproto"],
+        "Messages parsed per second (payload MB/s); C: with tidewire-speedups, pure: without",
+        ["case", "tidewire C", "tidewire pure", "websockets", "wsproto",
+         "C vs websockets", "C vs wsproto", "pure vs websockets", "pure vs wsproto"],
         rows,
-    )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,7 +32,14 @@ def _sdist(wheelhouse: Path, dist) -> Path:
     return wheelhouse / f"{dist.file_stem}-{dist.version}.tar.gz"
 
 
+# The one distribution with compiled code; every other wheel is pure Python.
+COMPILED = {"tidewire-speedups"}
+
+
 def _wheel(wheelhouse: Path, dist) -> Path:
+    if dist.name in COMPILED:  # tagged for this interpreter and platform
+        (wheel,) = wheelhouse.glob(f"{dist.file_stem}-{dist.version}-cp3*-cp3*-*.whl")
+        return wheel
     return wheelhouse / f"{dist.file_stem}-{dist.version}-py3-none-any.whl"
 
 
@@ -52,6 +59,18 @@ def test_build_makes_an_sdist_and_a_wheel_of_every_distribution(wheelhouse, dist
         path.name for d in dists.values() for path in (_sdist(wheelhouse, d), _wheel(wheelhouse, d))
     )
     assert built == expected
+
+
+def test_only_the_accelerator_is_compiled(wheelhouse, dist):
+    """The cores and adapters stay universal pure-Python wheels; their C code is optional."""
+    with zipfile.ZipFile(_wheel(wheelhouse, dist)) as wheel:
+        compiled = [n for n in wheel.namelist() if n.endswith((".so", ".pyd", ".c"))]
+        tag = wheel.read(f"{dist.file_stem}-{dist.version}.dist-info/WHEEL").decode()
+    if dist.name in COMPILED:
+        assert compiled and "Root-Is-Purelib: false" in tag
+        assert not any(n.endswith(".c") for n in compiled)  # the source is in the sdist
+    else:
+        assert not compiled and "Tag: py3-none-any" in tag
 
 
 def test_twine_check_passes(wheelhouse, run_ok):

@@ -18,7 +18,7 @@ import os
 import struct
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Protocol
+from typing import Protocol, cast
 
 __all__ = [
     "SPEEDUPS_ACTIVE",
@@ -90,7 +90,7 @@ def apply_mask(
     Raises:
         ValueError: ``key`` is not 4 bytes long.
     """
-    return unmask(data, key, 0, None, offset)
+    return unmask(data, key, 0, len(data) if data.__class__ in _PLAIN else None, offset)
 
 
 # One translation table per key byte: the XOR of every byte value with it.
@@ -101,17 +101,13 @@ _XOR_TABLES = [
 # Below this size one big-integer XOR is fastest; above it, four strided
 # bytes.translate passes (about 2.5x faster on 64 KiB, both at C speed).
 _TRANSLATE_FROM = 384
-
-
-_BYTES = (bytes, bytearray)
-
-
-def _contiguous_bytes(buffer: object, what: str) -> bytes:
-    """The bytes of any C-contiguous buffer; TypeError for anything else."""
-    view = memoryview(buffer)  # type: ignore[arg-type]  # TypeError if not a buffer
-    if not view.c_contiguous:
-        raise TypeError(f"{what} must be a C-contiguous buffer")
-    return view.tobytes()
+# The key as a little-endian int, times _REPEAT[n], is the key repeated over
+# n bytes and a little more (no carries: the ones are 32 bits apart);
+# & _LOW[n] keeps n bytes. Cheaper than building the repeated key as bytes.
+_REPEAT = [sum(1 << (32 * i) for i in range((n >> 2) + 1)) for n in range(_TRANSLATE_FROM)]
+_LOW = [(1 << (8 * n)) - 1 for n in range(_TRANSLATE_FROM)]
+# What the fast path takes as is; anything else is checked and converted first.
+_PLAIN: frozenset[type] = frozenset((bytes, bytearray))
 
 
 def pure_unmask(
@@ -124,33 +120,49 @@ def pure_unmask(
     """The pure-Python reference of :func:`unmask`, used without the accelerator.
 
     It takes what the C path takes (any C-contiguous buffer, seen as its
-    bytes) and refuses what it refuses, with the same exception types.
+    bytes; indices resolved as in a slice) and refuses what it refuses, with
+    the same exception types.
     """
-    if not isinstance(key, _BYTES):
+    if offset & 3 or key.__class__ not in _PLAIN or data.__class__ not in _PLAIN or len(key) != 4:
+        data, key = _as_plain(data, key, offset)
+    if end is not None and end - start < _TRANSLATE_FROM:
+        chunk = data[start:end]  # a slice resolves the indices as the C path does
+        size = len(chunk)
+        mask = int.from_bytes(key, "little") * _REPEAT[size] & _LOW[size]
+        return (int.from_bytes(chunk, "little") ^ mask).to_bytes(size, "little")
+    start, end, _ = slice(start, end).indices(len(data))
+    if end - start < _TRANSLATE_FROM:
+        return pure_unmask(data, key, start, max(start, end))
+    # Each lane of every fourth byte is XORed with the same key byte; the
+    # strided slices read the buffer in place, without copying the range first.
+    tables = _XOR_TABLES
+    plain = cast("bytes | bytearray", data)  # made so by _as_plain above
+    out = bytearray(end - start)
+    out[0::4] = plain[start:end:4].translate(tables[key[0]])
+    out[1::4] = plain[start + 1 : end : 4].translate(tables[key[1]])
+    out[2::4] = plain[start + 2 : end : 4].translate(tables[key[2]])
+    out[3::4] = plain[start + 3 : end : 4].translate(tables[key[3]])
+    return bytes(out)
+
+
+def _as_plain(data: object, key: object, offset: int) -> tuple[bytes | bytearray, bytes]:
+    """``data`` and ``key`` as bytes, the key rotated by ``offset``; refuse what C refuses."""
+    if not isinstance(key, bytes | bytearray):
         key = _contiguous_bytes(key, "key")
     if len(key) != 4:
         raise ValueError(f"key must be 4 bytes long, not {len(key)}")
-    if offset & 3:
-        key = key[offset & 3 :] + key[: offset & 3]
-    if not isinstance(data, _BYTES):
+    if not isinstance(data, bytes | bytearray):
         data = _contiguous_bytes(data, "data")
-    length = len(data)
-    if end is None or end > length:
-        end = length
-    if start < 0 or end < 0:  # resolved as a slice is, as the C path does
-        start, end, _ = slice(start, end).indices(length)
-    size = max(end - start, 0)
-    if size < _TRANSLATE_FROM:
-        mask = int.from_bytes((bytes(key) * ((size >> 2) + 1))[:size], "little")
-        return (int.from_bytes(data[start:end], "little") ^ mask).to_bytes(size, "little")
-    # Each lane of every fourth byte is XORed with the same key byte.
-    tables = _XOR_TABLES
-    out = bytearray(size)
-    out[0::4] = data[start:end:4].translate(tables[key[0]])
-    out[1::4] = data[start + 1 : end : 4].translate(tables[key[1]])
-    out[2::4] = data[start + 2 : end : 4].translate(tables[key[2]])
-    out[3::4] = data[start + 3 : end : 4].translate(tables[key[3]])
-    return bytes(out)
+    shift = offset & 3
+    return data, bytes(key[shift:] + key[:shift])
+
+
+def _contiguous_bytes(buffer: object, what: str) -> bytes:
+    """The bytes of any C-contiguous buffer; TypeError for anything else."""
+    view = memoryview(buffer)  # type: ignore[arg-type]  # TypeError if not a buffer
+    if not view.c_contiguous:
+        raise TypeError(f"{what} must be a C-contiguous buffer")
+    return view.tobytes()
 
 
 def load_speedups(environ: Mapping[str, str] = os.environ) -> ModuleType | None:
