@@ -22,6 +22,7 @@ from tidewire_websocket import (
     WebSocketURI,
     accept_answer,
     chunk_of,
+    client_request,
     exit_code,
     extensions_for,
     join_chunks,
@@ -130,3 +131,15 @@ def test_handshake_rejected_carries_the_response():
     error = HandshakeRejected(response)
     assert error.response is response
     assert "HTTP 403" in str(error)
+
+
+def test_client_request():
+    target, request = client_request(
+        "wss://example.com:8443/chat?x=1", ["v2"], [("Origin", b"https://a.b")], None
+    )
+    assert target == WebSocketURI(True, "example.com", 8443, "example.com:8443", "/chat?x=1")
+    assert request == Request(
+        "example.com:8443", "/chat?x=1", ("v2",), (), ((b"Origin", b"https://a.b"),)
+    )
+    _, default = client_request("ws://h")
+    assert default.extensions == (PerMessageDeflate(),)

@@ -26,41 +26,14 @@ from ssl import SSLContext, create_default_context
 from typing import Any
 
 try:
+    import tidewire_websocket as tw
     from tidewire_websocket import (
-        DEFAULT_CLOSE_TIMEOUT,
-        DEFAULT_MAX_MESSAGE_SIZE,
-        DEFAULT_MAX_QUEUE,
-        DEFAULT_OPEN_TIMEOUT,
-        DEFAULT_PING_INTERVAL,
-        DEFAULT_PING_TIMEOUT,
-        GOING_AWAY,
-        UPGRADE_REQUIRED,
         AcceptConnection,
-        BytesChunk,
-        BytesMessage,
-        ClientConnection,
-        CloseConnection,
         HandshakeRejected,
         HTTPRequest,
-        PerMessageDeflate,
-        Ping,
-        Pong,
         RejectConnection,
         Request,
-        ServerConnection,
-        State,
-        TextChunk,
-        TextMessage,
-        WebSocketClosed,
         WebSocketClosedError,
-        WebSocketConnection,
-        accept_answer,
-        chunk_of,
-        exit_code,
-        extensions_for,
-        join_chunks,
-        message_of,
-        parse_uri,
     )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
@@ -98,8 +71,8 @@ Data = str | bytes
 Piece = str | bytes | bytearray | memoryview
 """What :meth:`WebSocket.send` takes as a message or as a piece of one."""
 
-_WHOLE = (TextMessage, BytesMessage)
-_DATA = (TextMessage, BytesMessage, TextChunk, BytesChunk)
+_WHOLE = (tw.TextMessage, tw.BytesMessage)
+_DATA = (tw.TextMessage, tw.BytesMessage, tw.TextChunk, tw.BytesChunk)
 
 
 class WebSocket(AsyncClosing):
@@ -124,7 +97,7 @@ class WebSocket(AsyncClosing):
         request: Request,
         response: AcceptConnection,
         *,
-        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_queue: int = tw.DEFAULT_MAX_QUEUE,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -153,7 +126,7 @@ class WebSocket(AsyncClosing):
         return self._core.subprotocol
 
     @property
-    def connection(self) -> WebSocketConnection:
+    def connection(self) -> tw.WebSocketConnection:
         """The WebSocket core (its state, extensions, limits)."""
         return self._core
 
@@ -196,9 +169,9 @@ class WebSocket(AsyncClosing):
                 if type(event) in _DATA:
                     if not self._closing:
                         queue.append(event)
-                elif type(event) is Pong:
+                elif type(event) is tw.Pong:
                     self._answered(event.answered)
-                elif isinstance(event, WebSocketClosed):
+                elif isinstance(event, tw.WebSocketClosed):
                     break
                 self._wake()
         except RemoteProtocolError as error:
@@ -297,7 +270,7 @@ class WebSocket(AsyncClosing):
             taken.append(event)
         while not taken[-1].last:  # kept in taken at each step: cancel-safe
             taken.append(await self._next_item())
-        message = join_chunks(list(taken))
+        message = tw.join_chunks(list(taken))
         taken.clear()
         return message
 
@@ -351,7 +324,7 @@ class WebSocket(AsyncClosing):
             TypeError: not a message (a mapping included), or bad pieces.
             WebSocketClosedError: the connection is closing or closed.
         """
-        event = message_of(message)
+        event = tw.message_of(message)
         self._check_open()
         if event is None:
             await self._send_fragments(message)
@@ -379,7 +352,7 @@ class WebSocket(AsyncClosing):
                 if not isinstance(pieces, AsyncIterable):
                     pieces = _aiter(pieces)
                 async for piece in pieces:
-                    chunk = chunk_of(piece, first)
+                    chunk = tw.chunk_of(piece, first)
                     await self._send_event(chunk)
                     first = first or chunk
                 if first is None:
@@ -405,7 +378,7 @@ class WebSocket(AsyncClosing):
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._pings[payload] = future
         try:
-            await self._send_event(Ping(payload))
+            await self._send_event(tw.Ping(payload))
         except BaseException:
             del self._pings[payload]
             raise
@@ -423,9 +396,9 @@ class WebSocket(AsyncClosing):
         """
         if self._held:
             self._release()
-        elif not self._done.done() and self._core.state is State.OPEN:
+        elif not self._done.done() and self._core.state is tw.State.OPEN:
             with contextlib.suppress(StreamClosedError):  # the pump is about to see it
-                self._stream.send_nowait(CloseConnection(code, reason))
+                self._stream.send_nowait(tw.CloseConnection(code, reason))
         self._closing = True
         self._queue.clear()
         self._wake()
@@ -446,21 +419,17 @@ class WebSocket(AsyncClosing):
         self._finish()
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        await self.close(exit_code(exc))
+        await self.close(tw.exit_code(exc))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self._core.state.name
         return f"<WebSocket {self.request.target!r} {state}>"
 
 
-def _core_of(stream: EventStream[Any, Any]) -> WebSocketConnection:
+def _core_of(stream: EventStream[Any, Any]) -> tw.WebSocketConnection:
     core = stream.connection
-    assert isinstance(core, WebSocketConnection)
+    assert isinstance(core, tw.WebSocketConnection)
     return core
-
-
-def _bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else value
 
 
 async def _aiter(items: Any) -> AsyncIterator[Any]:
@@ -468,14 +437,18 @@ async def _aiter(items: Any) -> AsyncIterator[Any]:
         yield item
 
 
-def _factory(role: type[WebSocketConnection], **options: Any) -> Callable[[], Any]:
-    """A core factory: the loop's clock, failures held for the pump, ``options``."""
+_CORE_OPTIONS: tuple[str, ...] = ("max_message_size", "max_frame_size", "streaming")
+_CORE_OPTIONS += ("ping_interval", "ping_timeout", "close_timeout", "open_timeout")
+
+
+def _factory(role: type[tw.WebSocketConnection], *values: Any) -> Callable[[], Any]:
+    """A core factory: ``values`` of the _CORE_OPTIONS in order, the loop's clock, failures held."""
+    options = dict(zip(_CORE_OPTIONS, values, strict=True))
     if options["max_frame_size"] is None:
         options["max_frame_size"] = options["max_message_size"]
 
-    def make() -> WebSocketConnection:
-        clock = asyncio.get_running_loop().time
-        return role(clock=clock, hold_failures=True, **options)
+    def make() -> tw.WebSocketConnection:
+        return role(clock=asyncio.get_running_loop().time, hold_failures=True, **options)
 
     return make
 
@@ -485,15 +458,15 @@ def connect(
     *,
     subprotocols: Sequence[str] = (),
     extra_headers: Sequence[tuple[str | bytes, str | bytes]] = (),
-    compression: str | PerMessageDeflate | None = "deflate",
-    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    compression: str | tw.PerMessageDeflate | None = "deflate",
+    max_message_size: int | None = tw.DEFAULT_MAX_MESSAGE_SIZE,
     max_frame_size: int | None = None,
     streaming: bool = False,
-    max_queue: int = DEFAULT_MAX_QUEUE,
-    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
-    ping_interval: float | None = DEFAULT_PING_INTERVAL,
-    ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
-    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    max_queue: int = tw.DEFAULT_MAX_QUEUE,
+    open_timeout: float | None = tw.DEFAULT_OPEN_TIMEOUT,
+    ping_interval: float | None = tw.DEFAULT_PING_INTERVAL,
+    ping_timeout: float | None = tw.DEFAULT_PING_TIMEOUT,
+    close_timeout: float | None = tw.DEFAULT_CLOSE_TIMEOUT,
     ssl: SSLContext | None = None,
     **options: Any,
 ) -> Connecting[WebSocket]:
@@ -512,20 +485,11 @@ def connect(
         TimeoutError: ``open_timeout`` expired.
         OSError: the connection could not be made.
     """
-    target = parse_uri(uri)
-    headers = tuple((_bytes(name), _bytes(value)) for name, value in extra_headers)
-    request = Request(
-        target.host_header, target.target, tuple(subprotocols), extensions_for(compression), headers
-    )
-    factory = _factory(
-        ClientConnection,
-        max_message_size=max_message_size,
-        max_frame_size=max_frame_size,
-        streaming=streaming,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        close_timeout=close_timeout,
-        open_timeout=None,  # the whole of open_timeout is measured here
+    target, request = tw.client_request(uri, subprotocols, extra_headers, compression)
+    factory = _factory(  # open_timeout is measured here, from before DNS: None for the core
+        tw.ClientConnection,
+        *(max_message_size, max_frame_size, streaming, ping_interval, ping_timeout),
+        *(close_timeout, None),
     )
     if target.secure:
         options["ssl"] = ssl or create_default_context()
@@ -574,7 +538,7 @@ class WebSocketServer(Server):
         Handlers still running ``close_timeout`` seconds later are cancelled.
         """
         self.close()
-        closing = [websocket.close(GOING_AWAY, reason) for websocket in list(self.websockets)]
+        closing = [websocket.close(tw.GOING_AWAY, reason) for websocket in list(self.websockets)]
         await asyncio.gather(*closing, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._grace):
@@ -595,15 +559,15 @@ def serve(
     process_request: ProcessRequest | None = None,
     process_http: ProcessHTTP | None = None,
     subprotocols: Sequence[str] = (),
-    compression: str | PerMessageDeflate | None = "deflate",
-    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    compression: str | tw.PerMessageDeflate | None = "deflate",
+    max_message_size: int | None = tw.DEFAULT_MAX_MESSAGE_SIZE,
     max_frame_size: int | None = None,
     streaming: bool = False,
-    max_queue: int = DEFAULT_MAX_QUEUE,
-    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
-    ping_interval: float | None = DEFAULT_PING_INTERVAL,
-    ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
-    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    max_queue: int = tw.DEFAULT_MAX_QUEUE,
+    open_timeout: float | None = tw.DEFAULT_OPEN_TIMEOUT,
+    ping_interval: float | None = tw.DEFAULT_PING_INTERVAL,
+    ping_timeout: float | None = tw.DEFAULT_PING_TIMEOUT,
+    close_timeout: float | None = tw.DEFAULT_CLOSE_TIMEOUT,
     ssl: SSLContext | None = None,
     **options: Any,
 ) -> WebSocketServer:
@@ -623,17 +587,17 @@ def serve(
     Raises:
         ValueError: a bad option (``compression`` settings included).
     """
-    extensions = extensions_for(compression)
+    extensions = tw.extensions_for(compression)
 
     async def run(stream: EventStream[Any, Any]) -> None:
         request = await stream.receive()  # the core's open_timeout bounds the wait
         if isinstance(request, HTTPRequest):
-            await stream.send(await _answer(process_http, request) or UPGRADE_REQUIRED)
+            await stream.send(await _answer(process_http, request) or tw.UPGRADE_REQUIRED)
         if not isinstance(request, Request):
             if _core_of(stream).should_abort_transport:
                 stream.abort()
             return
-        answer = accept_answer(
+        answer = tw.accept_answer(
             request, await _answer(process_request, request), subprotocols, extensions
         )
         await stream.send(answer)
@@ -653,14 +617,9 @@ def serve(
             server.websockets.discard(websocket)
 
     factory = _factory(
-        ServerConnection,
-        max_message_size=max_message_size,
-        max_frame_size=max_frame_size,
-        streaming=streaming,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        close_timeout=close_timeout,
-        open_timeout=open_timeout,
+        tw.ServerConnection,
+        *(max_message_size, max_frame_size, streaming, ping_interval, ping_timeout),
+        *(close_timeout, open_timeout),
     )
     server = WebSocketServer(
         factory, run, host, port, ssl=ssl, close_timeout=close_timeout, **options

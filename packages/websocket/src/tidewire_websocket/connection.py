@@ -305,7 +305,7 @@ class WebSocketConnection(FrameReader):
 
     @property
     def close_code(self) -> int | None:
-        """How the connection ended, once it has: ``None`` until then.
+        """How the connection ended, once it has; ``None`` until then.
 
         The code of the peer's close frame (``1005`` if it had none); after
         a protocol error, that error's close code (``1006`` if it has none,
@@ -339,7 +339,7 @@ class WebSocketConnection(FrameReader):
 
     @property
     def should_abort_transport(self) -> bool:
-        """Whether a deadline passed: drop TCP without waiting for it to drain.
+        """Whether a deadline passed, so TCP is to be dropped without waiting to drain.
 
         True once the opening handshake, a keepalive pong, the peer's close
         frame or the server's closing of TCP did not come in time: the peer

@@ -14,7 +14,7 @@ class WebSocketClosedError(StreamClosedError):
 
     Raised by an adapter's receiving method once every message received
     before the close was returned, by its sending methods after the close
-    began, and by pending pings. A :class:`tidewire.StreamClosedError`.
+    began, and by pending pings. A ``tidewire.StreamClosedError``.
 
     Args:
         code: How the connection ended (see

@@ -31,6 +31,7 @@ __all__ = [
     "WebSocketURI",
     "accept_answer",
     "chunk_of",
+    "client_request",
     "exit_code",
     "extensions_for",
     "join_chunks",
@@ -60,11 +61,11 @@ class WebSocketURI(NamedTuple):
     host: str
     """The host to connect to, without brackets around an IPv6 address."""
     port: int
-    """The port: as given, else 80 (``ws``) or 443 (``wss``)."""
+    """The port as given, else 80 (``ws``) or 443 (``wss``)."""
     host_header: str
     """The ``Host`` header: the URI's authority, as written."""
     target: str
-    """The request target: the path (``/`` if empty) and any query."""
+    """The request target, the path (``/`` if empty) and any query."""
 
 
 def parse_uri(uri: str) -> WebSocketURI:
@@ -87,6 +88,31 @@ def parse_uri(uri: str) -> WebSocketURI:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     port = parts.port or (443 if secure else 80)  # .port raises ValueError for a bad one
     return WebSocketURI(secure, parts.hostname, port, parts.netloc, target)
+
+
+def client_request(
+    uri: str,
+    subprotocols: Sequence[str] = (),
+    extra_headers: Sequence[tuple[str | bytes, str | bytes]] = (),
+    compression: str | PerMessageDeflate | None = "deflate",
+) -> tuple[WebSocketURI, Request]:
+    """The parsed ``uri`` and the :class:`Request` a client sends to open it.
+
+    ``extra_headers`` are ``(name, value)`` pairs, ``str`` (UTF-8) or bytes;
+    ``compression`` is as for :func:`extensions_for`.
+
+    Raises:
+        ValueError: as :func:`parse_uri` and :func:`extensions_for`.
+    """
+    target = parse_uri(uri)
+    headers = tuple((_bytes(name), _bytes(value)) for name, value in extra_headers)
+    extensions = extensions_for(compression)
+    request = Request(target.host_header, target.target, tuple(subprotocols), extensions, headers)
+    return target, request
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 def extensions_for(compression: str | PerMessageDeflate | None) -> tuple[PerMessageDeflate, ...]:

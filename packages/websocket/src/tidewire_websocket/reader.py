@@ -3,7 +3,7 @@
 :class:`FrameReader` turns the receive buffer into data events: the header of
 each frame, its payload (unmasked, inflated, validated as UTF-8), and the
 reassembly of fragmented messages. Control frames are parsed here and handed
-to :meth:`FrameReader._control`, which the connection implements (pongs,
+to ``FrameReader._control()``, which the connection implements (pongs,
 closing): what they mean is the connection's business.
 """
 
@@ -50,7 +50,7 @@ class FrameReader(Connection[WebSocketEvent, WebSocketEvent]):
 
     Frames are parsed by index in the receive buffer's own bytes (no copy).
     ``_pos`` runs ahead of the buffer's cursor over what was taken;
-    :meth:`_sync` moves the cursor there, dropping those bytes in one go.
+    ``_sync()`` moves the cursor there, dropping those bytes in one go.
     """
 
     _deflate: Deflate | None
