@@ -11,17 +11,20 @@ Protocol-specific layers live in submodules whose core is an optional extra:
 
 from ._closing import Connecting
 from .errors import ConnectionLostError, EndOfStream, StreamClosedError
-from .network import Server, connect, serve
+from .network import ConnectOptions, ServeOptions, Server, StreamOptions, connect, serve
 from .stream import DEFAULT_READ_HIGH_WATER, EventStream
 
 __all__ = [
     "DEFAULT_READ_HIGH_WATER",
+    "ConnectOptions",
     "Connecting",
     "ConnectionLostError",
     "EndOfStream",
     "EventStream",
+    "ServeOptions",
     "Server",
     "StreamClosedError",
+    "StreamOptions",
     "connect",
     "serve",
 ]

@@ -27,10 +27,10 @@ class AsyncClosing(abc.ABC):
         await self.aclose()
 
 
-ClosingT = TypeVar("ClosingT", bound=AsyncClosing)
+T = TypeVar("T", bound=AsyncClosing)  # what connect() opens
 
 
-class Connecting(Generic[ClosingT]):
+class Connecting(Generic[T]):
     """What ``connect()`` returns: ``await`` it, or enter it with ``async with``.
 
     ``await connect(...)`` returns the connected object, which the caller
@@ -42,11 +42,11 @@ class Connecting(Generic[ClosingT]):
         opening: The coroutine that connects and returns the object.
     """
 
-    def __init__(self, opening: Coroutine[Any, Any, ClosingT]) -> None:
-        self._opening: Coroutine[Any, Any, ClosingT] | None = opening
-        self._opened: ClosingT | None = None
+    def __init__(self, opening: Coroutine[Any, Any, T]) -> None:
+        self._opening: Coroutine[Any, Any, T] | None = opening
+        self._opened: T | None = None
 
-    def _take(self) -> Coroutine[Any, Any, ClosingT]:
+    def _take(self) -> Coroutine[Any, Any, T]:
         opening = self._opening
         if opening is None:
             raise RuntimeError(
@@ -56,10 +56,10 @@ class Connecting(Generic[ClosingT]):
         self._opening = None
         return opening
 
-    def __await__(self) -> Generator[Any, None, ClosingT]:
+    def __await__(self) -> Generator[Any, None, T]:
         return self._take().__await__()
 
-    async def __aenter__(self) -> ClosingT:
+    async def __aenter__(self) -> T:
         self._opened = await self._take()
         return self._opened
 

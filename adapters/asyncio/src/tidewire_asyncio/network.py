@@ -15,132 +15,127 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, Self, TypedDict, TypeVar, Unpack
 
 from tidewire import Connection, Event, ProtocolError
 
 from ._closing import AsyncClosing, Connecting
 from .errors import ConnectionLostError, StreamClosedError
-from .stream import DEFAULT_READ_HIGH_WATER, EventStream
+from .stream import EventStream
 
-__all__ = ["Server", "connect", "serve"]
+__all__ = ["ConnectOptions", "ServeOptions", "Server", "StreamOptions", "connect", "serve"]
 
 ReceivedT = TypeVar("ReceivedT", bound=Event)
 SentT = TypeVar("SentT", bound=Event)
 
 logger = logging.getLogger("tidewire_asyncio")
 
+_MARKS = ("read_high_water", "read_low_water", "write_high_water", "write_low_water")
+
+
+class StreamOptions(TypedDict, total=False):
+    """The water marks of an :class:`~tidewire_asyncio.EventStream`, for connecting and serving.
+
+    Keys: ``read_high_water``, ``read_low_water``, ``write_high_water`` and
+    ``write_low_water``, as the stream's arguments.
+    """
+
+    read_high_water: int
+    read_low_water: int | None
+    write_high_water: int | None
+    write_low_water: int | None
+
+
+class ConnectOptions(StreamOptions, total=False):
+    """The keyword arguments of :func:`~tidewire_asyncio.connect`, beside the water marks.
+
+    ``ssl`` (``True`` for the default context, or an :class:`ssl.SSLContext`),
+    ``server_hostname``, ``sock`` (an already connected socket),
+    ``local_addr``, ``ssl_handshake_timeout`` and ``happy_eyeballs_delay``
+    mean what they mean for ``loop.create_connection()``; ``path`` connects to
+    a Unix socket instead, as ``loop.create_unix_connection()`` does.
+    """
+
+    ssl: ssl.SSLContext | bool | None
+    server_hostname: str | None
+    sock: socket.socket | None
+    path: str | os.PathLike[str] | None
+    local_addr: tuple[str, int] | None
+    ssl_handshake_timeout: float | None
+    happy_eyeballs_delay: float | None
+
+
+class ServeOptions(StreamOptions, total=False):
+    """The keyword arguments of :func:`~tidewire_asyncio.serve`, beside the water marks.
+
+    ``ssl`` (a server :class:`ssl.SSLContext`), ``sock`` (a bound socket),
+    ``backlog``, ``reuse_address``, ``reuse_port`` and
+    ``ssl_handshake_timeout`` mean what they mean for
+    ``loop.create_server()``; ``path`` listens on a Unix socket instead.
+    """
+
+    ssl: ssl.SSLContext | None
+    sock: socket.socket | None
+    path: str | os.PathLike[str] | None
+    backlog: int
+    reuse_address: bool | None
+    reuse_port: bool | None
+    ssl_handshake_timeout: float | None
+
+
+def _split_marks(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    marks = {key: value for key, value in options.items() if key in _MARKS}
+    rest = {key: value for key, value in options.items() if key not in _MARKS}
+    return marks, rest
+
 
 def connect(
     connection_factory: Callable[[], Connection[ReceivedT, SentT]],
     host: str | None = None,
     port: int | None = None,
-    *,
-    ssl: ssl.SSLContext | bool | None = None,
-    server_hostname: str | None = None,
-    sock: socket.socket | None = None,
-    path: str | os.PathLike[str] | None = None,
-    local_addr: tuple[str, int] | None = None,
-    ssl_handshake_timeout: float | None = None,
-    happy_eyeballs_delay: float | None = None,
-    read_high_water: int = DEFAULT_READ_HIGH_WATER,
-    read_low_water: int | None = None,
-    write_high_water: int | None = None,
-    write_low_water: int | None = None,
+    **options: Unpack[ConnectOptions],
 ) -> Connecting[EventStream[ReceivedT, SentT]]:
-    """Open a connection to ``host``:``port`` and return a stream driving a new core.
+    """Open a connection and return a stream driving a new core: ``await`` it or ``async with`` it.
 
-    ``ssl``, ``server_hostname``, ``sock``, ``local_addr``,
-    ``ssl_handshake_timeout`` and ``happy_eyeballs_delay`` mean what they mean
-    for ``loop.create_connection()``: pass ``ssl=True`` for TLS with
-    the default context, or an :class:`ssl.SSLContext`. ``path`` connects
-    to a Unix socket instead, as ``loop.create_unix_connection()`` does.
-    The water marks are those of :class:`~tidewire_asyncio.EventStream`.
-    Wrap the call in ``asyncio.timeout()`` to bound the connection time.
+    Connects to ``host``:``port``, or over ``sock`` or to ``path`` (see
+    :class:`ConnectOptions`). Bound the time with ``asyncio.timeout()``.
 
     Args:
         connection_factory: Returns the core, e.g. ``NetstringConnection``.
-        host: The host to connect to (omit with ``sock``).
-        port: The port to connect to (omit with ``sock``).
-        ssl: TLS settings; ``None`` or ``False`` for plain TCP.
-        server_hostname: The name to check the server's certificate against.
-        sock: An already connected socket to use instead of ``host``/``port``.
-        path: The filesystem path of a Unix socket to connect to instead of
-            ``host``/``port``.
-        local_addr: The local address to bind before connecting.
-        ssl_handshake_timeout: Seconds allowed for the TLS handshake.
-        happy_eyeballs_delay: Enables RFC 8305 connection racing.
-        read_high_water: See :class:`~tidewire_asyncio.EventStream`.
-        read_low_water: See :class:`~tidewire_asyncio.EventStream`.
-        write_high_water: See :class:`~tidewire_asyncio.EventStream`.
-        write_low_water: See :class:`~tidewire_asyncio.EventStream`.
-
-    Returns:
-        ``await`` it for the connected stream (close it with ``aclose()``),
-        or ``async with connect(...) as stream:``, which closes it on exit.
+        host: The host to connect to.
+        port: The port to connect to.
+        **options: :class:`ConnectOptions` and :class:`StreamOptions`.
 
     Raises:
-        ValueError: none of ``host`` and ``port``, ``sock`` or ``path``
-            was given, or both ``sock`` and ``path``.
-        OSError: the connection could not be made (refused, unreachable, TLS
-            verification failed ...).
+        ValueError: none of ``host`` and ``port``, ``sock`` or ``path``, or
+            both ``sock`` and ``path``, or bad water marks.
+        OSError: the connection could not be made (refused, TLS verification ...).
     """
-    return Connecting(
-        _connect(
-            connection_factory,
-            host,
-            port,
-            options={
-                "ssl": ssl or None,
-                "server_hostname": server_hostname,
-                "ssl_handshake_timeout": ssl_handshake_timeout,
-            },
-            sock=sock,
-            path=path,
-            local_addr=local_addr,
-            happy_eyeballs_delay=happy_eyeballs_delay,
-            marks={
-                "read_high_water": read_high_water,
-                "read_low_water": read_low_water,
-                "write_high_water": write_high_water,
-                "write_low_water": write_low_water,
-            },
-        )
-    )
+    return Connecting(_connect(connection_factory, host, port, options))
 
 
 async def _connect(
     connection_factory: Callable[[], Connection[ReceivedT, SentT]],
     host: str | None,
     port: int | None,
-    *,
-    options: dict[str, Any],
-    sock: socket.socket | None,
-    path: str | os.PathLike[str] | None,
-    local_addr: tuple[str, int] | None,
-    happy_eyeballs_delay: float | None,
-    marks: dict[str, Any],
+    options: Mapping[str, Any],
 ) -> EventStream[ReceivedT, SentT]:
+    marks, rest = _split_marks(options)
     stream = EventStream(connection_factory(), **marks)
+    sock, path = rest.pop("sock", None), rest.pop("path", None)
+    rest["ssl"] = rest.get("ssl") or None
     loop = asyncio.get_running_loop()
     if sock is not None and path is not None:
         raise ValueError("connect() takes sock or path, not both")
     if sock is not None:
-        await loop.create_connection(lambda: stream.protocol, sock=sock, **options)
+        await loop.create_connection(lambda: stream.protocol, sock=sock, **rest)
     elif path is not None:
-        await loop.create_unix_connection(lambda: stream.protocol, os.fspath(path), **options)
+        await loop.create_unix_connection(lambda: stream.protocol, os.fspath(path), **rest)
     elif host is None or port is None:
         raise ValueError("connect() needs host and port, sock or path")
     else:
-        await loop.create_connection(
-            lambda: stream.protocol,
-            host,
-            port,
-            local_addr=local_addr,
-            happy_eyeballs_delay=happy_eyeballs_delay,
-            **options,
-        )
+        await loop.create_connection(lambda: stream.protocol, host, port, **rest)
     return stream
 
 
@@ -161,40 +156,16 @@ class Server(AsyncClosing):
         handler: Callable[[EventStream[Any, Any]], Awaitable[None]],
         host: str | Sequence[str] | None,
         port: int | None,
-        *,
-        ssl: ssl.SSLContext | None = None,
-        sock: socket.socket | None = None,
-        path: str | os.PathLike[str] | None = None,
-        backlog: int = 100,
-        reuse_address: bool | None = None,
-        reuse_port: bool | None = None,
-        ssl_handshake_timeout: float | None = None,
-        read_high_water: int = DEFAULT_READ_HIGH_WATER,
-        read_low_water: int | None = None,
-        write_high_water: int | None = None,
-        write_low_water: int | None = None,
+        **options: Unpack[ServeOptions],
     ) -> None:
-        if path is not None and (host is not None or port is not None or sock is not None):
+        self._marks, self._listen = _split_marks(options)
+        self._path = self._listen.pop("path", None)
+        if self._path is not None and (host, port, self._listen.get("sock")) != (None,) * 3:
             raise ValueError("serve() listens on host and port, sock or path: one of them")
         self._factory = connection_factory
         self._handler = handler
         self._host = host
         self._port = port
-        self._path = path
-        self._listen: dict[str, Any] = {
-            "ssl": ssl,
-            "sock": sock,
-            "backlog": backlog,
-            "reuse_address": reuse_address,
-            "reuse_port": reuse_port,
-            "ssl_handshake_timeout": ssl_handshake_timeout,
-        }
-        self._marks: dict[str, Any] = {
-            "read_high_water": read_high_water,
-            "read_low_water": read_low_water,
-            "write_high_water": write_high_water,
-            "write_low_water": write_low_water,
-        }
         EventStream(connection_factory(), **self._marks)  # fail early on bad marks
         self._server: asyncio.Server | None = None
         self._streams: dict[EventStream[Any, Any], asyncio.Task[None]] = {}
@@ -214,11 +185,9 @@ class Server(AsyncClosing):
         loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         listen = dict(self._listen)
-        sock = listen.pop("sock")
-        if sock is not None:
-            self._server = await loop.create_server(self._make_protocol, sock=sock, **listen)
+        if listen.get("sock") is not None:
+            self._server = await loop.create_server(self._make_protocol, **listen)
         elif self._path is not None:
-            del listen["reuse_address"], listen["reuse_port"]  # no such thing for Unix sockets
             self._server = await loop.create_unix_server(self._make_protocol, self._path, **listen)
         else:
             self._server = await loop.create_server(
@@ -334,71 +303,26 @@ def serve(
     handler: Callable[[EventStream[ReceivedT, SentT]], Awaitable[None]],
     host: str | Sequence[str] | None = None,
     port: int | None = None,
-    *,
-    ssl: ssl.SSLContext | None = None,
-    sock: socket.socket | None = None,
-    path: str | os.PathLike[str] | None = None,
-    backlog: int = 100,
-    reuse_address: bool | None = None,
-    reuse_port: bool | None = None,
-    ssl_handshake_timeout: float | None = None,
-    read_high_water: int = DEFAULT_READ_HIGH_WATER,
-    read_low_water: int | None = None,
-    write_high_water: int | None = None,
-    write_low_water: int | None = None,
+    **options: Unpack[ServeOptions],
 ) -> Server:
-    """Serve ``handler`` on ``host``:``port``, one fresh core per connection.
+    """Serve ``handler`` on ``host``:``port`` (or ``sock``, ``path``), a fresh core per connection.
 
     Use as ``async with serve(...) as server:`` or ``server = await
-    serve(...)``. Port ``0`` picks a free port; read it from
-    :attr:`Server.port`. The handler receives the connection's
-    :class:`~tidewire_asyncio.EventStream`; the stream is closed when the
-    handler returns or fails.
-
-    ``ssl``, ``sock``, ``backlog``, ``reuse_address``, ``reuse_port`` and
-    ``ssl_handshake_timeout`` mean what they mean for
-    ``loop.create_server()``; ``path`` listens on a Unix socket instead, as
-    ``loop.create_unix_server()`` does. The water marks are those of
-    :class:`~tidewire_asyncio.EventStream`.
+    serve(...)``. Port ``0`` picks a free port (see :attr:`Server.port`). The
+    handler gets the connection's :class:`~tidewire_asyncio.EventStream`,
+    closed when the handler returns or fails.
 
     Args:
         connection_factory: Returns a new core per connection.
         handler: ``async def handler(stream)``, run once per connection.
         host: The interface(s) to listen on; ``None`` for all.
         port: The port; ``0`` for any free one.
-        ssl: An :class:`ssl.SSLContext` to serve TLS.
-        sock: An already bound socket to listen on instead.
-        path: The filesystem path of a Unix socket to listen on instead.
-        backlog: The listen queue length.
-        reuse_address: Set SO_REUSEADDR.
-        reuse_port: Set SO_REUSEPORT.
-        ssl_handshake_timeout: Seconds allowed for a TLS handshake.
-        read_high_water: See :class:`~tidewire_asyncio.EventStream`.
-        read_low_water: See :class:`~tidewire_asyncio.EventStream`.
-        write_high_water: See :class:`~tidewire_asyncio.EventStream`.
-        write_low_water: See :class:`~tidewire_asyncio.EventStream`.
+        **options: :class:`ServeOptions` and :class:`StreamOptions`.
 
     Returns:
         The server, not yet listening; ``await`` it or enter it.
 
     Raises:
-        ValueError: invalid water marks, or ``path`` given with another
-            address (raised at once).
+        ValueError: bad water marks, or ``path`` with another address (at once).
     """
-    return Server(
-        connection_factory,
-        handler,
-        host,
-        port,
-        ssl=ssl,
-        sock=sock,
-        path=path,
-        backlog=backlog,
-        reuse_address=reuse_address,
-        reuse_port=reuse_port,
-        ssl_handshake_timeout=ssl_handshake_timeout,
-        read_high_water=read_high_water,
-        read_low_water=read_low_water,
-        write_high_water=write_high_water,
-        write_low_water=write_low_water,
-    )
+    return Server(connection_factory, handler, host, port, **options)

@@ -97,7 +97,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
 
     @property
     def closed(self) -> bool:
-        """True once the stream cannot be used: closed on this side, or its transport is gone."""
+        """Whether the stream is unusable (closed on this side, or the transport is gone)."""
         return self._closed or self._lost
 
     @property
@@ -112,7 +112,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
 
     @property
     def write_backlog(self) -> int:
-        """Bytes written and not yet sent: the transport's buffer plus those held to coalesce."""
+        """Bytes written and not yet sent (the transport's buffer and those held to coalesce)."""
         return self._out.backlog()
 
     @property
@@ -380,7 +380,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     async def aclose(self) -> None:
         """Write what is left, close the transport and wait until it is closed.
 
-        Others waiting on the stream get :class:`~tidewire.StreamClosedError`;
+        Others waiting on the stream get :class:`~tidewire_asyncio.StreamClosedError`;
         a cancelled wait aborts the connection. Calling it again is harmless.
         """
         self.close_nowait()

@@ -122,6 +122,6 @@ class EndOfStream(StreamClosedError, EOFError):
     """The peer ended its stream cleanly, and nothing more will arrive.
 
     Raised where a return value cannot say "no more" (a reader of one line,
-    one message); :attr:`event` is the core's closing event, with whatever
+    one message); ``event`` is the core's closing event, with whatever
     it carries (leftover bytes, a close code).
     """

@@ -145,7 +145,7 @@ class FlowControl(Generic[ReceivedT, SentT]):
 
     @property
     def output_blocked(self) -> bool:
-        """True while the core's own replies wait unwritten: parse nothing more.
+        """Whether the core's own replies wait unwritten, so nothing more may be parsed.
 
         A peer that sends pings and never reads our pongs cannot grow our
         write buffer: parsing stops until the transport drains.
