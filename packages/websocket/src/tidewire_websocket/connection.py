@@ -11,8 +11,6 @@ ended (:attr:`WebSocketConnection.close_code`).
 from __future__ import annotations
 
 import abc
-import enum
-import os
 from collections.abc import Callable
 
 import h11
@@ -26,6 +24,7 @@ from tidewire import (
     RemoteProtocolError,
 )
 
+from .deadlines import Deadlines
 from .deflate import Deflate
 from .events import (
     BytesChunk,
@@ -43,7 +42,8 @@ from .frames import CloseCode, Opcode, encode_close_payload
 from .frames import is_valid_close_code as _is_valid_close_code
 from .handshake import DEFAULT_MAX_HEADER_LINE_LENGTH, DEFAULT_MAX_HEADERS, HeadReader
 from .outgoing import Framer, close_payload, ping_payload
-from .reader import FrameReader
+from .state import SENDING as _SENDING
+from .state import State
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -90,30 +90,7 @@ _ABNORMAL = CloseCode.ABNORMAL_CLOSURE.value
 _INTERNAL_ERROR = CloseCode.INTERNAL_ERROR.value
 
 
-class State(enum.Enum):
-    """Where a WebSocket connection stands (RFC 6455 sections 4 and 7).
-
-    ``CONNECTING`` → ``OPEN`` → ``LOCAL_CLOSING`` or ``REMOTE_CLOSING`` →
-    ``CLOSED``. A rejected handshake, a protocol error and end of file all
-    lead straight to ``CLOSED``.
-    """
-
-    CONNECTING = "CONNECTING"
-    """The opening handshake is under way."""
-    OPEN = "OPEN"
-    """Messages flow both ways."""
-    LOCAL_CLOSING = "LOCAL_CLOSING"
-    """We sent a close frame and wait for the peer's; we may send nothing more."""
-    REMOTE_CLOSING = "REMOTE_CLOSING"
-    """The peer sent a close frame; we owe one (only with ``auto_close=False``)."""
-    CLOSED = "CLOSED"
-    """Both close frames were exchanged, or the connection failed or ended."""
-
-
-_SENDING = (State.OPEN, State.REMOTE_CLOSING)
-
-
-class WebSocketConnection(FrameReader):
+class WebSocketConnection(Deadlines):
     """The part of a WebSocket connection common to both roles.
 
     Not built directly: use :class:`~tidewire_websocket.ClientConnection` or
@@ -217,14 +194,6 @@ class WebSocketConnection(FrameReader):
         open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
         hold_failures: bool = False,
     ) -> None:
-        for name, value in (
-            ("open_timeout", open_timeout),
-            ("ping_interval", ping_interval),
-            ("ping_timeout", ping_timeout),
-            ("close_timeout", close_timeout),
-        ):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be positive or None, not {value!r}")
         super().__init__(max_buffer_size=max_buffer_size)
         self._head = HeadReader(
             max_line_length=max_header_line_length,
@@ -259,21 +228,8 @@ class WebSocketConnection(FrameReader):
         self._hold_failures = hold_failures
         self._holding = False  # the owed close frame waits for release_failure()
         self._abandoned = False
-        # Time: the deadlines, and the earliest of them (get_timer's answer).
-        self._clock = clock
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
-        self._close_timeout = close_timeout
-        self._next_ping: float | None = None
-        self._pong_deadline: float | None = None
-        self._close_deadline: float | None = None
-        self._timer: float | None = None
-        self._pings: dict[bytes, float] = {}  # sent, unanswered: payload -> when sent
-        self._keepalive: bytes | None = None  # the keepalive ping's payload
         self._abort = False  # abandoned because a deadline passed
-        if clock is not None and open_timeout is not None:
-            # Until the handshake is over, the closing deadline is the opening one.
-            self._close_deadline = self._timer = clock() + open_timeout
+        self._init_deadlines(clock, ping_interval, ping_timeout, close_timeout, open_timeout)
         # The opening handshake, parsed by h11.
         self._h11 = h11.Connection(h11.CLIENT if self._client else h11.SERVER)
 
@@ -534,60 +490,6 @@ class WebSocketConnection(FrameReader):
             self._holding = False
             self._close_deadline = self._timer = None
 
-    # -- time ---------------------------------------------------------------
-
-    def get_timer(self) -> float | None:
-        """The earliest deadline, on the caller's clock, or ``None``; see the class."""
-        return self._timer
-
-    def handle_timer(self, now: float) -> None:
-        """Act on every deadline at or before ``now``: a keepalive ping, a timeout.
-
-        A timeout abandons the connection (see :attr:`should_abort_transport`);
-        a keepalive pong that did not come also queues a close frame with 1011.
-        """
-        if self._timer is None or now < self._timer:
-            return
-        if self._close_deadline is not None and now >= self._close_deadline:
-            if self._holding:
-                self.release_failure()
-            else:
-                self._abandon(None)  # the peer did not finish a handshake in time
-        elif self._pong_deadline is not None and now >= self._pong_deadline:
-            self._abandon(encode_close_payload(_INTERNAL_ERROR, "keepalive ping timeout"))
-        else:  # the deadline left is the next keepalive ping's
-            self._send_keepalive(now)
-        self._update_timer()
-
-    def _send_keepalive(self, now: float) -> None:
-        payload = os.urandom(4)
-        self._pings[payload] = now
-        self._keepalive = payload
-        self._write(self._framer.frame(_PING, payload))
-        self._next_ping = None
-        if self._ping_timeout is not None:
-            self._pong_deadline = now + self._ping_timeout
-
-    def _acknowledge(self, payload: bytes) -> tuple[tuple[bytes, float], ...]:
-        """Record a pong: it answers its ping and every ping sent before it."""
-        pings = self._pings
-        if payload not in pings or self._clock is None:
-            return ()
-        now = self._clock()
-        answered = []
-        key: bytes | None = None
-        while key != payload:  # pings are in the order they were sent
-            key, sent = next(iter(pings.items()))
-            del pings[key]
-            if key == self._keepalive:
-                self._keepalive = self._pong_deadline = None
-                if self._ping_interval is not None and self._state is State.OPEN:
-                    self._next_ping = now + self._ping_interval
-            else:
-                answered.append((key, now - sent))
-        self._update_timer()
-        return tuple(answered)
-
     def _abandon(self, close: bytes | None, *, abort: bool = True) -> None:
         """Give up on the connection: queue ``close`` if still open, end both sides."""
         if self._owed_close is not None:  # a protocol error's, held or not drained yet
@@ -615,23 +517,3 @@ class WebSocketConnection(FrameReader):
         self._clear_timers()
         if self._client and self.receive_state is ReceiveState.OPEN:
             self._start_close_deadline()  # the server closes TCP first
-
-    def _start_close_deadline(self) -> None:
-        if self._clock is not None and self._close_timeout is not None:
-            self._close_deadline = self._clock() + self._close_timeout
-            self._update_timer()
-
-    def _stop_keepalive(self) -> None:
-        self._next_ping = self._pong_deadline = None
-        self._update_timer()
-
-    def _clear_timers(self) -> None:
-        self._next_ping = self._pong_deadline = self._close_deadline = self._timer = None
-
-    def _update_timer(self) -> None:
-        deadlines = [
-            deadline
-            for deadline in (self._next_ping, self._pong_deadline, self._close_deadline)
-            if deadline is not None
-        ]
-        self._timer = min(deadlines) if deadlines else None
