@@ -1,7 +1,8 @@
 """tidewire_asyncio.lines against peers that are not ours.
 
 Our client talks to a Twisted LineReceiver server (a separate process); our
-server is driven by plain blocking sockets in a thread.
+server is driven by plain blocking sockets in a thread; a raw anyio socket
+plays the peer where a test needs to choose how the bytes are split.
 """
 
 import socket
@@ -13,7 +14,9 @@ import anyio
 import pytest
 
 from tidewire import LocalProtocolError, RemoteProtocolError
+from tidewire.testing import bytewise, random_splits
 from tidewire_asyncio import lines
+from tidewire_lines import LineConnection, Mode
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +41,7 @@ def block(n):
 
 
 async def test_lines_against_twisted(twisted_port):
-    async with await lines.connect("127.0.0.1", twisted_port) as stream:
+    async with lines.connect("127.0.0.1", twisted_port) as stream:
         await stream.send_line(b"hello")
         await stream.send_line(b"")
         assert await stream.receive_line() == b"ECHO hello"
@@ -104,9 +107,10 @@ async def test_cancelled_receive_exactly_consumes_nothing(twisted_port):
 
 
 async def test_raw_block_limit_and_raw_mode_guard(twisted_port):
-    async with await lines.connect("127.0.0.1", twisted_port, max_raw_size=10) as stream:
-        with pytest.raises(LocalProtocolError, match="max_raw_size"):
+    async with lines.connect("127.0.0.1", twisted_port, max_raw_size=10) as stream:
+        with pytest.raises(LocalProtocolError, match=r"max_raw_size \(10\).*receive_chunks\(11\)"):
             await stream.receive_exactly(11)
+        assert stream.connection.mode is Mode.LINES  # refused before anything changed
         stream.connection.set_raw_mode()
         with pytest.raises(RuntimeError, match="raw mode"):
             await stream.receive_line()
@@ -216,3 +220,135 @@ async def test_lines_over_a_unix_socket(tmp_path):
     ):
         await stream.send_line(b"quiet")
         assert await stream.receive_line() == b"QUIET"
+
+
+# -- large raw blocks in chunks, the bulk path, sending ---------------------------------
+
+
+async def test_a_block_above_max_raw_size_comes_in_chunks_from_twisted(twisted_port):
+    n = 600_000  # more than one read of the transport
+    async with lines.connect("127.0.0.1", twisted_port, max_raw_size=1000) as stream:
+        await stream.send_line(b"GET %d" % n)
+        assert await stream.receive_line() == b"VALUE %d" % n
+        chunks = [chunk async for chunk in stream.receive_chunks(n)]
+        assert b"".join(chunks) == block(n)
+        assert all(chunks) and max(map(len, chunks)) < n  # never the whole block at once
+        assert await stream.receive_line() == b""
+        assert await stream.receive_line() == b"END"
+
+
+async def read_everything(stream):
+    """Lines, and the blocks that ``DATA n`` (whole) and ``BLOB n`` (chunked) announce."""
+    got = []
+    async for line in stream:
+        got.append(line)
+        if line.startswith(b"DATA "):
+            got.append(await stream.receive_exactly(int(line[5:])))
+        elif line.startswith(b"BLOB "):
+            got.append(b"".join([chunk async for chunk in stream.receive_chunks(int(line[5:]))]))
+    got.append(stream.closed_event.leftover)
+    return got
+
+
+WIRE = b"a\r\nDATA 5\r\nhel\nlob\r\nBLOB 9\r\n\r\nz\r\ny\r\nxc\r\nBLOB 0\r\nd\r\ntail"
+EXPECTED = [b"a", b"DATA 5", b"hel\nl", b"ob", b"BLOB 9", b"\r\nz\r\ny\r\nx", b"c",
+            b"BLOB 0", b"", b"d", b"tail"]  # fmt: skip
+
+
+@pytest.mark.parametrize("splits", ["whole", "bytewise", *range(5)])
+async def test_lines_parsed_in_bulk_hand_over_to_raw_blocks_however_split(tools, adapter, splits):
+    chunks = {"whole": [WIRE], "bytewise": bytewise(WIRE)}.get(splits)
+    chunks = chunks or random_splits(WIRE, splits)
+    async with tools.stream_and_socket(adapter, LineConnection) as (events, peer):
+        for chunk in chunks:
+            await peer.send(chunk)
+        await peer.send_eof()
+        assert await read_everything(lines.LineStream(events)) == EXPECTED
+
+
+async def test_a_cancelled_chunk_step_consumed_nothing_and_a_break_leaves_the_rest(tools, adapter):
+    async with tools.stream_and_socket(adapter, LineConnection) as (events, peer):
+        stream = lines.LineStream(events)
+        with pytest.raises(LocalProtocolError, match="raw block size"):
+            stream.receive_chunks(-1)
+        chunks = stream.receive_chunks(10)
+        await peer.send(b"abc")
+        assert await anext(chunks) == b"abc"
+        with anyio.move_on_after(0.05) as scope:
+            await anext(chunks)  # nothing is coming
+        assert scope.cancelled_caught
+        await peer.send(b"de")
+        assert await anext(chunks) == b"de"
+        # Leave the loop with 5 bytes of the block unread: lines wait for them.
+        with pytest.raises(RuntimeError, match="raw_remaining=5"):
+            await stream.receive_line()
+        await peer.send(b"fghij" + b"after\r\n")
+        rest = [chunk async for chunk in stream.receive_chunks(stream.connection.raw_remaining)]
+        assert b"".join(rest) == b"fghij"
+        assert await stream.receive_line() == b"after"
+
+
+async def test_end_of_stream_inside_a_chunked_block(tools, adapter):
+    async with tools.stream_and_socket(adapter, LineConnection) as (events, peer):
+        stream = lines.LineStream(events)
+        await peer.send(b"abc")
+        await peer.send_eof()
+        chunks = stream.receive_chunks(10)
+        assert await anext(chunks) == b"abc"
+        with pytest.raises(adapter.EndOfStream, match="7 bytes never came") as info:
+            await anext(chunks)
+        assert info.value.event.missing == 7
+        assert stream.closed_event is info.value.event
+
+
+async def test_lines_before_a_line_too_long_are_returned_first(tools, adapter):
+    wire = b"one\r\ntwo\r\n" + b"x" * 50 + b"\r\nthree\r\n"
+    async with tools.stream_and_socket(adapter, lambda: LineConnection(max_line_length=10)) as (
+        events,
+        peer,
+    ):
+        stream = lines.LineStream(events)
+        await peer.send(wire)
+        assert [await anext(stream), await stream.receive_line()] == [b"one", b"two"]
+        with pytest.raises(RemoteProtocolError, match="max_line_length is 10"):
+            await anext(stream)
+        with pytest.raises(RemoteProtocolError):
+            await stream.receive_line()  # the stream stays failed
+
+
+async def test_send_line_waits_for_a_peer_that_does_not_read(tools, adapter):
+    line, count = b"x" * 999, 20_000  # 20 MB: far more than any buffer on the way
+    sent = 0
+
+    async def flood(stream):
+        nonlocal sent
+        for _ in range(count):
+            await stream.send_line(line)
+            sent += 1
+
+    async with tools.stream_and_socket(adapter, LineConnection) as (events, peer):
+        stream = lines.LineStream(events)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(flood, stream)
+            # send_line() only suspends to wait for the transport: once the
+            # flood lets this task run, it is either waiting or done.
+            await tools.eventually(lambda: sent > 0)
+            assert sent < count
+            assert events.write_backlog < 1024 * 1024
+            received = await tools.read_exactly(peer, 200 * (len(line) + 2))
+            assert received == (line + b"\r\n") * 200
+            await tools.eventually(lambda: sent > 300)  # it went on once the peer read
+            tasks.cancel_scope.cancel()
+
+
+async def test_connect_is_awaitable_and_an_async_context_manager(twisted_port, adapter):
+    stream = await lines.connect("127.0.0.1", twisted_port)
+    async with stream:
+        await stream.send_line(b"awaited")
+        assert await stream.receive_line() == b"ECHO awaited"
+    async with lines.connect("127.0.0.1", twisted_port, encoding="utf-8") as text:
+        await text.send_line("entered")
+        assert await text.receive_line() == "ECHO entered"
+    assert text.events.closed
+    with pytest.raises(adapter.StreamClosedError):
+        await text.send_line("after")

@@ -1,29 +1,22 @@
-"""Line-based clients and servers on asyncio (SMTP, IRC, memcached, NDJSON ...).
+"""Line-based clients and servers (SMTP, IRC, memcached, NDJSON ...) on asyncio.
 
-:func:`connect` and :func:`serve` give a :class:`LineStream`: send a line,
-receive a line, ``async for`` over lines, and read an exact number of raw
-bytes between lines. The work is done by the ``tidewire-lines`` core, so its
-limits hold however the bytes arrive, and surface here as
-:class:`~tidewire.RemoteProtocolError`. Install with
+The ``tidewire-lines`` core does the work. Install with
 ``pip install "tidewire-asyncio[lines]"``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
 try:
     from tidewire_lines import (
         BaseLineConnection,
-        Line,
         LineConnection,
         LinesClosed,
         Mode,
         RawData,
-        TextLine,
         TextLineConnection,
     )
 except ImportError as exc:  # the core is an optional extra
@@ -32,10 +25,15 @@ except ImportError as exc:  # the core is an optional extra
         ' pip install "tidewire-asyncio[lines]" (or tidewire-lines)'
     ) from exc
 
-from tidewire import DEFAULT_MAX_BUFFER_SIZE, ConnectionClosed, Delimiter
+from tidewire import (
+    DEFAULT_MAX_BUFFER_SIZE,
+    ConnectionClosed,
+    Delimiter,
+    EndOfStream,
+    LocalProtocolError,
+)
 
-from ._closing import AsyncClosing
-from .errors import EndOfStream
+from ._closing import AsyncClosing, Connecting
 from .network import Server
 from .network import connect as _connect
 from .stream import EventStream
@@ -43,19 +41,15 @@ from .stream import EventStream
 __all__ = ["LineStream", "connect", "serve"]
 
 T = TypeVar("T", bytes, str)
+_DRAIN_EVERY = 64 * 1024
 
 
 class LineStream(AsyncClosing, Generic[T]):
-    """Lines over a connection: ``bytes`` lines, or ``str`` lines in text mode.
+    """Lines over a connection: ``bytes`` lines, or ``str`` over a ``TextLineConnection``.
 
-    Made by :func:`connect` and handed to :func:`serve` handlers; or wrap an
-    :class:`~tidewire_asyncio.EventStream` whose core is a
-    :class:`~tidewire_lines.LineConnection` (``bytes`` lines) or a
-    :class:`~tidewire_lines.TextLineConnection` (``str`` lines).
-
-    Reading is lazy, so switching between lines and raw bytes never loses or
-    reorders a byte, and backpressure is the event stream's. Cancelling a
-    receiving call consumes nothing.
+    Lines that arrive together are split in bulk and returned without
+    waiting; switching to raw bytes between lines never loses or reorders a
+    byte. A cancelled receiving call consumed nothing.
 
     Args:
         stream: The event stream to read and write lines on.
@@ -69,33 +63,32 @@ class LineStream(AsyncClosing, Generic[T]):
         if not isinstance(core, BaseLineConnection):
             raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
         self._stream = stream
-        self._core: BaseLineConnection[Any, Any] = core
+        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
         self._text = isinstance(core, TextLineConnection)
+        # LineConnection.lines(): a live view of the lines split and not yet
+        # returned; it stops by itself at a mode switch or an error.
+        self._batch: Iterator[Any] = iter(())
         self._closed_event: LinesClosed | None = None
+        self._unchecked = 0  # bytes sent since send_line() last asked to drain
 
     @property
     def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream, for what this class does not cover."""
+        """The underlying event stream."""
         return self._stream
 
     @property
     def connection(self) -> BaseLineConnection[Any, Any]:
         """The line protocol core (its delimiters, limits and mode)."""
-        return self._core
+        core: BaseLineConnection[Any, Any] = self._core
+        return core
 
     @property
     def closed_event(self) -> LinesClosed | None:
-        """The core's closing event once the peer's end was reached, else ``None``.
-
-        Its ``leftover`` holds an unterminated last line, if the peer sent one.
-        """
+        """The core's closing event once the peer's end was reached (with any ``leftover``)."""
         return self._closed_event
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Return the transport's extra information ``name``, or ``default``.
-
-        See :meth:`~tidewire_asyncio.EventStream.get_extra_info`.
-        """
+        """Return the transport's extra information ``name``, or ``default``."""
         return self._stream.get_extra_info(name, default)
 
     # -- receiving ----------------------------------------------------------
@@ -104,8 +97,10 @@ class LineStream(AsyncClosing, Generic[T]):
         assert isinstance(event, LinesClosed)  # what every line core ends with
         self._closed_event = event
         detail = f"; {len(event.leftover)} bytes left over" if event.leftover else ""
-        message = f"the peer closed the connection while {what} was awaited{detail}"
-        return EndOfStream(message, event)
+        detail += f"; {event.missing} bytes never came" if event.missing else ""
+        return EndOfStream(
+            f"the peer closed the connection while {what} was awaited{detail}", event
+        )
 
     async def receive_line(self) -> T:
         """Return the next line, without its delimiter.
@@ -113,42 +108,69 @@ class LineStream(AsyncClosing, Generic[T]):
         Raises:
             EndOfStream: the peer closed its side; an unterminated last line
                 is in the exception's ``event.leftover``.
-            RemoteProtocolError: the line is too long (``max_line_length``),
-                or in text mode does not decode; the stream is then failed.
+            RemoteProtocolError: the line is too long, or in text mode does
+                not decode; the stream is then failed.
             ConnectionLostError: the connection broke.
             StreamClosedError: the stream was closed on this side.
+            RuntimeError: the core is in raw mode.
         """
-        if self._core.mode is Mode.RAW:
-            raise RuntimeError("the core is in raw mode; call connection.set_line_mode() first")
+        for line in self._batch:  # the hot path: no event, no wait
+            return line  # type: ignore[no-any-return]
+        return await self._receive_line()
+
+    async def _receive_line(self) -> T:
+        core = self._core
+        if core.mode is Mode.RAW:
+            raise RuntimeError(
+                f"the core is in raw mode (raw_remaining={core.raw_remaining}): read the rest"
+                " of the block, or call connection.set_line_mode()"
+            )
         event = await self._stream.receive()
         if isinstance(event, ConnectionClosed):
             raise self._ended(event, "a line")
-        line: T = event.text if self._text else event.line
+        if self._text:
+            text: T = event.text
+            return text
+        self._batch = core.lines()  # the lines that came with it
+        line: T = event.line
         return line
+
+    def __aiter__(self) -> LineStream[T]:
+        return self
+
+    async def __anext__(self) -> T:  # receive_line(), until the peer's end
+        for line in self._batch:
+            return line  # type: ignore[no-any-return]
+        try:
+            return await self._receive_line()
+        except EndOfStream:
+            raise StopAsyncIteration from None
 
     async def receive_exactly(self, size: int) -> bytes:
         """Return the next ``size`` bytes verbatim, then go back to reading lines.
 
-        For a block announced by the line before it (a memcached value, an
-        HTTP-style body). The block is buffered until complete, so ``size``
-        may be at most the core's ``max_raw_size``. If the call is
+        The block is buffered until complete, so ``size`` may be at most the
+        core's ``max_raw_size``; :meth:`receive_chunks` takes any size. If
         cancelled, nothing was consumed and the stream still reads lines.
 
         Raises:
             LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
-            EndOfStream: the peer closed its side before ``size`` bytes came;
-                what arrived is in the exception's ``event.leftover``.
-            RemoteProtocolError: the stream had already failed.
-            ConnectionLostError: the connection broke.
-            StreamClosedError: the stream was closed on this side.
+            EndOfStream: the peer closed its side first; what arrived is in
+                the exception's ``event.leftover``.
+            StreamClosedError: as :meth:`receive_line`; a
+                :class:`~tidewire.RemoteProtocolError` if the stream failed.
         """
         core = self._core
+        if type(size) is int and size > core.max_raw_size:
+            raise LocalProtocolError(
+                f"a block of {size} bytes is larger than max_raw_size ({core.max_raw_size}):"
+                f" receive it in pieces with receive_chunks({size})"
+            )
         core.set_raw_mode(size)
         try:
             event = await self._stream.receive()
-        except asyncio.CancelledError:
-            # Nothing of the block was handed over: undo the mode switch.
-            if core.mode is Mode.RAW:
+        except BaseException:
+            if core.mode is Mode.RAW:  # nothing of the block was handed over
                 core.set_line_mode()
             raise
         if isinstance(event, ConnectionClosed):
@@ -156,46 +178,56 @@ class LineStream(AsyncClosing, Generic[T]):
         data: bytes = event.data
         return data
 
-    def __aiter__(self) -> LineStream[T]:
-        """Iterate over received lines until the peer closes its side."""
-        return self
+    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
+        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
 
-    async def __anext__(self) -> T:
-        """Return the next line; stop when the peer closes (see :attr:`closed_event`)."""
-        try:
-            return await self.receive_line()
-        except EndOfStream:
-            raise StopAsyncIteration from None
+        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
+        ``bytes`` adding up to ``n``, holding no more than one read; then lines
+        resume. A cancelled step consumed nothing; after a ``break``, the rest
+        (``connection.raw_remaining``) is still to be read.
+
+        Raises:
+            LocalProtocolError: ``size`` is not an int >= 0 (at once).
+            EndOfStream: the peer closed its side first (``event.missing``
+                says how many bytes never came).
+            StreamClosedError: as :meth:`receive_exactly`.
+        """
+        self._core.set_raw_mode(size, chunked=True)
+        return _Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
 
     # -- sending ------------------------------------------------------------
 
     async def send_line(self, line: T) -> None:
-        """Send ``line`` followed by the first delimiter.
+        """Send ``line`` and the first delimiter.
+
+        Written at once (lines sent in one loop iteration leave in one write);
+        every 64 KiB or so, waits while the write buffer is above its
+        high-water mark.
 
         Raises:
-            LocalProtocolError: ``line`` contains a delimiter or is of the
-                wrong type (``str`` in text mode, ``bytes`` otherwise).
+            LocalProtocolError: ``line`` contains a delimiter, or is ``str``
+                in bytes mode or ``bytes`` in text mode; nothing was sent.
             ConnectionLostError: the connection broke.
             StreamClosedError: the stream was closed on this side.
         """
-        # The core checks the type: bytes in text mode, or str otherwise, is refused.
-        await self._stream.send(TextLine(line) if isinstance(line, str) else Line(line))
+        stream = self._stream
+        if stream.closed:
+            await stream.drain()  # raises why: closed on this side, or the connection broke
+        self._core.send_line(line)
+        stream.write_pending()
+        # Asking costs more than a line: ask every _DRAIN_EVERY bytes.
+        self._unchecked += len(line)
+        if self._unchecked > _DRAIN_EVERY:
+            self._unchecked = 0
+            await stream.drain()
 
     async def send_raw(self, data: bytes) -> None:
-        """Send ``data`` verbatim, with no delimiter.
-
-        Raises:
-            LocalProtocolError: ``data`` is not bytes.
-            ConnectionLostError: the connection broke.
-            StreamClosedError: the stream was closed on this side.
-        """
+        """Send ``data`` verbatim; raises as :meth:`send_line`."""
         await self._stream.send(RawData(data))
 
     async def send_eof(self) -> None:
         """Close our sending side; see :meth:`~tidewire_asyncio.EventStream.send_eof`."""
         await self._stream.send_eof()
-
-    # -- closing ------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Close the connection; see :meth:`~tidewire_asyncio.EventStream.aclose`."""
@@ -206,46 +238,49 @@ class LineStream(AsyncClosing, Generic[T]):
         self._stream.abort()
 
 
+class _Chunks:
+    """The async iterator of :meth:`LineStream.receive_chunks`."""
+
+    def __init__(self, stream: EventStream[Any, Any], ended: Callable[..., EndOfStream]) -> None:
+        self._stream = stream
+        self._ended = ended
+        self._done = False
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            event = await self._stream.receive()
+            if isinstance(event, ConnectionClosed):
+                self._done = True
+                raise self._ended(event)
+            self._done = event.remaining == 0
+            if event.data:  # the one piece of an empty block is empty
+                data: bytes = event.data
+                return data
+        raise StopAsyncIteration
+
+
 def _factory(
     delimiter: Delimiter, encoding: str | None, max_line_length: int, max_raw_size: int
 ) -> Callable[[], BaseLineConnection[Any, Any]]:
+    limits = {"max_line_length": max_line_length, "max_raw_size": max_raw_size}
     if encoding is None:
-        return partial(
-            LineConnection, delimiter, max_line_length=max_line_length, max_raw_size=max_raw_size
-        )
+        return partial(LineConnection, delimiter, **limits)
     TextLineConnection(delimiter, encoding=encoding)  # raise ValueError now, not per connection
-    return partial(
-        TextLineConnection,
-        delimiter,
-        encoding=encoding,
-        max_line_length=max_line_length,
-        max_raw_size=max_raw_size,
-    )
+    return partial(TextLineConnection, delimiter, encoding=encoding, **limits)
 
 
 @overload
-async def connect(
-    host: str | None = ...,
-    port: int | None = ...,
-    *,
-    delimiter: Delimiter = ...,
-    encoding: None = ...,
-    max_line_length: int = ...,
-    max_raw_size: int = ...,
-    **options: Any,
-) -> LineStream[bytes]: ...
+def connect(
+    host: str | None = ..., port: int | None = ..., *, encoding: None = ..., **options: Any
+) -> Connecting[LineStream[bytes]]: ...
 @overload
-async def connect(
-    host: str | None = ...,
-    port: int | None = ...,
-    *,
-    delimiter: Delimiter = ...,
-    encoding: str,
-    max_line_length: int = ...,
-    max_raw_size: int = ...,
-    **options: Any,
-) -> LineStream[str]: ...
-async def connect(
+def connect(
+    host: str | None = ..., port: int | None = ..., *, encoding: str, **options: Any
+) -> Connecting[LineStream[str]]: ...
+def connect(
     host: str | None = None,
     port: int | None = None,
     *,
@@ -254,33 +289,34 @@ async def connect(
     max_line_length: int = 65536,
     max_raw_size: int = DEFAULT_MAX_BUFFER_SIZE,
     **options: Any,
-) -> LineStream[bytes] | LineStream[str]:
-    r"""Connect to a line-based server and return a :class:`LineStream`.
+) -> Connecting[LineStream[bytes]] | Connecting[LineStream[str]]:
+    r"""Connect to a line server; ``await`` the result, or use it with ``async with``.
 
     Args:
         host: The host to connect to.
         port: The port to connect to.
         delimiter: What ends a line, or a tuple of delimiters
             (``(b"\r\n", b"\n")`` reads both); sending uses the first.
-        encoding: ``None`` for ``bytes`` lines, or an encoding (``"utf-8"``)
-            for ``str`` lines.
-        max_line_length: The longest line accepted, in bytes; a longer one is
-            a :class:`~tidewire.RemoteProtocolError`.
-        max_raw_size: The largest block :meth:`LineStream.receive_exactly`
-            accepts.
-        **options: Passed to :func:`tidewire_asyncio.connect`: ``ssl``,
-            ``server_hostname``, ``sock``, ``path`` (a Unix socket), water
-            marks ...
+        encoding: ``None`` for ``bytes`` lines, or an encoding for ``str`` lines.
+        max_line_length: The longest line accepted, in bytes.
+        max_raw_size: The largest block :meth:`LineStream.receive_exactly` takes.
+        **options: For :func:`tidewire_asyncio.connect`: ``ssl``,
+            ``server_hostname``, ``sock``, ``path`` (a Unix socket), water marks ...
 
     Returns:
-        The connected line stream; use it with ``async with``.
+        Awaited, the connected :class:`LineStream` (close it with ``aclose()``);
+        entered, the same, closed on the way out.
 
     Raises:
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
         OSError: the connection could not be made.
     """
     factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
-    return LineStream(await _connect(factory, host, port, **options))
+
+    async def opening() -> LineStream[Any]:
+        return LineStream(await _connect(factory, host, port, **options))
+
+    return Connecting(opening())
 
 
 def serve(
@@ -296,21 +332,11 @@ def serve(
 ) -> Server:
     """Serve a line protocol: ``handler(line_stream)`` runs once per connection.
 
-    Use as ``async with serve(handler, host, port) as server:``; see
-    :func:`tidewire_asyncio.serve` for the server's life cycle. The
-    connection is closed when the handler returns.
-
-    Args:
-        handler: ``async def handler(lines)``, given a :class:`LineStream`.
-        host: The interface(s) to listen on.
-        port: The port; ``0`` for any free one (see
-            :attr:`~tidewire_asyncio.Server.port`).
-        delimiter: As for :func:`connect`.
-        encoding: As for :func:`connect`.
-        max_line_length: As for :func:`connect`.
-        max_raw_size: As for :func:`connect`.
-        **options: Passed to :func:`tidewire_asyncio.serve`: ``ssl``,
-            ``sock``, ``path`` (a Unix socket), ``backlog``, water marks ...
+    Use as ``async with serve(handler, host, port) as server:`` (see
+    :func:`tidewire_asyncio.serve`); each connection closes when its handler
+    returns. ``delimiter``, ``encoding`` and the limits are as for
+    :func:`connect`; ``**options`` go to :func:`tidewire_asyncio.serve`
+    (``ssl``, ``sock``, ``path``, ``backlog``, water marks ...).
 
     Returns:
         The server, not yet listening; ``await`` it or enter it.
@@ -319,8 +345,4 @@ def serve(
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
     """
     factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
-
-    async def run(stream: EventStream[Any, Any]) -> None:
-        await handler(LineStream(stream))
-
-    return Server(factory, run, host, port, **options)
+    return Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
