@@ -295,7 +295,7 @@ async def test_end_of_stream_inside_a_chunked_block(tools, adapter):
         await peer.send_eof()
         chunks = stream.receive_chunks(10)
         assert await anext(chunks) == b"abc"
-        with pytest.raises(adapter.EndOfStream, match="7 bytes never came") as info:
+        with pytest.raises(adapter.EndOfStream, match="0 bytes left over, 7 missing") as info:
             await anext(chunks)
         assert info.value.event.missing == 7
         assert stream.closed_event is info.value.event

@@ -1,7 +1,6 @@
-"""Line-based clients and servers (SMTP, IRC, memcached, NDJSON ...) on asyncio.
+"""Line protocols (SMTP, IRC, memcached, NDJSON ...) on asyncio, over the ``tidewire-lines`` core.
 
-The ``tidewire-lines`` core does the work. Install with
-``pip install "tidewire-asyncio[lines]"``.
+Install with ``pip install "tidewire-asyncio[lines]"``.
 """
 
 from __future__ import annotations
@@ -11,27 +10,15 @@ from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
 try:
-    from tidewire_lines import (
-        BaseLineConnection,
-        LineConnection,
-        LinesClosed,
-        Mode,
-        RawData,
-        TextLineConnection,
-    )
+    from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.lines needs the line protocol core:"
         ' pip install "tidewire-asyncio[lines]" (or tidewire-lines)'
     ) from exc
 
-from tidewire import (
-    DEFAULT_MAX_BUFFER_SIZE,
-    ConnectionClosed,
-    Delimiter,
-    EndOfStream,
-    LocalProtocolError,
-)
+from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
+from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
 
 from ._closing import AsyncClosing, Connecting
 from .network import Server
@@ -49,7 +36,11 @@ class LineStream(AsyncClosing, Generic[T]):
 
     Lines that arrive together are split in bulk and returned without
     waiting; switching to raw bytes between lines never loses or reorders a
-    byte. A cancelled receiving call consumed nothing.
+    byte; a cancelled receiving call consumed nothing. Besides the errors
+    listed, every call may raise :class:`~tidewire.ConnectionLostError` (the
+    connection broke) or :class:`~tidewire.StreamClosedError` (closed on this
+    side), and a receiving one :class:`~tidewire.EndOfStream` (the peer closed
+    its side first: its ``event`` holds the ``leftover`` and ``missing`` bytes).
 
     Args:
         stream: The event stream to read and write lines on.
@@ -60,7 +51,7 @@ class LineStream(AsyncClosing, Generic[T]):
 
     def __init__(self, stream: EventStream[Any, Any]) -> None:
         core = stream.connection
-        if not isinstance(core, BaseLineConnection):
+        if not isinstance(core, LineConnection | TextLineConnection):
             raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
         self._stream = stream
         self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
@@ -69,7 +60,7 @@ class LineStream(AsyncClosing, Generic[T]):
         # returned; it stops by itself at a mode switch or an error.
         self._batch: Iterator[Any] = iter(())
         self._closed_event: LinesClosed | None = None
-        self._unchecked = 0  # bytes sent since send_line() last asked to drain
+        self._unchecked = 0  # bytes sent since send_line() last drained: asking costs
 
     @property
     def events(self) -> EventStream[Any, Any]:
@@ -77,14 +68,14 @@ class LineStream(AsyncClosing, Generic[T]):
         return self._stream
 
     @property
-    def connection(self) -> BaseLineConnection[Any, Any]:
+    def connection(self) -> LineConnection | TextLineConnection:
         """The line protocol core (its delimiters, limits and mode)."""
-        core: BaseLineConnection[Any, Any] = self._core
+        core: LineConnection | TextLineConnection = self._core
         return core
 
     @property
     def closed_event(self) -> LinesClosed | None:
-        """The core's closing event once the peer's end was reached (with any ``leftover``)."""
+        """The core's closing event, once the peer's end was reached."""
         return self._closed_event
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -96,22 +87,16 @@ class LineStream(AsyncClosing, Generic[T]):
     def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
         assert isinstance(event, LinesClosed)  # what every line core ends with
         self._closed_event = event
-        detail = f"; {len(event.leftover)} bytes left over" if event.leftover else ""
-        detail += f"; {event.missing} bytes never came" if event.missing else ""
-        return EndOfStream(
-            f"the peer closed the connection while {what} was awaited{detail}", event
-        )
+        more = f"; {len(event.leftover)} bytes left over, {event.missing} missing"
+        detail = more if event.leftover or event.missing else ""
+        return EndOfStream(f"the peer closed its side while {what} was awaited{detail}", event)
 
     async def receive_line(self) -> T:
         """Return the next line, without its delimiter.
 
         Raises:
-            EndOfStream: the peer closed its side; an unterminated last line
-                is in the exception's ``event.leftover``.
             RemoteProtocolError: the line is too long, or in text mode does
                 not decode; the stream is then failed.
-            ConnectionLostError: the connection broke.
-            StreamClosedError: the stream was closed on this side.
             RuntimeError: the core is in raw mode.
         """
         for line in self._batch:  # the hot path: no event, no wait
@@ -155,10 +140,7 @@ class LineStream(AsyncClosing, Generic[T]):
 
         Raises:
             LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
-            EndOfStream: the peer closed its side first; what arrived is in
-                the exception's ``event.leftover``.
-            StreamClosedError: as :meth:`receive_line`; a
-                :class:`~tidewire.RemoteProtocolError` if the stream failed.
+            RemoteProtocolError: the stream had failed.
         """
         core = self._core
         if type(size) is int and size > core.max_raw_size:
@@ -188,9 +170,7 @@ class LineStream(AsyncClosing, Generic[T]):
 
         Raises:
             LocalProtocolError: ``size`` is not an int >= 0 (at once).
-            EndOfStream: the peer closed its side first (``event.missing``
-                says how many bytes never came).
-            StreamClosedError: as :meth:`receive_exactly`.
+            RemoteProtocolError: the stream had failed.
         """
         self._core.set_raw_mode(size, chunked=True)
         return _Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
@@ -198,24 +178,19 @@ class LineStream(AsyncClosing, Generic[T]):
     # -- sending ------------------------------------------------------------
 
     async def send_line(self, line: T) -> None:
-        """Send ``line`` and the first delimiter.
+        """Send ``line`` and the first delimiter, coalesced with this loop turn's other writes.
 
-        Written at once (lines sent in one loop iteration leave in one write);
-        every 64 KiB or so, waits while the write buffer is above its
-        high-water mark.
+        Every 64 KiB or so, waits while the write buffer is above its high-water mark.
 
         Raises:
             LocalProtocolError: ``line`` contains a delimiter, or is ``str``
                 in bytes mode or ``bytes`` in text mode; nothing was sent.
-            ConnectionLostError: the connection broke.
-            StreamClosedError: the stream was closed on this side.
         """
         stream = self._stream
         if stream.closed:
             await stream.drain()  # raises why: closed on this side, or the connection broke
         self._core.send_line(line)
         stream.write_pending()
-        # Asking costs more than a line: ask every _DRAIN_EVERY bytes.
         self._unchecked += len(line)
         if self._unchecked > _DRAIN_EVERY:
             self._unchecked = 0
@@ -238,9 +213,7 @@ class LineStream(AsyncClosing, Generic[T]):
         self._stream.abort()
 
 
-class _Chunks:
-    """The async iterator of :meth:`LineStream.receive_chunks`."""
-
+class _Chunks:  # what LineStream.receive_chunks() returns
     def __init__(self, stream: EventStream[Any, Any], ended: Callable[..., EndOfStream]) -> None:
         self._stream = stream
         self._ended = ended
@@ -264,7 +237,7 @@ class _Chunks:
 
 def _factory(
     delimiter: Delimiter, encoding: str | None, max_line_length: int, max_raw_size: int
-) -> Callable[[], BaseLineConnection[Any, Any]]:
+) -> Callable[[], LineConnection | TextLineConnection]:
     limits = {"max_line_length": max_line_length, "max_raw_size": max_raw_size}
     if encoding is None:
         return partial(LineConnection, delimiter, **limits)
@@ -287,21 +260,17 @@ def connect(
     delimiter: Delimiter = b"\r\n",
     encoding: str | None = None,
     max_line_length: int = 65536,
-    max_raw_size: int = DEFAULT_MAX_BUFFER_SIZE,
+    max_raw_size: int = _MAX_RAW,
     **options: Any,
 ) -> Connecting[LineStream[bytes]] | Connecting[LineStream[str]]:
-    r"""Connect to a line server; ``await`` the result, or use it with ``async with``.
+    r"""Connect to ``host``:``port``; ``await`` the result, or use it with ``async with``.
 
-    Args:
-        host: The host to connect to.
-        port: The port to connect to.
-        delimiter: What ends a line, or a tuple of delimiters
-            (``(b"\r\n", b"\n")`` reads both); sending uses the first.
-        encoding: ``None`` for ``bytes`` lines, or an encoding for ``str`` lines.
-        max_line_length: The longest line accepted, in bytes.
-        max_raw_size: The largest block :meth:`LineStream.receive_exactly` takes.
-        **options: For :func:`tidewire_asyncio.connect`: ``ssl``,
-            ``server_hostname``, ``sock``, ``path`` (a Unix socket), water marks ...
+    ``delimiter`` ends a line (with a tuple, any of them: ``(b"\r\n", b"\n")``;
+    sending uses the first); an ``encoding`` gives ``str`` lines;
+    ``max_line_length`` and ``max_raw_size`` (the largest block
+    :meth:`LineStream.receive_exactly` takes) are the core's limits;
+    ``**options`` go to :func:`tidewire_asyncio.connect` (``ssl``,
+    ``server_hostname``, ``sock``, ``path`` for a Unix socket, water marks).
 
     Returns:
         Awaited, the connected :class:`LineStream` (close it with ``aclose()``);
@@ -327,7 +296,7 @@ def serve(
     delimiter: Delimiter = b"\r\n",
     encoding: str | None = None,
     max_line_length: int = 65536,
-    max_raw_size: int = DEFAULT_MAX_BUFFER_SIZE,
+    max_raw_size: int = _MAX_RAW,
     **options: Any,
 ) -> Server:
     """Serve a line protocol: ``handler(line_stream)`` runs once per connection.
