@@ -16,10 +16,13 @@ MAX_LINE = 8
 
 
 class BlockParser(IncrementalParser):
-    """Lines of at most MAX_LINE bytes; ``#n`` is followed by a block of n bytes; ``!`` is bad."""
+    """Lines of at most MAX_LINE bytes; ``#n`` CRLF, n bytes, CRLF a block; ``!`` is bad."""
 
     def _too_big(self, start: int) -> RemoteProtocolError:
         return RemoteProtocolError(f"too big at {start}", offset=start)
+
+    def _no_crlf(self, offset: int) -> RemoteProtocolError:
+        return RemoteProtocolError("no CRLF", offset=offset)
 
     def _grow_line(self, acc: bytearray, new: bytes) -> None:
         acc += new
@@ -40,13 +43,12 @@ class BlockParser(IncrementalParser):
                 if b"!" in line:
                     raise RemoteProtocolError("bad line", offset=self._offset + pos)
                 if line.startswith(b"#"):
-                    end = eol + 1 + int(line[1:])
-                    if end > len(data):
-                        self._rest = data[pos:]
-                        self._need = end - pos
+                    # The payload after the header: CRLF, the bytes, CRLF.
+                    payload = self._payload(data, pos, eol - 1, int(line[1:-1]))
+                    if payload is None:
                         return
-                    self.ready.append(data[eol + 1 : end])
-                    pos = end
+                    self.ready.append(payload)
+                    pos = eol + 3 + len(payload)
                     continue
                 self.ready.append(line)
                 pos = eol + 1
@@ -73,7 +75,7 @@ def parse(chunks: list[bytes], limit: int | None = None) -> tuple[list[Any], str
     return items, None
 
 
-STREAM = b"ab\n#5\nx\ny\nzcd\n#0\n"
+STREAM = b"ab\n#5\r\nx\ny\nz\r\ncd\n#0\r\n\r\n"
 
 
 @given(st.data())
@@ -94,9 +96,9 @@ def test_a_partial_line_is_grown_and_checked() -> None:
 
 @given(st.data())
 def test_max_buffer_size_applies_to_whole_items_however_split(data: st.DataObject) -> None:
-    stream = b"ab\n#4\nwxyz" + b"#9\n123456789"
-    too_big = "too big at 10 (at byte 10)"
-    assert parse(data.draw(chunkings(stream)), limit=8) == ([b"ab", b"wxyz"], too_big)
+    stream = b"ab\n#4\r\nwxyz\r\n" + b"#9\r\n123456789\r\n"
+    too_big = "too big at 13 (at byte 13)"
+    assert parse(data.draw(chunkings(stream)), limit=10) == ([b"ab", b"wxyz"], too_big)
     line = b"abcdefgh\nz\n"
     assert parse(data.draw(chunkings(line)), limit=8) == ([], "too big at 0 (at byte 0)")
 
@@ -108,16 +110,22 @@ def is_idle(parser: IncrementalParser) -> bool:
 def test_a_parser_waits_for_the_bytes_it_needs() -> None:
     buffer = ReceiveBuffer()
     parser = BlockParser(buffer, None)
-    buffer.append(b"#4\nab")
+    buffer.append(b"#4\r\nab")
     assert not parser.fill()
     assert not is_idle(parser)
     buffer.append(b"c")
     assert not parser.fill()  # still one short: not parsed again
-    buffer.append(b"d")
+    buffer.append(b"d\r")
+    assert not parser.fill()
+    buffer.append(b"\n")
     assert parser.fill()
     assert list(parser.ready) == [b"abcd"]
     assert is_idle(parser)
     assert not parser.fill()
+
+
+def test_a_payload_must_end_in_crlf() -> None:
+    assert parse([b"a\n#1\r\nxyz\r\n"]) == ([b"a"], "no CRLF (at byte 7)")
 
 
 def test_the_skeleton_is_abstract() -> None:

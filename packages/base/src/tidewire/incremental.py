@@ -70,9 +70,10 @@ class IncrementalParser(abc.ABC):
     of ``data[0]`` on entry, and ``_parse`` keeps it that of the first byte
     not consumed; ``self._start`` is where the current top-level item
     began. It raises :class:`~tidewire.RemoteProtocolError` for bad input,
-    which is queued after the items found before it. A subclass also writes
-    :meth:`_grow_line` (checks for a partial line), :meth:`_too_big` and,
-    when it keeps more partial state, :attr:`idle`.
+    which is queued after the items found before it; :meth:`_payload`
+    takes the payload after a length header. A subclass also writes
+    :meth:`_grow_line` (checks for a partial line), :meth:`_too_big`,
+    :meth:`_no_crlf` and, when it keeps more partial state, :attr:`idle`.
 
     Args:
         buffer: The connection's receive buffer.
@@ -119,6 +120,25 @@ class IncrementalParser(abc.ABC):
     @abc.abstractmethod
     def _grow_line(self, acc: bytearray, new: bytes) -> None:
         """Append ``new``, which holds no LF, to the partial line ``acc``, or raise."""
+
+    @abc.abstractmethod
+    def _no_crlf(self, offset: int) -> RemoteProtocolError:
+        """The error for a payload not followed by CRLF (at stream offset ``offset``)."""
+
+    def _payload(self, data: bytes, pos: int, eol: int, length: int) -> bytes | None:
+        """The ``length`` bytes after the header line ``data[pos:eol]``, checked for their CRLF.
+
+        ``None`` if they have not all arrived: the item from ``pos`` on is
+        then kept, with the bytes it needs.
+        """
+        end = eol + 2 + length
+        if end + 2 > len(data):
+            self._need = end + 2 - pos
+            self._rest = data[pos:]
+            return None
+        if data[end] != 13 or data[end + 1] != 10:
+            raise self._no_crlf(self._offset + end)
+        return data[eol + 2 : end]
 
     @abc.abstractmethod
     def _parse(self, data: bytes) -> None:

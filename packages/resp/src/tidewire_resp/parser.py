@@ -15,7 +15,6 @@ So parsing is linear in the input however it is split.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -23,6 +22,7 @@ from tidewire import ReceiveBuffer, RemoteProtocolError
 from tidewire.incremental import IncrementalParser
 
 from .events import Push
+from .fastpaths import MAX_DIGITS, RUNS, SIMPLE, array_blobs, scalar_run, simple_run
 from .values import (
     NAN,
     Attributed,
@@ -42,21 +42,12 @@ _SIGNED = re.compile(rb"[+-]?(?:0|[1-9][0-9]*)")
 _DOUBLE = re.compile(rb"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|nan)", re.I)
 _DIGITS_AT_ONCE = 4000  # below CPython's default int/str conversion limit (4300)
 _LARGE_BLOB = 64 * 1024  # blobs this long take the path with one copy fewer
-_MAX_DIGITS = 18  # lengths and counts with more digits exceed every limit
+_MAX_DIGITS = MAX_DIGITS
 _TOO_LONG = 10**_MAX_DIGITS
 
 # Frame kinds of the aggregate stack.
 _ARRAY, _MAP, _SET, _PUSH, _ATTR, _STREAM = range(6)
 _BLOBS = frozenset(b"$=!;")
-_RUNS = frozenset(b"+-:$")
-_RUN_WINDOW = 64 * 1024  # the widest window a run of scalars is split in
-# Integers of up to 18 digits (all within 64 bits), a line each, written as
-# JSON writes them (no plus sign): a run of them converts as one JSON array.
-_INTEGER_RUN = re.compile(rb"(?::-?(?:0|[1-9][0-9]{0,17})\r\n)+")
-_INTEGER_LINE = 20  # the longest line _INTEGER_RUN takes, type byte included
-_SIMPLE_RUN_LINE = 1024 * 1024  # the longest simple string a run of them takes
-_SAME_BLOB_MAX = 8 * 1024  # longer blobs gain nothing from being split out in batches
-_SAME_BLOB_FIRST = 8  # how many blobs a batch of top-level ones tries first
 _KINDS = {42: _ARRAY, 37: _MAP, 126: _SET, 62: _PUSH, 124: _ATTR}
 # Keys whose hashes a peer chooses: CPython does not randomise the hash of
 # an int or a float (every multiple of 2**61 - 1 hashes to 0), so a dict or
@@ -67,11 +58,10 @@ _KINDS = {42: _ARRAY, 37: _MAP, 126: _SET, 62: _PUSH, 124: _ATTR}
 _UNSAFE_KEYS = frozenset((BigNumber, float))
 _NAMES = {_ARRAY: "array", _MAP: "map", _SET: "set", _PUSH: "push", _ATTR: "attribute"}
 
-# Frequent simple strings are shared objects: no allocation, no checks.
-_SIMPLE = {s: SimpleString(s) for s in (b"OK", b"PONG", b"QUEUED", b"RESET")}
-# Whole lines a run of scalars looks up first (a value of None would not do).
-_COMMON_LINES: dict[bytes, Any] = {b"+" + s: v for s, v in _SIMPLE.items()}
-_COMMON_LINES.update({b":%d" % i: i for i in range(10)})
+# Values of no type: what a helper returns when no value is complete (a
+# header began an aggregate...), or when a blob has not all arrived.
+_MORE = object()
+_WAIT = object()
 
 _TYPE_NAMES = {
     43: "simple string",
@@ -150,57 +140,15 @@ def parse_big_int(digits: bytes) -> int:
     return sign * value
 
 
-def _fast_length(header: bytes, max_line: int, max_bulk: int) -> int:
-    """The length a ``$<digits>`` header line declares, or -1 for the general path."""
-    digits = header[1:]
-    if (
-        header[:1] != b"$"
-        or len(header) > max_line
-        or not digits.isdigit()
-        or (digits[0] == 48 and len(digits) > 1)
-        or len(digits) > _MAX_DIGITS
-    ):
-        return -1
-    length = int(digits)
-    return length if length <= max_bulk else -1
-
-
-def _same_blobs(
-    data: bytes, pos: int, n: int, limit: int, max_line: int, max_bulk: int
-) -> tuple[list[bytes], int] | None:
-    """Up to ``limit`` complete blob strings of one length at ``data[pos:n]``, and their end.
-
-    All or nothing, at C speed: with ``h`` the first header and ``L`` its
-    length, the bytes between the first header's CRLF and the last
-    payload's are split on ``CRLF h CRLF``. Exactly ``count`` pieces, none
-    shorter than ``L``, in a region of ``count * L`` bytes plus the
-    separators, means every piece is exactly ``L`` long, so the region is
-    ``count`` well-formed blobs back to back (whatever their payloads hold).
-    Anything else, valid or not, returns None for the per-line path to see.
-    """
-    eol = data.find(b"\r\n", pos, pos + 22)  # a longer header is not a fast one
-    if eol < 0:
-        return None
-    header = data[pos:eol]
-    length = _fast_length(header, max_line, max_bulk)
-    size = eol - pos + length + 4  # one whole blob
-    count = min(limit, (n - pos) // size)
-    if length < 0 or length > _SAME_BLOB_MAX or count < 2:
-        return None
-    end = pos + count * size
-    pieces = data[eol + 2 : end - 2].split(b"\r\n" + header + b"\r\n")
-    if (
-        len(pieces) != count
-        or min(map(len, pieces)) != length
-        or data[end - 2] != 13
-        or data[end - 1] != 10
-    ):
-        return None
-    return pieces, end
-
-
 def _error(message: str, offset: int) -> RemoteProtocolError:
     return RemoteProtocolError(f"{message} at byte {offset}", offset=offset)
+
+
+def _simple(t: int, s: bytes, offset: int) -> SimpleString | ErrorReply:
+    """The simple string (``+``) or simple error (``-``) whose line holds ``s``."""
+    if s.find(b"\r") >= 0 or s.find(b"\n") >= 0:
+        raise _error("CR or LF inside a line", offset)
+    return SimpleString(s) if t == 43 else ErrorReply(s)
 
 
 def _build(frame: list[Any], offset: int) -> Any:
@@ -258,17 +206,21 @@ class ReplyParser(IncrementalParser):
     :class:`RemoteProtocolError` to raise once the values before it are out.
     """
 
-    __slots__ = ("_attrs", "_limits", "_simple_run", "_stack")
+    __slots__ = ("_attrs", "_bounds", "_limits", "_simple_run", "_stack")
 
     def __init__(self, buffer: ReceiveBuffer, limits: Limits) -> None:
         super().__init__(buffer, limits.max_buffer_size)
         self._limits = limits
         self._stack: list[list[Any]] = []
         self._attrs: Any = None
-        # A run of simple strings, each within the line limit (no CR or LF
-        # inside). A longer one, within a larger limit, just ends the run.
-        longest = max(0, min(limits.max_line_length, _SIMPLE_RUN_LINE))
-        self._simple_run = re.compile(rb"(?:\+[^\r\n]{0,%d}\r\n)+" % longest)
+        self._simple_run = simple_run(limits.max_line_length)
+        # What _parse() checks most: the line limit counts no type byte, so one more.
+        self._bounds = (
+            limits.max_line_length + 1,
+            limits.max_bulk_length,
+            limits.max_aggregate_length,
+            limits.max_depth,
+        )
 
     @property
     def idle(self) -> bool:
@@ -339,352 +291,68 @@ class ReplyParser(IncrementalParser):
                 offset,
             )
 
-    def _run(self, data: bytes, pos: int, n: int) -> int:
-        """Parse a run of complete top-level ``+ - : $`` values; return where it stops.
-
-        The run's lines are split out at C speed, a window at a time (growing
-        while the run lasts). Anything unusual, valid or not, ends the run
-        where it is: the general path then parses it and reports any error.
-        """
-        out = self.ready.append
-        max_line = self._limits.max_line_length + 1
-        # The common lines are at most 7 bytes: only then are they all within the limit.
-        common = _COMMON_LINES if max_line > 7 else {}
-        max_bulk = self._limits.max_bulk_length
-        pos = self._batches(data, pos, n, max_line, max_bulk)
-        window = 256
-        last_header: bytes | None = None  # the last blob header, and its length
-        last_length = 0
-        while True:
-            stop = pos + window
-            lines = data[pos:stop].split(b"\r\n", window // 4)
-            complete = len(lines) - 1  # the last piece had no CRLF after it
-            widen = True  # unless something the general path must see stops the run
-            j = 0
-            while j < complete:
-                line = lines[j]
-                value = common.get(line)
-                if value is not None:
-                    out(value)
-                    j += 1
-                    continue
-                if line == last_header:  # same-sized blobs need no new checks
-                    if j + 1 >= complete:
-                        break  # the payload ends beyond the window
-                    if len(lines[j + 1]) != last_length:
-                        widen = False  # holding CRLF
-                        break
-                    out(lines[j + 1])
-                    j += 2
-                    continue
-                kind = line[:1]
-                if len(line) > max_line:
-                    widen = False
-                    break
-                if kind == b"+" or kind == b"-":
-                    text = line[1:]
-                    if text.find(b"\n") >= 0 or text.find(b"\r") >= 0:
-                        widen = False
-                        break
-                    out(SimpleString(text) if kind == b"+" else ErrorReply(text))
-                    j += 1
-                    continue
-                digits = line[1:]
-                if (
-                    (kind != b":" and kind != b"$")
-                    or not digits.isdigit()
-                    or (digits[0] == 48 and len(digits) > 1)
-                    or len(digits) > _MAX_DIGITS
-                ):
-                    widen = False  # signed integers, nulls, other types, bad lengths
-                    break
-                if kind == b":":
-                    out(int(digits))
-                    j += 1
-                    continue
-                if j + 1 >= complete:
-                    break  # the payload ends beyond the window
-                length = int(digits)
-                if length > max_bulk or len(lines[j + 1]) != length:
-                    widen = False  # too long, or holding CRLF
-                    break
-                out(lines[j + 1])
-                j += 2
-                last_header = line
-                last_length = length
-            consumed = sum(map(len, lines[:j])) + 2 * j
-            pos += consumed
-            if not widen or stop >= n or (not consumed and window >= _RUN_WINDOW):
-                return pos
-            window = min(window * 4, _RUN_WINDOW)
-
-    def _batches(self, data: bytes, pos: int, n: int, max_line: int, max_bulk: int) -> int:
-        """Take runs of integers, simple strings or same-sized blobs in batches; return their end.
-
-        Pipelines of one command (``INCR``, ``SET``, ``GET`` of same-sized
-        values) answer this way. Each batch is validated as a whole at C speed; a
-        run that ends, or anything else, is left to the per-line loop.
-        """
-        extend = self.ready.extend
-        # The line limit counts no type byte: max_line is that limit plus one.
-        integers = max_line >= _INTEGER_LINE
-        limit = _SAME_BLOB_FIRST
-        while pos < n:
-            kind = data[pos]
-            if kind == 58 and integers:  # :
-                match = _INTEGER_RUN.match(data, pos)
-                if match is None:
-                    break
-                end = match.end()
-                # With commas for the colons after the first, it is a JSON array
-                # (CRLF is JSON whitespace), converted at C speed.
-                extend(json.loads(b"[%b]" % data[pos + 1 : end].replace(b":", b",")))
-                pos = end
-            elif kind == 43:  # +
-                match = self._simple_run.match(data, pos)
-                if match is None:
-                    break
-                end = match.end()
-                texts = data[pos + 1 : end - 2].split(b"\r\n+")
-                found = list(map(_SIMPLE.get, texts))  # the frequent ones are shared
-                if None in found:
-                    found = [
-                        SimpleString(text) if value is None else value
-                        for value, text in zip(found, texts, strict=True)
-                    ]
-                extend(found)
-                pos = end
-            elif kind == 36:  # $
-                blobs = _same_blobs(data, pos, n, limit, max_line, max_bulk)
-                if blobs is None:
-                    break
-                extend(blobs[0])
-                pos = blobs[1]
-                limit *= 4  # while the run lasts; a failed batch wastes at most this much
-            else:
-                break
-        return pos
-
-    def _parse(self, data: bytes) -> None:  # one loop: the fast path
+    def _parse(self, data: bytes) -> None:
+        """Parse ``data`` (see IncrementalParser); the common types inline, for speed."""
         limits = self._limits
-        max_line = limits.max_line_length + 1
-        # The fast path's header search stays within the line limit.
-        span = min(22, max_line + 2)
-        last_header: bytes | None = None  # the last blob header in an array, and its length
-        last_length = 0
-        max_bulk = limits.max_bulk_length
-        max_agg = limits.max_aggregate_length
-        max_depth = limits.max_depth
-        streak = 0
+        max_line, max_bulk, max_agg, max_depth = self._bounds
+        streak = pos = 0  # streak: top-level scalars in a row, maybe a run of them
         stack = self._stack
-        out = self.ready.append
         attrs = self._attrs
         base = self._offset
         start = self._start
-        simple = _SIMPLE
-        find = data.find
         n = len(data)
-        pos = 0
         value: Any
         try:
             while pos < n:
-                eol = find(b"\r\n", pos)
-                if eol < 0:
-                    if not stack and attrs is None:
-                        start = base + pos
-                    self._check_line(data, pos, base + pos)
-                    self._acc = bytearray(data[pos:])
-                    break
-                if eol - pos > max_line:
-                    raise _error(
-                        f"a line is longer than the limit of {max_line - 1} bytes", base + pos
-                    )
-                t = data[pos]
                 if not stack and attrs is None:
                     start = base + pos
-                if t in _BLOBS:  # $ = ! ;
-                    s = data[pos + 1 : eol]
-                    if s.isdigit() and (s[0] != 48 or len(s) == 1):
-                        # Longer than any limit; int() would also refuse 4300+ digits.
-                        length = int(s) if len(s) <= _MAX_DIGITS else _TOO_LONG
-                    elif s == b"-1" and t == 36:
-                        length = -1
-                    elif s == b"?" and t == 36:
-                        if len(stack) >= max_depth:
-                            raise _error(f"nesting deeper than {max_depth}", base + pos)
-                        if stack and stack[-1][0] == _STREAM:
-                            raise _error("a streamed string holds a non-chunk", base + pos)
-                        stack.append([_STREAM, -1, [], attrs, 0])
-                        attrs = None
-                        pos = eol + 2
-                        continue
-                    else:
-                        raise _error(f"invalid {_TYPE_NAMES[t]} length {s[:40]!r}", base + pos)
-                    if t == 59:
-                        if not stack or stack[-1][0] != _STREAM:
-                            raise _error(
-                                "a streamed string chunk outside a streamed string", base + pos
-                            )
-                        # No attributes can be pending here: an attribute
-                        # inside a streamed string was refused at its header.
-                        frame = stack[-1]
-                        if not length:
-                            pos = eol + 2
-                            stack.pop()
-                            value = b"".join(frame[2])
-                            attrs = frame[3]
-                            length = -2
-                    if length == -1:
-                        value = None
-                        pos = eol + 2
-                    elif length >= 0:
-                        if length > max_bulk:
-                            raise _error(
-                                f"a blob of {s[:40].decode()} bytes exceeds the limit"
-                                f" of {max_bulk}",
-                                base + pos,
-                            )
-                        end = eol + 2 + length
-                        if end + 2 > n:
-                            self._need = end + 2 - pos
-                            self._rest = data[pos:]
-                            break
-                        if data[end] != 13 or data[end + 1] != 10:
-                            raise _error("a blob is not followed by CRLF", base + end)
-                        value = data[eol + 2 : end]
-                        pos = end + 2
-                        if t == 59:
-                            frame[4] += length
-                            if frame[4] > max_bulk:
-                                raise _error(
-                                    f"a streamed string exceeds the limit of {max_bulk} bytes",
-                                    base + pos,
-                                )
-                            frame[2].append(value)
-                            continue
-                        if t == 61:
-                            if length < 4 or value[3] != 58:
-                                raise _error(
-                                    "a verbatim string lacks its 'xxx:' format prefix",
-                                    base + eol + 2,
-                                )
-                            value = Verbatim(value[:3].decode("latin-1"), value[4:])
-                        elif t == 33:
-                            value = ErrorReply(value, True)
-                elif t == 58:  # : integer
-                    s = data[pos + 1 : eol]
-                    if not ((s.isdigit() and (s[0] != 48 or len(s) == 1)) or _SIGNED.fullmatch(s)):
-                        raise _error(f"invalid integer {s[:40]!r}", base + pos)
-                    if len(s) > 18 and (len(s) > 20 or not _INT64_MIN <= int(s) <= _INT64_MAX):
-                        raise _error(f"integer {s[:40]!r} is out of the 64-bit range", base + pos)
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    self._keep_line(data, pos)
+                    break
+                if eol - pos > max_line:
+                    raise self._too_long(base + pos)
+                t = data[pos]
+                s = data[pos + 1 : eol]
+                # Digits with no leading zero, few enough for any limit and for 64 bits.
+                number = s.isdigit() and (s[0] != 48 or len(s) == 1) and len(s) <= MAX_DIGITS
+                if t == 36 and number and int(s) <= max_bulk:
+                    value = self._payload(data, pos, eol, int(s))
+                    if value is None:
+                        break
+                    pos = eol + 4 + len(value)
+                elif t == 58 and number:
                     value = int(s)
                     pos = eol + 2
+                elif t == 42 and number and 0 < int(s) <= max_agg and len(stack) < max_depth:
+                    if stack and stack[-1][0] == _STREAM:
+                        raise _error("a streamed string holds a non-chunk", base + pos)
+                    stack.append([_ARRAY, int(s), [], attrs])  # an array begins
+                    attrs = None
+                    pos = eol + 2
+                    continue
                 elif t == 43 or t == 45:  # + simple string, - simple error
-                    s = data[pos + 1 : eol]
-                    value = simple.get(s) if t == 43 else None
+                    value = SIMPLE.get(s) if t == 43 else None
                     if value is None:
-                        if s.find(b"\r") >= 0 or s.find(b"\n") >= 0:
-                            raise _error("CR or LF inside a line", base + pos)
-                        value = SimpleString(s) if t == 43 else ErrorReply(s)
-                    pos = eol + 2
-                elif t in _KINDS:  # * % ~ > | aggregates
-                    s = data[pos + 1 : eol]
-                    kind = _KINDS[t]
-                    if s.isdigit() and (s[0] != 48 or len(s) == 1):
-                        count = int(s) if len(s) <= _MAX_DIGITS else _TOO_LONG
-                        if count > max_agg:
-                            raise _error(
-                                f"a {_NAMES[kind]} of {s[:40].decode()} elements exceeds the limit"
-                                f" of {max_agg}",
-                                base + pos,
-                            )
-                    elif s == b"-1" and t == 42:
-                        count = -1
-                    elif s == b"?" and kind <= _SET:
-                        count = -2
-                    else:
-                        raise _error(f"invalid {_NAMES[kind]} length {s[:40]!r}", base + pos)
-                    if count != -1:
-                        if stack and stack[-1][0] == _STREAM:
-                            raise _error("a streamed string holds a non-chunk", base + pos)
-                        if count and len(stack) >= max_depth:
-                            raise _error(f"nesting deeper than {max_depth}", base + pos)
-                    pos = eol + 2
-                    if count == -1:
-                        value = None
-                    elif count:
-                        if count > 0 and kind in (_MAP, _ATTR):
-                            count *= 2
-                        stack.append([kind, count if count > 0 else -1, [], attrs])
-                        attrs = None
-                        continue
-                    elif kind == _ATTR:
-                        continue  # an empty attribute map says nothing
-                    elif kind == _PUSH:
-                        value = Push([], attrs)
-                        attrs = None
-                        if stack:
-                            out(value)
-                            continue
-                    else:
-                        value = [] if kind == _ARRAY else set() if kind == _SET else {}
-                elif t == 44:  # , double
-                    s = data[pos + 1 : eol]
-                    if not _DOUBLE.fullmatch(s):
-                        raise _error(f"invalid double {s[:40]!r}", base + pos)
-                    value = float(s)
-                    if value != value:
-                        value = NAN
-                    pos = eol + 2
-                elif t == 35:  # # boolean
-                    s = data[pos + 1 : eol]
-                    if s == b"t":
-                        value = True
-                    elif s == b"f":
-                        value = False
-                    else:
-                        raise _error(f"invalid boolean {s[:40]!r}", base + pos)
-                    pos = eol + 2
-                elif t == 95:  # _ null
-                    if eol != pos + 1:
-                        raise _error(f"invalid null {data[pos:eol][:40]!r}", base + pos)
-                    value = None
-                    pos = eol + 2
-                elif t == 40:  # ( big number
-                    s = data[pos + 1 : eol]
-                    if not _SIGNED.fullmatch(s):
-                        raise _error(f"invalid big number {s[:40]!r}", base + pos)
-                    value = BigNumber(parse_big_int(s))
-                    pos = eol + 2
-                elif t == 46:  # . end of a streamed aggregate
-                    if eol != pos + 1:
-                        raise _error("invalid end of a streamed aggregate", base + pos)
-                    if not stack or stack[-1][1] >= 0 or stack[-1][0] == _STREAM:
-                        raise _error("an end marker outside a streamed aggregate", base + pos)
-                    if attrs is not None:
-                        raise _error("attributes with no value after them", base + pos)
-                    frame = stack.pop()
-                    value = _build(frame, base + pos)
-                    attrs = frame[3]
+                        value = _simple(t, s, base + pos)
                     pos = eol + 2
                 else:
-                    raise _error(f"unknown type byte {bytes([t])!r}", base + pos)
+                    value, pos, attrs = self._other(t, s, data, pos, eol, attrs)
+                    if value is _MORE:
+                        continue
+                    if value is _WAIT:
+                        break
                 # A value is complete: attach it to its parent, completing parents.
                 while True:
                     if attrs is not None:
                         value = Attributed(value, attrs)
                         attrs = None
                     if not stack:
-                        out(value)
-                        # (A run holds whole values only, all in the bytes fill() let the
-                        # parser see: none can break max_buffer_size.)
-                        if start >= base and data[start - base] in _RUNS:
-                            streak += 1
-                            if streak > 3 and pos < n and data[pos] in _RUNS:
-                                # Several top-level scalars in a row: a run, likely.
-                                pos = self._run(data, pos, n)
-                                streak = 0
-                        else:
+                        self.ready.append(value)
+                        # (A run takes only whole values fill() let the parser see.)
+                        streak = streak + 1 if start >= base and data[start - base] in RUNS else 0
+                        if streak > 3 and pos < n and data[pos] in RUNS:
+                            pos = scalar_run(self.ready, data, pos, n, limits, self._simple_run)
                             streak = 0
                         break
                     frame = stack[-1]
@@ -694,92 +362,207 @@ class ReplyParser(IncrementalParser):
                     items = frame[2]
                     items.append(value)
                     remaining = frame[1] - 1
-                    if kind == _ARRAY and remaining > 0:
-                        # Fast paths: the blob strings that follow in this array.
-                        # Equal headers (same-sized values) skip re-validation.
-                        append = items.append
-                        blobs = None
-                        if remaining > 8 and type(value) is bytes and pos < n and data[pos] == 36:
-                            # Many, likely all of one size: take them in one batch.
-                            blobs = _same_blobs(data, pos, n, remaining, max_line, max_bulk)
-                        if blobs is not None:
-                            items.extend(blobs[0])
-                            remaining -= len(blobs[0])
-                            pos = blobs[1]
-                        elif remaining > 8 and type(value) is bytes and pos < n and data[pos] == 36:
-                            # Many of several sizes: split their likely extent
-                            # into lines at C speed and take (header, payload)
-                            # pairs. A payload holding CRLF splits short and
-                            # ends this path.
-                            window = min(n, pos + remaining * (len(value) + 24))
-                            lines = data[pos:window].split(b"\r\n", 2 * remaining)
-                            complete = len(lines) - 1  # the last piece had no CRLF after it
-                            j = 0
-                            while remaining and j + 1 < complete:
-                                header = lines[j]
-                                if header != last_header:
-                                    length = _fast_length(header, max_line, max_bulk)
-                                    if length < 0:
-                                        break  # the general path reports it
-                                    last_length = length
-                                    last_header = header
-                                payload = lines[j + 1]
-                                if len(payload) != last_length:
-                                    break
-                                append(payload)
-                                j += 2
-                                remaining -= 1
-                            pos += sum(map(len, lines[:j])) + 2 * j
-                        while remaining and pos < n and data[pos] == 36:
-                            eol = find(b"\r\n", pos, pos + span)
-                            if eol < 0:
-                                break
-                            s = data[pos:eol]
-                            if s != last_header:
-                                digits = s[1:]
-                                if (
-                                    not digits.isdigit()
-                                    or (digits[0] == 48 and len(digits) > 1)
-                                    or len(digits) > _MAX_DIGITS
-                                ):
-                                    break
-                                last_length = int(digits)
-                                if last_length > max_bulk:
-                                    break  # the general path reports it
-                                last_header = s
-                            end = eol + 2 + last_length
-                            if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
-                                break  # the general path waits, or reports it
-                            append(data[eol + 2 : end])
-                            pos = end + 2
-                            remaining -= 1
+                    if kind == _ARRAY and remaining > 0 and pos < n and data[pos] == 36:
+                        pos, remaining = array_blobs(data, pos, items, remaining, value, limits)
                     frame[1] = remaining
                     if remaining:
-                        if remaining < 0 and len(items) > max_agg * (1 + (kind == _MAP)):
-                            raise _error(
-                                f"a streamed {_NAMES[kind]} exceeds the limit of {max_agg}"
-                                " elements",
-                                base + pos,
-                            )
+                        if remaining < 0:
+                            self._check_streamed(kind, items, base + pos)
                         break
                     stack.pop()
                     if kind == _ARRAY:
-                        value = items
-                    elif kind == _PUSH:
-                        # Out of band even when nested (Redis 7.0 inside EXEC):
-                        # its own event now, not an element of its parent.
-                        value = Push(items, frame[3])
-                        if stack:
-                            out(value)
-                            break
+                        value, attrs = items, frame[3]
                         continue
-                    elif kind == _ATTR:
-                        attrs = _merge(frame[3], _pairs(items))
+                    value, attrs = self._close(frame, base + pos)
+                    if value is _MORE:
                         break
-                    else:
-                        value = _build(frame, base + pos)
-                    attrs = frame[3]
         finally:
             self._attrs = attrs
             self._start = start
             self._offset = base + pos
+
+    def _no_crlf(self, offset: int) -> RemoteProtocolError:
+        return _error("a blob is not followed by CRLF", offset)
+
+    def _keep_line(self, data: bytes, pos: int) -> None:
+        """Keep the partial line ``data[pos:]`` (which holds no CRLF), checked, for later."""
+        self._check_line(data, pos, self._offset + pos)
+        self._acc = bytearray(data[pos:])
+
+    def _too_long(self, offset: int) -> RemoteProtocolError:
+        limit = self._limits.max_line_length
+        return _error(f"a line is longer than the limit of {limit} bytes", offset)
+
+    def _check_streamed(self, kind: int, items: list[Any], offset: int) -> None:
+        """Refuse a streamed aggregate that has grown past the limit."""
+        limit = self._limits.max_aggregate_length
+        if len(items) > limit * (1 + (kind == _MAP)):
+            raise _error(f"a streamed {_NAMES[kind]} exceeds the limit of {limit} elements", offset)
+
+    def _close(self, frame: list[Any], offset: int) -> tuple[Any, Any]:
+        """The value of a completed frame (not an array's) and the attributes it goes with.
+
+        ``_MORE`` for no value to attach: an attribute map (now pending), or
+        a push nested in a reply (out on its own now, out of band).
+        """
+        kind = frame[0]
+        items = frame[2]
+        if kind == _PUSH:
+            # Out of band even when nested (Redis 7.0 inside EXEC): its own event
+            # now, not an element of its parent.
+            push = Push(items, frame[3])
+            if self._stack:
+                self.ready.append(push)
+                return _MORE, None
+            return push, None
+        if kind == _ATTR:
+            return _MORE, _merge(frame[3], _pairs(items))
+        return _build(frame, offset), frame[3]
+
+    def _other(
+        self, t: int, s: bytes, data: bytes, pos: int, eol: int, attrs: Any
+    ) -> tuple[Any, int, Any]:
+        """Parse a value of the less frequent kinds (or a header), with ``attrs`` pending.
+
+        Returns the value, the new position and the attributes pending
+        after it. The value is ``_MORE`` when none is complete (an aggregate
+        or streamed string began, a chunk was taken), ``_WAIT`` when a blob
+        has not all arrived.
+        """
+        self._attrs = attrs
+        offset = self._offset + pos
+        if t in _KINDS:
+            return self._aggregate(_KINDS[t], s, offset), eol + 2, self._attrs
+        if t in _BLOBS:
+            value, pos = self._blob(t, s, data, pos, eol)
+            return value, pos, self._attrs
+        if t == 58 or t == 40:  # : integer (signed, or long), ( big number
+            if not _SIGNED.fullmatch(s):
+                raise _error(f"invalid {_TYPE_NAMES[t]} {s[:40]!r}", offset)
+            if t == 40:
+                return BigNumber(parse_big_int(s)), eol + 2, attrs
+            if len(s) > 18 and (len(s) > 20 or not _INT64_MIN <= int(s) <= _INT64_MAX):
+                raise _error(f"integer {s[:40]!r} is out of the 64-bit range", offset)
+            return int(s), eol + 2, attrs
+        if t == 44:  # , double
+            if not _DOUBLE.fullmatch(s):
+                raise _error(f"invalid double {s[:40]!r}", offset)
+            value = float(s)
+            return (NAN if value != value else value), eol + 2, attrs
+        if t == 35:  # # boolean
+            if s != b"t" and s != b"f":
+                raise _error(f"invalid boolean {s[:40]!r}", offset)
+            return s == b"t", eol + 2, attrs
+        if t == 95:  # _ null
+            if s:
+                raise _error(f"invalid null {data[pos:eol][:40]!r}", offset)
+            return None, eol + 2, attrs
+        if t == 46:  # . end of a streamed aggregate
+            if s:
+                raise _error("invalid end of a streamed aggregate", offset)
+            return self._end_marker(offset), eol + 2, self._attrs
+        raise _error(f"unknown type byte {bytes([t])!r}", offset)
+
+    def _end_marker(self, offset: int) -> Any:
+        stack = self._stack
+        if not stack or stack[-1][1] >= 0 or stack[-1][0] == _STREAM:
+            raise _error("an end marker outside a streamed aggregate", offset)
+        if self._attrs is not None:
+            raise _error("attributes with no value after them", offset)
+        frame = stack.pop()
+        self._attrs = frame[3]
+        return _build(frame, offset)
+
+    def _aggregate(self, kind: int, s: bytes, offset: int) -> Any:
+        """Begin an aggregate whose header says ``s``; return ``_MORE``, or its value if empty."""
+        stack = self._stack
+        max_agg = self._limits.max_aggregate_length
+        if s.isdigit() and (s[0] != 48 or len(s) == 1):
+            count = int(s) if len(s) <= _MAX_DIGITS else _TOO_LONG
+            if count > max_agg:
+                raise _error(
+                    f"a {_NAMES[kind]} of {s[:40].decode()} elements exceeds"
+                    f" the limit of {max_agg}",
+                    offset,
+                )
+        elif s == b"-1" and kind == _ARRAY:
+            return None
+        elif s == b"?" and kind <= _SET:
+            count = -2
+        else:
+            raise _error(f"invalid {_NAMES[kind]} length {s[:40]!r}", offset)
+        if stack and stack[-1][0] == _STREAM:
+            raise _error("a streamed string holds a non-chunk", offset)
+        if count and len(stack) >= self._limits.max_depth:
+            raise _error(f"nesting deeper than {self._limits.max_depth}", offset)
+        attrs = self._attrs
+        if count:
+            if count > 0 and kind in (_MAP, _ATTR):
+                count *= 2
+            stack.append([kind, count if count > 0 else -1, [], attrs])
+            self._attrs = None
+            return _MORE
+        if kind == _ATTR:
+            return _MORE  # an empty attribute map says nothing
+        if kind == _PUSH:
+            self._attrs = None
+            push = Push([], attrs)
+            if not stack:
+                return push
+            self.ready.append(push)
+            return _MORE
+        return [] if kind == _ARRAY else set() if kind == _SET else {}
+
+    def _blob(self, t: int, s: bytes, data: bytes, pos: int, eol: int) -> tuple[Any, int]:
+        """Parse a blob of any kind but a short enough ``$``: as :meth:`_other`."""
+        offset = self._offset + pos
+        stack = self._stack
+        if s.isdigit() and (s[0] != 48 or len(s) == 1):
+            # Longer than any limit; int() would also refuse 4300+ digits.
+            length = int(s) if len(s) <= _MAX_DIGITS else _TOO_LONG
+        elif s == b"-1" and t == 36:
+            return None, eol + 2
+        elif s == b"?" and t == 36:
+            if len(stack) >= self._limits.max_depth:
+                raise _error(f"nesting deeper than {self._limits.max_depth}", offset)
+            if stack and stack[-1][0] == _STREAM:
+                raise _error("a streamed string holds a non-chunk", offset)
+            stack.append([_STREAM, -1, [], self._attrs, 0])
+            self._attrs = None
+            return _MORE, eol + 2
+        else:
+            raise _error(f"invalid {_TYPE_NAMES[t]} length {s[:40]!r}", offset)
+        if t == 59 and (not stack or stack[-1][0] != _STREAM):
+            raise _error("a streamed string chunk outside a streamed string", offset)
+        if t == 59 and not length:
+            # The end of a streamed string. No attributes can be pending here:
+            # an attribute inside a streamed string was refused at its header.
+            frame = stack.pop()
+            self._attrs = frame[3]
+            return b"".join(frame[2]), eol + 2
+        max_bulk = self._limits.max_bulk_length
+        if length > max_bulk:
+            raise _error(
+                f"a blob of {s[:40].decode()} bytes exceeds the limit of {max_bulk}", offset
+            )
+        value = self._payload(data, pos, eol, length)
+        if value is None:
+            return _WAIT, pos
+        end = eol + 2 + length
+        if t == 59:
+            frame = stack[-1]
+            frame[4] += length
+            if frame[4] > max_bulk:
+                raise _error(
+                    f"a streamed string exceeds the limit of {max_bulk} bytes",
+                    self._offset + end + 2,
+                )
+            frame[2].append(value)
+            return _MORE, end + 2
+        if t == 61:
+            if length < 4 or value[3] != 58:
+                raise _error(
+                    "a verbatim string lacks its 'xxx:' format prefix", self._offset + eol + 2
+                )
+            return Verbatim(value[:3].decode("latin-1"), value[4:]), end + 2
+        return ErrorReply(value, True), end + 2

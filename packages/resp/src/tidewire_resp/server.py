@@ -126,6 +126,9 @@ class _CommandParser(IncrementalParser):
     def _too_big(self, start: int) -> RemoteProtocolError:
         return _error(f"a command spans more than the limit of {self._max_size} bytes", start)
 
+    def _no_crlf(self, offset: int) -> RemoteProtocolError:
+        return _error("a bulk argument is not followed by CRLF", offset)
+
     def _grow_line(self, acc: bytearray, new: bytes) -> None:
         acc += new
         if self._too_long(acc, 0):
@@ -200,15 +203,11 @@ class _CommandParser(IncrementalParser):
                 length = int(s)
                 if length > self._max_bulk:
                     raise _error("invalid bulk length", base + pos)
-                end = eol + 2 + length
-                if end + 2 > n:
-                    self._need = end + 2 - pos
-                    self._rest = data[pos:]
+                argument = self._payload(data, pos, eol, length)
+                if argument is None:
                     break
-                if data[end] != 13 or data[end + 1] != 10:
-                    raise _error("a bulk argument is not followed by CRLF", base + end)
-                self._args.append(data[eol + 2 : end])
-                pos = end + 2
+                self._args.append(argument)
+                pos = eol + 4 + length
                 self._remaining -= 1
                 if not self._remaining:
                     out(Command(tuple(self._args)))
