@@ -9,7 +9,6 @@ asyncio. Install with ``pip install "tidewire-asyncio[websocket]"``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import inspect
 import logging
@@ -71,9 +70,6 @@ Data = str | bytes
 Piece = str | bytes | bytearray | memoryview
 """What :meth:`WebSocket.send` takes as a message or as a piece of one."""
 
-_WHOLE = (tw.TextMessage, tw.BytesMessage)
-_DATA = (tw.TextMessage, tw.BytesMessage, tw.TextChunk, tw.BytesChunk)
-
 
 class WebSocket(AsyncClosing):
     """One open WebSocket connection, client or server side; see the guides.
@@ -99,24 +95,17 @@ class WebSocket(AsyncClosing):
         *,
         max_queue: int = tw.DEFAULT_MAX_QUEUE,
     ) -> None:
-        if max_queue < 1:
-            raise ValueError("max_queue must be at least 1")
+        self._inbox = tw.Inbox(max_queue)
         self._stream, self._core = stream, _core_of(stream)
         self.request = request
         """The opening request, with its ``target``, ``headers`` and offers."""
         self.response = response
         """The accepting answer, with the chosen ``subprotocol`` and ``extensions``."""
-        self._max_queue = max_queue
         loop = asyncio.get_running_loop()
-        self._queue: collections.deque[Any] = collections.deque()
-        self._taken: collections.deque[Any] = collections.deque()  # a cancelled receive()'s
-        self._streamed = False  # receive_stream() left a message unfinished
         self._wakeup: asyncio.Future[None] | None = None  # receive() waits here
         self._room: asyncio.Future[None] | None = None  # the pump waits here
         self._pings: dict[bytes, asyncio.Future[float]] = {}
         self._message_lock = asyncio.Lock()  # a fragmented message goes out whole
-        self._held = False  # a protocol error waits for the queued messages
-        self._closing = False
         self._done: asyncio.Future[None] = loop.create_future()
         self._pump_task = loop.create_task(self._pump())
 
@@ -159,25 +148,20 @@ class WebSocket(AsyncClosing):
     # -- the pump: an owned task parsing frames as they arrive ------------------
 
     async def _pump(self) -> None:
-        stream, core, queue = self._stream, self._core, self._queue
+        stream, core, inbox = self._stream, self._core, self._inbox
         try:
             while not core.should_close_transport:
-                while len(queue) >= self._max_queue and not self._closing:
+                while inbox.full:
                     self._room = asyncio.get_running_loop().create_future()
                     await self._room
                 event = await stream.receive()
-                if type(event) in _DATA:
-                    if not self._closing:
-                        queue.append(event)
-                elif type(event) is tw.Pong:
-                    self._answered(event.answered)
-                elif isinstance(event, tw.WebSocketClosed):
+                if isinstance(event, tw.WebSocketClosed):
                     break
+                self._answered(inbox.put(event))
                 self._wake()
         except RemoteProtocolError as error:
             logger.debug("WebSocket failed (%s): %s", core.close_code, error)
-            if queue and not self._closing:
-                self._held = True  # receive() or close() releases it
+            if inbox.hold():  # receive() or close() releases it
                 self._wake()
             else:
                 self._release()
@@ -194,7 +178,7 @@ class WebSocket(AsyncClosing):
 
     def _release(self) -> None:
         """A held protocol error takes effect: its close frame goes out, the connection ends."""
-        self._held = False
+        self._inbox.held = False
         self._core.release_failure()
         self._stream.write_pending()
         self._finish()
@@ -227,10 +211,9 @@ class WebSocket(AsyncClosing):
 
     # -- receiving ----------------------------------------------------------------
 
-    async def _next_item(self) -> Any:
-        queue = self._queue
-        while not queue:
-            if self._held:
+    async def _next_item(self) -> tw.DataEvent:
+        while (item := self._inbox.pop()) is None:
+            if self._inbox.held:
                 self._release()
             if self._done.done() or self._core.close_code is not None:
                 raise self._closed_error()
@@ -241,7 +224,6 @@ class WebSocket(AsyncClosing):
                 await self._wakeup
             finally:
                 self._wakeup = None
-        item = queue.popleft()
         self._wake()  # room for the pump
         return item
 
@@ -256,22 +238,9 @@ class WebSocket(AsyncClosing):
             RuntimeError: another task is receiving, or :meth:`receive_stream`
                 was left in the middle of a message.
         """
-        if self._streamed:
-            raise RuntimeError(
-                "receive_stream() was left in the middle of a message:"
-                " read the rest of it with receive_stream() first"
-            )
-        taken = self._taken
-        if not taken:
-            event = await self._next_item()
-            if type(event) in _WHOLE:
-                data: Data = event.data
-                return data
-            taken.append(event)
-        while not taken[-1].last:  # kept in taken at each step: cancel-safe
-            taken.append(await self._next_item())
-        message = tw.join_chunks(list(taken))
-        taken.clear()
+        self._inbox.check_whole()
+        while (message := self._inbox.take(await self._next_item())) is None:
+            pass
         return message
 
     async def receive_stream(self) -> AsyncIterator[Data]:
@@ -285,9 +254,8 @@ class WebSocket(AsyncClosing):
             RuntimeError: another task is receiving.
         """
         while True:
-            event = self._taken.popleft() if self._taken else await self._next_item()
-            last = type(event) in _WHOLE or event.last
-            self._streamed = not last
+            event = self._inbox.resume() or await self._next_item()
+            last = self._inbox.stream(event)
             yield event.data
             if last:
                 return
@@ -308,7 +276,7 @@ class WebSocket(AsyncClosing):
     # -- sending --------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._done.done() or not self._core.can_send or self._closing:
+        if self._done.done() or not self._core.can_send or self._inbox.closing:
             raise self._closed_error()
 
     async def send(
@@ -394,13 +362,12 @@ class WebSocket(AsyncClosing):
         Raises:
             LocalProtocolError: an invalid code or reason; nothing was sent.
         """
-        if self._held:
+        if self._inbox.held:
             self._release()
         elif not self._done.done() and self._core.state is tw.State.OPEN:
             with contextlib.suppress(StreamClosedError):  # the pump is about to see it
                 self._stream.send_nowait(tw.CloseConnection(code, reason))
-        self._closing = True
-        self._queue.clear()
+        self._inbox.close()
         self._wake()
         await self.wait_closed()
 

@@ -40,6 +40,7 @@ from .events import (
     WebSocketEvent,
 )
 from .frames import CloseCode, Opcode, apply_mask, encode_frame, is_valid_close_code, unmask
+from .inbox import DataEvent, Inbox
 from .policy import (
     DEFAULT_MAX_QUEUE,
     GOING_AWAY,
@@ -75,10 +76,12 @@ __all__ = [
     "ClientConnection",
     "CloseCode",
     "CloseConnection",
+    "DataEvent",
     "ExtensionOffer",
     "HTTPRequest",
     "HandshakeRejected",
     "Headers",
+    "Inbox",
     "Opcode",
     "PerMessageDeflate",
     "Ping",
