@@ -428,7 +428,7 @@ class LineConnection(BaseLineConnection[Line | RawData, Line | RawData]):
 
     def _send(self, event: Line | RawData) -> None:
         if isinstance(event, Line):
-            self._write(self._line_bytes(event.line, Line, event.line))
+            self.send_line(event.line)
         elif isinstance(event, RawData):
             self._write(self._raw_bytes(event))
         else:
