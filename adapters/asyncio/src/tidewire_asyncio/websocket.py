@@ -21,8 +21,8 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from ssl import SSLContext, create_default_context
-from typing import Any
+from ssl import create_default_context
+from typing import Any, Unpack
 
 try:
     import tidewire_websocket as tw
@@ -43,20 +43,23 @@ except ImportError as exc:  # the core is an optional extra
 from tidewire import ConnectionLostError, LocalProtocolError, RemoteProtocolError, StreamClosedError
 
 from ._closing import AsyncClosing, Connecting
-from .network import Server
+from .network import ConnectOptions, ServeOptions, Server
 from .network import connect as _connect
 from .stream import EventStream
 
 __all__ = [
     "AcceptConnection",
+    "ClientOptions",
     "Data",
     "HTTPRequest",
     "HandshakeRejected",
     "Piece",
     "RejectConnection",
     "Request",
+    "ServerOptions",
     "WebSocket",
     "WebSocketClosedError",
+    "WebSocketOptions",
     "WebSocketServer",
     "connect",
     "serve",
@@ -404,45 +407,59 @@ async def _aiter(items: Any) -> AsyncIterator[Any]:
         yield item
 
 
-_CORE_OPTIONS: tuple[str, ...] = ("max_message_size", "max_frame_size", "streaming")
-_CORE_OPTIONS += ("ping_interval", "ping_timeout", "close_timeout", "open_timeout")
+ProcessRequest = Callable[[Request], Any]
+"""The request hook of :func:`serve`: sync or async; see the server guide."""
+ProcessHTTP = Callable[[HTTPRequest], Any]
+"""The plain-HTTP hook of :func:`serve`: sync or async; see the server guide."""
 
 
-def _factory(role: type[tw.WebSocketConnection], *values: Any) -> Callable[[], Any]:
-    """A core factory: ``values`` of the _CORE_OPTIONS in order, the loop's clock, failures held."""
-    options = dict(zip(_CORE_OPTIONS, values, strict=True))
-    if options["max_frame_size"] is None:
-        options["max_frame_size"] = options["max_message_size"]
+class WebSocketOptions(tw.ConnectionOptions, total=False):
+    """The options :func:`connect` and :func:`serve` share, beside the transport's.
+
+    The core's (:class:`~tidewire_websocket.ConnectionOptions`: limits,
+    ``streaming``, keepalive and timeouts; ``max_frame_size`` defaults to
+    ``max_message_size``), ``subprotocols`` (offered, or supported, in order
+    of preference), ``compression`` (``"deflate"``, the default; a
+    :class:`~tidewire_websocket.PerMessageDeflate`; or ``None``) and
+    ``max_queue`` (see :class:`WebSocket`).
+    """
+
+    subprotocols: Sequence[str]
+    compression: str | tw.PerMessageDeflate | None
+    max_queue: int
+
+
+class ClientOptions(WebSocketOptions, ConnectOptions, total=False):
+    """The keyword arguments of :func:`connect`; ``extra_headers``: pairs to add to the request."""
+
+    extra_headers: Sequence[tuple[str | bytes, str | bytes]]
+
+
+class ServerOptions(WebSocketOptions, ServeOptions, total=False):
+    """The keyword arguments of :func:`serve`; the two hooks are described there."""
+
+    process_request: ProcessRequest | None
+    process_http: ProcessHTTP | None
+
+
+def _factory(role: type[tw.WebSocketConnection], options: dict[str, Any]) -> Callable[[], Any]:
+    """A core factory taking the core's options out of ``options``; the loop's clock."""
+    names = tw.ConnectionOptions.__optional_keys__ & options.keys()
+    core = {name: options.pop(name) for name in names}
+    if core.get("max_frame_size") is None:
+        core["max_frame_size"] = core.get("max_message_size", tw.DEFAULT_MAX_MESSAGE_SIZE)
 
     def make() -> tw.WebSocketConnection:
-        return role(clock=asyncio.get_running_loop().time, hold_failures=True, **options)
+        return role(clock=asyncio.get_running_loop().time, hold_failures=True, **core)
 
     return make
 
 
-def connect(
-    uri: str,
-    *,
-    subprotocols: Sequence[str] = (),
-    extra_headers: Sequence[tuple[str | bytes, str | bytes]] = (),
-    compression: str | tw.PerMessageDeflate | None = "deflate",
-    max_message_size: int | None = tw.DEFAULT_MAX_MESSAGE_SIZE,
-    max_frame_size: int | None = None,
-    streaming: bool = False,
-    max_queue: int = tw.DEFAULT_MAX_QUEUE,
-    open_timeout: float | None = tw.DEFAULT_OPEN_TIMEOUT,
-    ping_interval: float | None = tw.DEFAULT_PING_INTERVAL,
-    ping_timeout: float | None = tw.DEFAULT_PING_TIMEOUT,
-    close_timeout: float | None = tw.DEFAULT_CLOSE_TIMEOUT,
-    ssl: SSLContext | None = None,
-    **options: Any,
-) -> Connecting[WebSocket]:
+def connect(uri: str, **options: Unpack[ClientOptions]) -> Connecting[WebSocket]:
     """Open a WebSocket connection to ``uri``; ``await`` it or use ``async with``.
 
-    The options are those of :func:`serve`, and ``extra_headers`` (pairs
-    added to the request); ``open_timeout`` covers DNS, TCP, TLS and the
-    handshake. The rest go to :func:`tidewire_asyncio.connect` (``sock``,
-    ``path``, ``server_hostname``, water marks). See the client guide.
+    Options: see :class:`ClientOptions`; ``open_timeout`` covers DNS, TCP,
+    TLS and the handshake. See the client guide.
 
     Raises:
         ValueError: not a WebSocket URI (credentials in it included), or a
@@ -452,16 +469,22 @@ def connect(
         TimeoutError: ``open_timeout`` expired.
         OSError: the connection could not be made.
     """
-    target, request = tw.client_request(uri, subprotocols, extra_headers, compression)
-    factory = _factory(  # open_timeout is measured here, from before DNS: None for the core
-        tw.ClientConnection,
-        *(max_message_size, max_frame_size, streaming, ping_interval, ping_timeout),
-        *(close_timeout, None),
+    rest: dict[str, Any] = dict(options)
+    target, request = tw.client_request(
+        uri,
+        rest.pop("subprotocols", ()),
+        rest.pop("extra_headers", ()),
+        rest.pop("compression", "deflate"),
     )
+    max_queue = rest.pop("max_queue", tw.DEFAULT_MAX_QUEUE)
+    timeout = rest.get("open_timeout", tw.DEFAULT_OPEN_TIMEOUT)
+    rest["open_timeout"] = None  # measured here, from before DNS
+    factory = _factory(tw.ClientConnection, rest)
+    ssl = rest.pop("ssl", None)
     if target.secure:
-        options["ssl"] = ssl or create_default_context()
-    dial = _connect(factory, target.host, target.port, **options)
-    return Connecting(_open(dial, request, max_queue, open_timeout))
+        rest["ssl"] = ssl or create_default_context()
+    dial = _connect(factory, target.host, target.port, **rest)
+    return Connecting(_open(dial, request, max_queue, timeout))
 
 
 async def _open(
@@ -482,12 +505,6 @@ async def _open(
         stream.abort()
         raise ConnectionLostError("the server closed the connection during the handshake")
     return WebSocket(stream, request, answer, max_queue=max_queue)
-
-
-ProcessRequest = Callable[[Request], Any]
-"""The request hook of :func:`serve`: sync or async; see the server guide."""
-ProcessHTTP = Callable[[HTTPRequest], Any]
-"""The plain-HTTP hook of :func:`serve`: sync or async; see the server guide."""
 
 
 class WebSocketServer(Server):
@@ -522,21 +539,7 @@ def serve(
     handler: Callable[[WebSocket], Awaitable[None]],
     host: str | Sequence[str] | None = None,
     port: int | None = None,
-    *,
-    process_request: ProcessRequest | None = None,
-    process_http: ProcessHTTP | None = None,
-    subprotocols: Sequence[str] = (),
-    compression: str | tw.PerMessageDeflate | None = "deflate",
-    max_message_size: int | None = tw.DEFAULT_MAX_MESSAGE_SIZE,
-    max_frame_size: int | None = None,
-    streaming: bool = False,
-    max_queue: int = tw.DEFAULT_MAX_QUEUE,
-    open_timeout: float | None = tw.DEFAULT_OPEN_TIMEOUT,
-    ping_interval: float | None = tw.DEFAULT_PING_INTERVAL,
-    ping_timeout: float | None = tw.DEFAULT_PING_TIMEOUT,
-    close_timeout: float | None = tw.DEFAULT_CLOSE_TIMEOUT,
-    ssl: SSLContext | None = None,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> WebSocketServer:
     """Serve WebSocket connections: ``handler(websocket)`` runs once per connection.
 
@@ -545,16 +548,19 @@ def serve(
     ``process_request`` may accept (an ``AcceptConnection``), reject (a
     ``RejectConnection``) or leave it to the default (``None``: the first of
     ``subprotocols`` the client offered); ``process_http`` answers a plain
-    GET (else ``426``). ``compression`` is ``"deflate"``, a
-    ``PerMessageDeflate`` or ``None``; the limits, ``streaming`` and the
-    timeouts are the core's (:class:`~tidewire_websocket.WebSocketConnection`);
-    ``max_queue`` is :class:`WebSocket`'s; the rest go to
-    :func:`tidewire_asyncio.serve`. See the server guide.
+    GET (else ``426``). Both may be coroutines. Other options: see
+    :class:`ServerOptions`, and the server guide.
 
     Raises:
         ValueError: a bad option (``compression`` settings included).
     """
-    extensions = tw.extensions_for(compression)
+    rest: dict[str, Any] = dict(options)
+    process_request = rest.pop("process_request", None)
+    process_http = rest.pop("process_http", None)
+    subprotocols = rest.pop("subprotocols", ())
+    extensions = tw.extensions_for(rest.pop("compression", "deflate"))
+    max_queue = rest.pop("max_queue", tw.DEFAULT_MAX_QUEUE)
+    close_timeout = rest.get("close_timeout", tw.DEFAULT_CLOSE_TIMEOUT)
 
     async def run(stream: EventStream[Any, Any]) -> None:
         request = await stream.receive()  # the core's open_timeout bounds the wait
@@ -583,12 +589,8 @@ def serve(
             await websocket.close()
             server.websockets.discard(websocket)
 
-    factory = _factory(
-        tw.ServerConnection,
-        *(max_message_size, max_frame_size, streaming, ping_interval, ping_timeout),
-        *(close_timeout, open_timeout),
-    )
-    server = WebSocketServer(
-        factory, run, host, port, ssl=ssl, close_timeout=close_timeout, **options
+    factory = _factory(tw.ServerConnection, rest)
+    server: WebSocketServer = WebSocketServer(
+        factory, run, host, port, close_timeout=close_timeout, **rest
     )
     return server

@@ -115,16 +115,17 @@ class WebSocketConnection(Deadlines):
 
     **Time** is an input: with a ``clock`` (the caller's, such as
     ``loop.time``), the connection keeps deadlines and says when it next
-    needs :meth:`handle_timer` through :meth:`get_timer`. Without one it has
-    no timers. Its deadlines are: the end of the opening handshake within
-    ``open_timeout`` (else the connection is abandoned); a keepalive ping every ``ping_interval``
-    seconds while ``OPEN``, whose pong must come within ``ping_timeout``
-    (else a close frame with 1011 is sent and the connection is abandoned);
-    the peer's close frame within ``close_timeout`` of ours; on a client,
-    the server's closing of TCP within ``close_timeout`` of the closing
-    handshake. Pings the application sends are
-    timed on the same clock: the :class:`Pong` that answers them lists
-    them, with their round-trip times, in ``answered``.
+    needs :meth:`~tidewire.Connection.handle_timer` through
+    :meth:`~tidewire.Connection.get_timer`. Without one it has no timers.
+    Its deadlines are: the end of the opening handshake within
+    ``open_timeout`` (else the connection is abandoned); a keepalive ping
+    every ``ping_interval`` seconds while ``OPEN``, whose pong must come
+    within ``ping_timeout`` (else a close frame with 1011 is sent and the
+    connection is abandoned); the peer's close frame within
+    ``close_timeout`` of ours; on a client, the server's closing of TCP
+    within ``close_timeout`` of the closing handshake. Pings the application
+    sends are timed on the same clock: the :class:`Pong` that answers them
+    lists them, with their round-trip times, in ``answered``.
 
     Args:
         max_frame_size: The largest frame payload accepted, in bytes, or

@@ -76,8 +76,9 @@ class Deadlines(FrameReader):
     def handle_timer(self, now: float) -> None:
         """Act on every deadline at or before ``now``: a keepalive ping, a timeout.
 
-        A timeout abandons the connection (see :attr:`should_abort_transport`);
-        a keepalive pong that did not come also queues a close frame with 1011.
+        A timeout abandons the connection (see
+        :attr:`~tidewire_websocket.WebSocketConnection.should_abort_transport`); a
+        keepalive pong that did not come also queues a close frame with 1011.
         """
         if self._timer is None or now < self._timer:
             return

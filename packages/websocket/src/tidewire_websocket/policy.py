@@ -9,7 +9,7 @@ to send may be. They live here, once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
 from .deflate import check_config
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUE",
     "GOING_AWAY",
     "UPGRADE_REQUIRED",
+    "ConnectionOptions",
     "WebSocketURI",
     "accept_answer",
     "chunk_of",
@@ -51,6 +52,24 @@ UPGRADE_REQUIRED = RejectConnection(
     b"This is a WebSocket server: connect with a WebSocket client.\n",
 )
 """What a server answers a plain HTTP request that nobody else answered."""
+
+
+class ConnectionOptions(TypedDict, total=False):
+    """The options of :class:`~tidewire_websocket.WebSocketConnection` an adapter passes on.
+
+    ``max_message_size``, ``max_frame_size``, ``streaming``,
+    ``ping_interval``, ``ping_timeout``, ``close_timeout`` and
+    ``open_timeout``, with the connection's meaning and defaults; adapters
+    take them as keyword arguments of their ``connect()`` and ``serve()``.
+    """
+
+    max_message_size: int | None
+    max_frame_size: int | None
+    streaming: bool
+    ping_interval: float | None
+    ping_timeout: float | None
+    close_timeout: float | None
+    open_timeout: float | None
 
 
 class WebSocketURI(NamedTuple):
