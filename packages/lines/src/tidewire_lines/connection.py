@@ -398,8 +398,8 @@ class LineConnection(BaseLineConnection[Line | RawData, Line | RawData]):
             pending = self._pending
             while pending:  # set_raw_mode() empties it in place
                 yield pending.pop()
-            if self._mode is Mode.RAW:
-                return
+            if self._mode is Mode.RAW or not self._buffer:
+                return  # an empty buffer holds no line: skip asking (a request-reply loop's case)
             event = self.next_event()  # a new batch, through the base's error handling
             if not isinstance(event, Line):
                 return
