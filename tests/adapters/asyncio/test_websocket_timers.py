@@ -17,6 +17,8 @@ import anyio
 import anyio.abc
 import pytest
 
+import tidewire
+import tidewire_websocket
 from tidewire_websocket import apply_mask
 
 pytestmark = pytest.mark.anyio
@@ -257,3 +259,17 @@ async def test_messages_before_a_protocol_error_are_answered_however_split(ws, v
     assert await what_the_peer_sees(ws, [good, bad]) == expected
     bytewise = [data[i : i + 1] for i in range(len(data))]
     assert await what_the_peer_sees(ws, bytewise) == expected
+
+
+# -- the core's policy, seen through the adapter ------------------------------------------
+
+
+def test_the_exceptions_are_the_cores(ws):
+    assert ws.WebSocketClosedError is tidewire_websocket.WebSocketClosedError
+    assert ws.HandshakeRejected is tidewire_websocket.HandshakeRejected
+    assert issubclass(ws.WebSocketClosedError, tidewire.StreamClosedError)
+
+
+def test_a_uri_with_credentials_is_refused_at_once(ws):
+    with pytest.raises(ValueError, match="credentials"):
+        ws.connect("ws://user:secret@127.0.0.1:9/")
