@@ -18,7 +18,7 @@ import os
 import struct
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Protocol, cast
+from typing import Protocol
 
 __all__ = [
     "SPEEDUPS_ACTIVE",
@@ -130,13 +130,14 @@ def pure_unmask(
         size = len(chunk)
         mask = int.from_bytes(key, "little") * _REPEAT[size] & _LOW[size]
         return (int.from_bytes(chunk, "little") ^ mask).to_bytes(size, "little")
-    start, end, _ = slice(start, end).indices(len(data))
-    if end - start < _TRANSLATE_FROM:
-        return pure_unmask(data, key, start, max(start, end))
+    if end is None or not 0 <= start <= end <= len(data):
+        start, end, _ = slice(start, end).indices(len(data))
+        if end - start < _TRANSLATE_FROM:
+            return pure_unmask(data, key, start, max(start, end))
     # Each lane of every fourth byte is XORed with the same key byte; the
     # strided slices read the buffer in place, without copying the range first.
     tables = _XOR_TABLES
-    plain = cast("bytes | bytearray", data)  # made so by _as_plain above
+    plain: bytes | bytearray = data  # type: ignore[assignment]  # made so by _as_plain
     out = bytearray(end - start)
     out[0::4] = plain[start:end:4].translate(tables[key[0]])
     out[1::4] = plain[start + 1 : end : 4].translate(tables[key[1]])
