@@ -10,7 +10,9 @@ import hashlib
 import os
 import socket
 import ssl
+import subprocess
 import sys
+import textwrap
 import threading
 import urllib.error
 import urllib.request
@@ -735,3 +737,44 @@ async def test_the_echo_example_is_a_working_testee():
         process.kill()
         await process.wait()
         await process.aclose()
+
+
+def test_the_type_hints_refuse_a_mapping_and_an_int(tmp_path):
+    """mypy --strict rejects send({...}) and send(123), and accepts the documented forms."""
+    checked = tmp_path / "sends.py"
+    checked.write_text(
+        textwrap.dedent(
+            """
+            from collections.abc import AsyncIterator
+            from tidewire_asyncio.websocket import WebSocket
+
+            async def pieces() -> AsyncIterator[str]:
+                yield "a"
+
+            async def use(ws: WebSocket) -> None:
+                await ws.send("text")
+                await ws.send(b"bytes")
+                await ws.send(bytearray(b"x"))
+                await ws.send(["a", "b"])
+                await ws.send(iter([b"a", b"b"]))
+                await ws.send(pieces())
+                await ws.send({"a": 1, "bb": 2})  # refused
+                await ws.send(123)  # refused
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(checked)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    refused = [
+        str(number)
+        for number, line in enumerate(checked.read_text().splitlines(), 1)
+        if line.endswith("# refused")
+    ]
+    assert result.stdout.startswith(str(checked)), result.stderr  # mypy ran: a test requirement
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == refused, result.stdout
+    assert len(refused) == 2
