@@ -35,8 +35,7 @@ async def handle(stream: lines.LineStream[bytes]) -> None:
 
 async def ask(port: int) -> bytes:
     """Store a two-line value, fetch it back, and return it."""
-    stream = await lines.connect("127.0.0.1", port)
-    async with stream:
+    async with lines.connect("127.0.0.1", port) as stream:
         await stream.send_line(b"set greeting 13")
         await stream.send_raw(b"hello\r\nworld!\r\n")
         assert await stream.receive_line() == b"STORED"
