@@ -352,3 +352,17 @@ async def test_connect_is_awaitable_and_an_async_context_manager(twisted_port, a
     assert text.events.closed
     with pytest.raises(adapter.StreamClosedError):
         await text.send_line("after")
+
+
+@pytest.mark.parametrize("close", ["aclose", "abort"])
+async def test_no_line_after_closing_on_this_side(tools, adapter, close):
+    async with tools.stream_and_socket(adapter, LineConnection) as (events, peer):
+        stream = lines.LineStream(events)
+        await peer.send(b"one\r\ntwo\r\nthree\r\n")  # split together, in one batch
+        assert await stream.receive_line() == b"one"
+        if close == "aclose":
+            await stream.aclose()
+        else:
+            stream.abort()
+        with pytest.raises(adapter.StreamClosedError):
+            await stream.receive_line()

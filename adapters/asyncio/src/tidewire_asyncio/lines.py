@@ -206,10 +206,12 @@ class LineStream(AsyncClosing, Generic[T]):
 
     async def aclose(self) -> None:
         """Close the connection; see :meth:`~tidewire_asyncio.EventStream.aclose`."""
+        self._batch = iter(())  # closed here: no more lines, as for any receive
         await self._stream.aclose()
 
     def abort(self) -> None:
         """Close the connection at once; see :meth:`~tidewire_asyncio.EventStream.abort`."""
+        self._batch = iter(())
         self._stream.abort()
 
 
