@@ -23,6 +23,7 @@ from tidewire_websocket import (
     accept_answer,
     chunk_of,
     client_request,
+    connection_options,
     exit_code,
     extensions_for,
     join_chunks,
@@ -143,3 +144,12 @@ def test_client_request():
     )
     _, default = client_request("ws://h")
     assert default.extensions == (PerMessageDeflate(),)
+
+
+def test_connection_options_are_taken_out_with_the_frame_size_rule():
+    options = {"max_message_size": 10, "ping_interval": None, "sock": "kept"}
+    taken = connection_options(options)
+    assert taken == {"max_message_size": 10, "max_frame_size": 10, "ping_interval": None}
+    assert options == {"sock": "kept"}
+    assert connection_options({"max_frame_size": 5}) == {"max_frame_size": 5}
+    assert connection_options({}) == {"max_frame_size": 1024 * 1024}

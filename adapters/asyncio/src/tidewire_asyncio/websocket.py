@@ -59,7 +59,6 @@ __all__ = [
     "ServerOptions",
     "WebSocket",
     "WebSocketClosedError",
-    "WebSocketOptions",
     "WebSocketServer",
     "connect",
     "serve",
@@ -413,29 +412,13 @@ ProcessHTTP = Callable[[HTTPRequest], Any]
 """The plain-HTTP hook of :func:`serve`: sync or async; see the server guide."""
 
 
-class WebSocketOptions(tw.ConnectionOptions, total=False):
-    """The options :func:`connect` and :func:`serve` share, beside the transport's.
-
-    The core's (:class:`~tidewire_websocket.ConnectionOptions`: limits,
-    ``streaming``, keepalive and timeouts; ``max_frame_size`` defaults to
-    ``max_message_size``), ``subprotocols`` (offered, or supported, in order
-    of preference), ``compression`` (``"deflate"``, the default; a
-    :class:`~tidewire_websocket.PerMessageDeflate`; or ``None``) and
-    ``max_queue`` (see :class:`WebSocket`).
-    """
-
-    subprotocols: Sequence[str]
-    compression: str | tw.PerMessageDeflate | None
-    max_queue: int
-
-
-class ClientOptions(WebSocketOptions, ConnectOptions, total=False):
+class ClientOptions(tw.AdapterOptions, ConnectOptions, total=False):
     """The keyword arguments of :func:`connect`; ``extra_headers``: pairs to add to the request."""
 
     extra_headers: Sequence[tuple[str | bytes, str | bytes]]
 
 
-class ServerOptions(WebSocketOptions, ServeOptions, total=False):
+class ServerOptions(tw.AdapterOptions, ServeOptions, total=False):
     """The keyword arguments of :func:`serve`; the two hooks are described there."""
 
     process_request: ProcessRequest | None
@@ -444,10 +427,7 @@ class ServerOptions(WebSocketOptions, ServeOptions, total=False):
 
 def _factory(role: type[tw.WebSocketConnection], options: dict[str, Any]) -> Callable[[], Any]:
     """A core factory taking the core's options out of ``options``; the loop's clock."""
-    names = tw.ConnectionOptions.__optional_keys__ & options.keys()
-    core = {name: options.pop(name) for name in names}
-    if core.get("max_frame_size") is None:
-        core["max_frame_size"] = core.get("max_message_size", tw.DEFAULT_MAX_MESSAGE_SIZE)
+    core = tw.connection_options(options)
 
     def make() -> tw.WebSocketConnection:
         return role(clock=asyncio.get_running_loop().time, hold_failures=True, **core)

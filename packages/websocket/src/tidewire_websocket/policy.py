@@ -9,9 +9,10 @@ to send may be. They live here, once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
+from .connection import DEFAULT_MAX_MESSAGE_SIZE as _DEFAULT_MAX_MESSAGE_SIZE
 from .deflate import check_config
 from .events import (
     AcceptConnection,
@@ -28,11 +29,13 @@ __all__ = [
     "DEFAULT_MAX_QUEUE",
     "GOING_AWAY",
     "UPGRADE_REQUIRED",
+    "AdapterOptions",
     "ConnectionOptions",
     "WebSocketURI",
     "accept_answer",
     "chunk_of",
     "client_request",
+    "connection_options",
     "exit_code",
     "extensions_for",
     "join_chunks",
@@ -70,6 +73,35 @@ class ConnectionOptions(TypedDict, total=False):
     ping_timeout: float | None
     close_timeout: float | None
     open_timeout: float | None
+
+
+class AdapterOptions(ConnectionOptions, total=False):
+    """The options every adapter's ``connect()`` and ``serve()`` share, beside the transport's.
+
+    The connection's (:class:`ConnectionOptions`: limits, ``streaming``,
+    keepalive and timeouts; an adapter's ``max_frame_size`` defaults to its
+    ``max_message_size``), ``subprotocols`` (offered, or supported, in order
+    of preference), ``compression`` (``"deflate"``, the default; a
+    :class:`PerMessageDeflate`; or ``None``: see :func:`extensions_for`) and
+    ``max_queue`` (the bound of the adapter's inbox, ``16`` by default).
+    """
+
+    subprotocols: Sequence[str]
+    compression: str | PerMessageDeflate | None
+    max_queue: int
+
+
+def connection_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the :class:`ConnectionOptions` out of an adapter's keyword arguments.
+
+    ``max_frame_size`` missing or ``None`` becomes ``max_message_size``
+    (whose default is the connection's).
+    """
+    names = ConnectionOptions.__optional_keys__ & options.keys()
+    taken = {name: options.pop(name) for name in names}
+    if taken.get("max_frame_size") is None:
+        taken["max_frame_size"] = taken.get("max_message_size", _DEFAULT_MAX_MESSAGE_SIZE)
+    return taken
 
 
 class WebSocketURI(NamedTuple):
