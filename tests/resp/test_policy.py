@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidewire import LocalProtocolError
+from tidewire import LocalProtocolError, RemoteProtocolError
 from tidewire.testing import run
 from tidewire_resp import (
     ERROR_CLASSES,
@@ -13,6 +13,7 @@ from tidewire_resp import (
     Attributed,
     BigNumber,
     ClientConnection,
+    Command,
     ErrorReply,
     ExecAbortError,
     MapPairs,
@@ -292,3 +293,25 @@ def test_a_message_decodes() -> None:
     assert Message.from_data([b"smessage", b"s", b"d"]) == Message("smessage", b"s", b"d")
     with pytest.raises(UnicodeDecodeError):
         Message("message", b"c", b"\xff").decode("utf-8")
+
+
+# -- what an adapter needs ---------------------------------------------------------------
+
+
+def test_send_of_a_command_event_gives_last_request() -> None:
+    client = ClientConnection()
+    assert client.last_request == -1
+    client.send(Command(("GET", "k")))
+    assert client.last_request == 0
+    client.send(Command(("SET", "k", memoryview(b"v"))))  # not the quick path
+    assert client.last_request == 1
+    assert client.data_to_send() == (
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    )
+
+
+def test_a_reply_cut_short_by_the_end_of_the_stream_says_so() -> None:
+    client = ClientConnection()
+    client.command("GET", "k")
+    outcome = run(client, [b"$10\r\nabc"], eof=True)
+    assert isinstance(outcome.error, RemoteProtocolError) and outcome.error.code == "EOF"

@@ -115,11 +115,7 @@ async def test_bad_requests_never_reach_another_callers_reply(server, protocol):
 
 
 def converts_once():
-    """An argument that converts once, then raises: a failure met only part-way through sending.
-
-    A check made before sending passes, so only the second line of defence
-    (abandon what was queued, discard the MULTI) can keep the connection in step.
-    """
+    """An argument that converts once, then raises: it shows how often a pipeline converts it."""
     calls = []
 
     class Flaky(bytes):
@@ -132,8 +128,15 @@ def converts_once():
     return Flaky(b"flaky")
 
 
-async def test_a_failure_part_way_through_a_manual_transaction_is_discarded(server):
-    """A plain pipeline holding MULTI ... EXEC (sent command by command) fails after MULTI."""
+class Unconvertible(bytes):
+    def __bytes__(self):
+        raise RuntimeError("cannot convert")
+
+
+async def test_a_manual_transaction_is_checked_whole_and_converted_once(server):
+    """A plain pipeline holding MULTI ... EXEC (sent command by command, not batched):
+    every argument is converted once, all before anything is written, so an argument
+    that fails leaves no MULTI open behind it, whoever shares the connection."""
     async with await resp.connect(server.url) as conn:
         results = {}
 
@@ -141,17 +144,19 @@ async def test_a_failure_part_way_through_a_manual_transaction_is_discarded(serv
             pipeline = conn.pipeline().add("SET", f"own-{i}", i).add("GET", f"own-{i}")
             results[i] = await pipeline.execute()
 
-        async def bad():
-            pipeline = conn.pipeline().add("MULTI").add("SET", "k", converts_once()).add("EXEC")
-            with pytest.raises(RuntimeError, match="second conversion"):
+        async def bad(i):
+            pipeline = conn.pipeline().add("MULTI").add("SET", "k", Unconvertible(b"")).add("EXEC")
+            with pytest.raises(RuntimeError, match="cannot convert"):
                 await pipeline.execute()
+            flaky = conn.pipeline().add("MULTI").add("SET", f"f{i}", converts_once()).add("EXEC")
+            assert (await flaky.execute())[-1] == [b"OK"]
 
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 for i in range(300):
                     tg.start_soon(good, i)
                     if i % 30 == 0:
-                        tg.start_soon(bad)
+                        tg.start_soon(bad, i)
         assert results == {i: [b"OK", str(i).encode()] for i in range(300)}
         assert await conn.execute("ECHO", "in step") == b"in step"
         assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]

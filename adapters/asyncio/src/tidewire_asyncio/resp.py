@@ -1,21 +1,10 @@
 """A Redis client on asyncio: automatic pipelining, cancel-safe, RESP3 first.
 
-:func:`connect` opens one :class:`RedisConnection`; :class:`Client` keeps one
-shared connection, reconnects it when it breaks, and opens dedicated ones for
-pub/sub and ``WATCH``. The protocol work is done by the ``tidewire-resp``
-core, which matches every reply to the request it answers, so:
-
-- any number of tasks may share a connection: commands issued in the same
-  event-loop turn go out in one write (a command on an idle connection goes
-  at once), and each caller gets its own reply;
-- a caller cancelled while waiting (or timed out) abandons only its own
-  request: the reply is read and dropped when it comes, and the connection
-  stays usable and in sync;
-- RESP3 pushes (pub/sub messages, client-side caching invalidations) never
-  reach a caller as a reply, even when Redis 7.0 nests one inside ``EXEC``.
-- pub/sub messages wait in a bounded queue: a subscriber that reads slowly
-  stops the connection reading, so the server holds the flood back, and
-  replies are never held up behind unread messages.
+:func:`connect` opens a :class:`RedisConnection`, which any number of tasks
+may share; :class:`Client` keeps one and reconnects it. The policy (URLs,
+error classes, reply decoding, transactions, the set-up, pub/sub messages)
+is the ``tidewire-resp`` core's; this module is the asyncio glue: a reader
+task, futures, the bounded message queue. The Redis guide says the rest.
 
 Install with ``pip install "tidewire-asyncio[resp]"``.
 """
@@ -24,45 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl as _ssl
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
 from typing import Any
 
 try:
+    import tidewire_resp.errors as _errors
     from tidewire_resp import (
-        ERROR_CLASSES,
-        AskError,
-        BusyError,
-        BusyGroupError,
-        BusyLoadingError,
         ClientConnection,
-        ClusterDownError,
-        CrossSlotError,
+        Command,
         ErrorReply,
-        ExecAbortError,
-        MasterDownError,
         Message,
-        MisconfError,
-        MovedError,
-        NoAuthError,
-        NoGroupError,
-        NoPermError,
-        NoProtoError,
-        NoScriptError,
-        OutOfMemoryError,
         Push,
-        ReadOnlyError,
         Reply,
-        ReplyError,
-        TryAgainError,
-        WatchError,
-        WrongPassError,
-        WrongTypeError,
+        decode_value,
         parse_url,
-        reply_error,
+        raise_first_error,
+        transaction_result,
     )
-    from tidewire_resp import decode_value as _convert
+    from tidewire_resp.errors import *  # noqa: F403 - the error classes, re-exported as they are
+    from tidewire_resp.errors import reply_error
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.resp needs the RESP core:"
@@ -71,97 +40,44 @@ except ImportError as exc:  # the core is an optional extra
 
 from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
 
-from ._closing import AsyncClosing
+from ._closing import AsyncClosing, Connecting
 from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
 from .stream import EventStream
 
-__all__ = [
-    "ERROR_CLASSES",
-    "AskError",
-    "BusyError",
-    "BusyGroupError",
-    "BusyLoadingError",
+__all__ = [  # the core's error classes, then this module's own names
+    *_errors.__all__,
     "Client",
-    "ClusterDownError",
-    "CrossSlotError",
     "DedicatedConnection",
-    "ExecAbortError",
-    "MasterDownError",
     "Message",
-    "MisconfError",
-    "MovedError",
-    "NoAuthError",
-    "NoGroupError",
-    "NoPermError",
-    "NoProtoError",
-    "NoScriptError",
-    "OutOfMemoryError",
     "Pipeline",
-    "ReadOnlyError",
     "RedisConnection",
-    "ReplyError",
-    "TryAgainError",
-    "WatchError",
-    "WrongPassError",
-    "WrongTypeError",
     "connect",
     "parse_url",
-    "reply_error",
 ]
 
 logger = logging.getLogger("tidewire_asyncio.resp")
 
-# Deep enough for any real reply; shallow enough for the recursive value
-# conversion below to stay far from Python's recursion limit.
-_MAX_DEPTH = 200
-# Wait for the transport to drain once this many bytes wait to be written.
-_WRITE_LIMIT = 1024 * 1024
-
+_MAX_DEPTH = 200  # deep enough for any real reply, far from the recursion limit of decoding
+_WRITE_LIMIT = 1024 * 1024  # wait for the transport to drain past this many bytes
+_AS_IS = frozenset((int, float, bool, type(None)))  # values decode_value() returns as they are
 PushHandler = Callable[[Push], object]
-# Reply values that _convert() returns as they are (the second set: when not decoding).
-_AS_IS = frozenset((int, float, bool, type(None)))
-_AS_IS_BYTES = _AS_IS | {bytes}
-_NO_REPLY = Reply(None)
-
-
-class _Batch:
-    """The replies of a pipeline, collected by the reader as they come."""
-
-    __slots__ = ("first", "future", "left", "replies")
-
-    def __init__(self, first: int, count: int, future: asyncio.Future[list[Reply]]) -> None:
-        self.first = first
-        self.left = count
-        self.replies: list[Reply] = [_NO_REPLY] * count
-        self.future = future
 
 
 class RedisConnection(AsyncClosing):
-    """One connection to a Redis server, shared by as many tasks as you like.
+    """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
-    Made by :func:`connect`. One reader task reads every reply and hands it
-    to the caller that sent the request; commands issued during one turn of
-    the event loop are written together (automatic pipelining), except that
-    a command on an idle connection, with no other caller waiting, is
-    written at once.
-
-    Use it with ``async with`` or call :meth:`aclose`. After the connection
-    breaks, every waiting caller gets
-    :class:`~tidewire_asyncio.ConnectionLostError` and later calls raise it
-    too; :class:`Client` reconnects for you.
-
-    Blocking commands (``BLPOP``...) hold up the replies queued behind them,
-    as on any Redis connection: give them a connection of their own
-    (:meth:`Client.connection`).
+    Commands sent in one loop turn leave in one write; each caller gets
+    its own reply; a caller cancelled while waiting abandons only its own
+    request, and the connection stays in sync. A reader task, owned by
+    this object, reads every reply: :meth:`aclose` (or leaving ``async
+    with``) ends it. Once the connection breaks, waiting and later callers
+    get :class:`~tidewire_asyncio.ConnectionLostError`.
 
     Args:
         stream: An event stream around a fresh
-            :class:`~tidewire_resp.ClientConnection` (:func:`connect` makes
-            one; build your own for transports it does not open). The
-            connection takes it over and starts reading at once; it sends
-            no set-up commands.
+            :class:`~tidewire_resp.ClientConnection`; it sends no set-up.
         decode_responses: As for :func:`connect`.
         encoding: As for :func:`connect`.
         push_handler: See :attr:`push_handler`.
@@ -171,6 +87,10 @@ class RedisConnection(AsyncClosing):
         TypeError: the stream's core is not a ``ClientConnection``.
         ValueError: ``max_queued_messages`` is not a positive int.
     """
+
+    push_handler: PushHandler | None
+    """Called from the reader with every push that is not a pub/sub message
+    (``invalidate``...); it must not block. ``None`` drops them."""
 
     def __init__(
         self,
@@ -192,19 +112,10 @@ class RedisConnection(AsyncClosing):
         self._encoding = encoding
         self.push_handler = push_handler
         self._loop = asyncio.get_running_loop()
-        self._waiters: dict[int, asyncio.Future[Reply] | _Batch] = {}
-        self._flush_scheduled = False
+        self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._error: BaseException | None = None
         self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
         self._reader = self._loop.create_task(self._read_loop())
-
-    # -- state ----------------------------------------------------------------
-
-    push_handler: PushHandler | None
-    """Called with every RESP3 push that is not a pub/sub message (client-side
-    caching ``invalidate`` pushes, unsolicited ``unsubscribe`` ...), from the
-    reader task; it must not block. ``None`` drops them. A push that arrives
-    behind unread pub/sub messages waits with them (see :meth:`get_message`)."""
 
     @property
     def protocol(self) -> int:
@@ -213,7 +124,7 @@ class RedisConnection(AsyncClosing):
 
     @property
     def connection(self) -> ClientConnection:
-        """The RESP core (its :attr:`~tidewire_resp.ClientConnection.subscriptions`, limits ...)."""
+        """The RESP core (its subscriptions, limits ...)."""
         return self._core
 
     @property
@@ -233,249 +144,113 @@ class RedisConnection(AsyncClosing):
 
     @property
     def queued_messages(self) -> int:
-        """How many pub/sub messages were received and wait for :meth:`get_message`.
-
-        At most ``max_queued_messages`` while no reply is awaited (see
-        :meth:`get_message`).
-        """
+        """How many pub/sub messages wait for :meth:`get_message`."""
         return len(self._messages)
 
-    # -- commands -------------------------------------------------------------
-
     async def execute(self, *args: Any, decode: bool | None = None) -> Any:
-        """Send one command and return its reply.
-
-        Arguments may be ``bytes``, ``str`` (UTF-8), ``int``, ``float``,
-        ``bytearray`` or ``memoryview``. The reply is converted: bulk
-        strings are ``bytes`` and simple strings
-        :class:`~tidewire_resp.SimpleString`, a ``bytes`` subclass equal to
-        ``b"OK"`` (both ``str`` when decoding), integers ``int`` (big numbers
-        :class:`~tidewire_resp.BigNumber`, an ``int`` subclass), doubles
-        ``float``, nulls ``None``, arrays ``list``, maps ``dict`` and sets
-        ``set`` (:class:`~tidewire_resp.MapPairs` and
-        :class:`~tidewire_resp.SetMembers` where a ``dict`` or ``set`` would
-        lose something or hash keys a peer chooses), verbatim strings their
-        text; an error inside an array (an ``EXEC`` result) is a
-        :class:`ReplyError` instance in its place.
-
-        Cancelling the call (or a timeout around it) abandons this request
-        only: the connection stays in sync. The command may still have run.
+        """Send one command and return its reply, decoded as the Redis guide's table says.
 
         Args:
-            args: The command name and its arguments.
-            decode: Decode strings to ``str`` with the connection's encoding
-                (``True``) or not (``False``); ``None`` follows the
-                connection (:func:`connect`'s ``decode_responses``).
+            args: The command name and its arguments (``bytes``, ``str``,
+                ``int``, ``float``, ``bytearray``, ``memoryview``).
+            decode: Strings as ``str`` (``True``) or ``bytes``; ``None``
+                follows ``decode_responses``.
 
         Raises:
             ReplyError: the server answered with an error (the subclass
-                follows the code).
-            LocalProtocolError: an argument RESP cannot carry (``None``,
-                ``bool``...); nothing was sent.
+                follows its code).
+            LocalProtocolError: an argument RESP cannot carry; nothing was sent.
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
         """
-        reply = await self.request(*args)
-        value = reply.value
-        kind = type(value)
+        value = (await self.request(*args)).value
         if decode is None:
             decode = self._decode
-        if kind is bytes and not decode:
+        if type(value) is bytes and not decode:
             return value  # the common case, without the walk
-        if kind is ErrorReply:
-            raise reply_error(value.message)
-        return _convert(value, self._encoding if decode else None)
+        if type(value) is ErrorReply:
+            raise reply_error(value)
+        return decode_value(value, self._encoding if decode else None)
 
     async def request(self, *args: Any) -> Reply:
-        """Send one command and return the core's :class:`~tidewire_resp.Reply`, unconverted.
-
-        For what :meth:`execute` hides: RESP3 attributes
-        (``reply.attributes``), verbatim formats, error replies as
-        :class:`~tidewire_resp.ErrorReply` values (not raised).
+        """Send one command and return the core's :class:`~tidewire_resp.Reply`, undecoded.
 
         Raises:
-            LocalProtocolError: an argument RESP cannot carry; nothing sent.
+            LocalProtocolError: an argument RESP cannot carry; nothing was sent.
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
         """
-        if self._write_backlog() > _WRITE_LIMIT:
-            # The peer is not keeping up: wait before queuing more (nothing sent yet).
-            await self._stream.flush()
-        if self._error is not None:
-            raise self._failure()
-        core = self._core
-        request_id = core.command(*args)
-        if not core.is_pending(request_id):
-            # CLIENT REPLY OFF/SKIP: the server will not answer this one.
-            self._schedule_flush()
-            return Reply(None, None, request_id)
-        future: asyncio.Future[Reply] = self._loop.create_future()
-        waiters = self._waiters
-        waiters[request_id] = future
-        # A reader paused on unread messages must now read on to this reply.
-        self._messages.wake_producer()
-        try:
-            if not self._flush_scheduled:
-                if len(waiters) == 1:
-                    # Nobody else is waiting, so no batch is forming: write
-                    # now, one loop turn less per round trip for a lone caller.
-                    self._flush()
-                else:
-                    self._flush_scheduled = True
-                    self._loop.call_soon(self._flush)
-            return await future
-        except BaseException:
-            # Cancelled or broken: if the reply has not come, abandon it so
-            # the core reads and drops it, and nobody else ever gets it.
-            if waiters.pop(request_id, None) is not None:
-                core.cancel(request_id)
-            raise
+        await self._room()
+        self._stream.send_nowait(Command(args))  # written with this loop turn's others
+        request_id = self._core.last_request
+        return (await self._replies([request_id]))[0]
 
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
-        """Start a batch of commands sent in one write; see :class:`Pipeline`.
-
-        With ``transaction=True`` the batch runs as ``MULTI``/``EXEC``.
-        """
+        """Start a batch of commands sent in one write (``MULTI``/``EXEC`` with ``transaction``)."""
         return Pipeline(self, transaction=transaction)
 
-    async def _send_as_one(
-        self, commands: list[tuple[Any, ...]], *, transaction: bool
-    ) -> list[Any]:
-        """Send commands as one core request; return the values of their replies in order.
-
-        One request, one future and one reply for the whole batch: see
-        :meth:`tidewire_resp.ClientConnection.batch` and, with
-        ``transaction``, :meth:`~tidewire_resp.ClientConnection.transaction`
-        (``MULTI``'s reply first, ``EXEC``'s last). The core encodes all of
-        it before writing any, so a refused command leaves nothing behind.
-
-        Raises:
-            LocalProtocolError: the core refused the batch; nothing was sent.
-        """
-        if self._write_backlog() > _WRITE_LIMIT:
-            await self._stream.flush()  # as in request(): nothing sent yet
+    async def _room(self) -> None:
+        """Wait while the peer is not keeping up (nothing is sent yet); refuse if broken."""
+        if self._stream.write_backlog > _WRITE_LIMIT:
+            await self._stream.drain()
         if self._error is not None:
             raise self._failure()
+
+    async def _batch(self, commands: list[tuple[Any, ...]], transaction: bool) -> list[Any]:
+        """Send commands as one core request (``batch()`` or ``transaction()``); its values."""
+        await self._room()
         core = self._core
         request_id = core.transaction(commands) if transaction else core.batch(commands)
-        if not core.is_pending(request_id):
-            # CLIENT REPLY OFF: the server answers none of them.
-            self._schedule_flush()
-            return [None] * (len(commands) + 2 if transaction else len(commands))
-        future: asyncio.Future[Reply] = self._loop.create_future()
-        self._waiters[request_id] = future
-        self._messages.wake_producer()  # as in request()
-        self._schedule_flush()
-        try:
-            reply = await future
-        except BaseException:
-            # As in request(): abandon the batch if its reply has not come.
-            if self._waiters.pop(request_id, None) is not None:
-                core.cancel(request_id)
-            raise
-        values: list[Any] = reply.value
+        self._stream.write_pending()
+        if not core.is_pending(request_id):  # CLIENT REPLY OFF: no reply at all
+            return [None] * (len(commands) + 2 * transaction)
+        values: list[Any] = (await self._replies([request_id]))[0].value
         return values
 
-    async def _send_one_by_one(self, commands: list[tuple[Any, ...]]) -> list[Reply]:
-        """Send commands the core will not batch (``MULTI``, ``SUBSCRIBE``...) back to back.
+    async def _send_all(self, commands: list[tuple[Any, ...]]) -> list[Reply]:
+        """Send any commands (``MULTI``, ``SUBSCRIBE``...), checked as a whole; their replies."""
+        await self._room()
+        ids = self._core.send_all(commands)
+        self._stream.write_pending()
+        return await self._replies(ids)
 
-        Nothing is sent unless every command can be: each is first encoded
-        by a scratch core, which raises what ours would. Should sending
-        still fail part-way, what was queued is abandoned and a ``MULTI``
-        it opened is discarded, so no reply reaches the wrong caller.
-        """
-        scratch = ClientConnection()
-        for args in commands:
-            scratch.command(*args)  # raises for an argument RESP cannot carry
-        if self._write_backlog() > _WRITE_LIMIT:
-            await self._stream.flush()  # as in request(): nothing sent yet
-        if self._error is not None:
-            raise self._failure()
-        core = self._core
-        before = core.pending
-        was_in_transaction = core.in_transaction
-        queued: list[int] = []
-        try:
-            for args in commands:
-                queued.append(core.command(*args))
-        except BaseException:
-            # Abandon what was queued, and end a MULTI this batch left open.
-            if core.in_transaction and not was_in_transaction:
-                queued.append(core.command("DISCARD"))
-            for request_id in queued:
-                core.cancel(request_id)
-            self._schedule_flush()
-            raise
-        return await self._wait_for(queued[0], len(queued), core.pending - before)
+    async def _replies(self, ids: list[int]) -> list[Reply]:
+        """The replies to requests ``ids``; cancelling abandons those still to come.
 
-    async def _wait_for(self, first: int, count: int, pending: int) -> list[Reply]:
-        """Wait for the replies to requests ``first`` .. ``first + count - 1``.
-
-        ``pending`` is how many of them expect a reply; the others (under
-        ``CLIENT REPLY OFF``/``SKIP``) get a null reply at once.
+        A request that gets no reply (``CLIENT REPLY OFF``/``SKIP``) gets a null one.
         """
         core = self._core
-        future: asyncio.Future[list[Reply]] = self._loop.create_future()
-        batch = _Batch(first, count, future)
         waiters = self._waiters
-        ids = range(first, first + count)
-        if pending == count:
-            for request_id in ids:
-                waiters[request_id] = batch
-        else:
-            for request_id in ids:
-                if core.is_pending(request_id):
-                    waiters[request_id] = batch
-                else:
-                    batch.left -= 1
-                    batch.replies[request_id - first] = Reply(None, None, request_id)
-            if batch.left == 0:
-                future.set_result(batch.replies)
-        self._messages.wake_producer()  # as in request()
-        self._schedule_flush()
+        futures = {}
+        for request_id in ids:
+            if core.is_pending(request_id):
+                futures[request_id] = waiters[request_id] = self._loop.create_future()
+        self._messages.wake_producer()  # a reader paused on messages must read on
         try:
-            return await future
+            return [await futures[i] if i in futures else Reply(None, None, i) for i in ids]
         except BaseException:
-            for request_id in ids:
+            for request_id in futures:  # the core reads and drops what is still to come
                 if waiters.pop(request_id, None) is not None:
                     core.cancel(request_id)
             raise
 
-    async def _setup(
-        self,
-        *,
-        protocol: int,
-        username: str | None,
-        password: str | None,
-        client_name: str | None,
-        db: int | None,
-    ) -> None:
+    async def _setup(self, options: dict[str, Any]) -> None:
         """Write the set-up commands together, read their replies together."""
         core = self._core
-        before = core.pending
         ids = core.setup(
-            protocol=protocol,
-            username=username if password is not None else None,
-            password=password,
-            client_name=client_name,
-            db=db,
+            protocol=options.get("protocol", 3),
+            username=options.get("username"),
+            password=options.get("password"),
+            client_name=options.get("client_name"),
+            db=options.get("db"),
         )
-        if not ids:
-            return
-        replies = await self._wait_for(ids[0], len(ids), core.pending - before)
-        error = core.setup_error(replies)
+        self._stream.write_pending()
+        error = core.setup_error(await self._replies(ids))
         if error is not None:
             raise reply_error(error)
 
-    # -- pub/sub --------------------------------------------------------------
-
     async def subscribe(self, *channels: Any) -> list[Any]:
-        """Subscribe to channels; return the confirmations (``[kind, channel, count]`` each).
-
-        Messages then come from :meth:`messages` / :meth:`get_message`. On a
-        RESP2 connection, only (un)subscribe commands and ``PING`` are
-        allowed while subscribed; RESP3 allows every command.
-        """
+        """Subscribe to channels; return the confirmations (``[kind, channel, count]`` each)."""
         return await self._subscription("SUBSCRIBE", channels)
 
     async def psubscribe(self, *patterns: Any) -> list[Any]:
@@ -495,38 +270,17 @@ class RedisConnection(AsyncClosing):
         return result
 
     async def get_message(self) -> Message:
-        """Return the next pub/sub message, waiting for one.
+        """Return the next pub/sub message, waiting for one; cancelling loses nothing.
 
-        Cancelling the call loses nothing. At most ``max_queued_messages``
-        (:func:`connect`) messages wait here: while that many do, the
-        connection stops reading until the application has taken half of
-        them, and the rest waits in the socket and at the server. Nothing
-        is dropped on this side; the server applies its
-        ``client-output-buffer-limit pubsub`` (by default, Redis drops a
-        subscriber for which over 32 MB wait, or over 8 MB for a minute),
-        which shows
-        here as :class:`~tidewire_asyncio.ConnectionLostError` after the
-        messages received before.
-
-        Unread messages never hold up a reply: while a caller awaits one,
-        the connection reads on to it, queuing the messages in front of it
-        past the bound, and stops again once no reply is awaited. So the
-        task that reads messages may also (un)subscribe or run commands. A
-        blocking command (``BLPOP`` ...) keeps the connection reading for
-        as long as it blocks: keep those off subscribed connections. Pushes
-        for :attr:`push_handler` that arrive behind unread messages wait
-        with them.
-
-        On a connection that decodes replies, a message is decoded here, as
-        it is returned. One that is not valid text in the encoding raises
-        :class:`UnicodeDecodeError` (its ``object`` holds the raw bytes)
-        and is consumed: the next call returns the next message, and the
-        connection and its other callers are not affected.
+        At most ``max_queued_messages`` wait unread while no reply is
+        awaited; then the connection stops reading (the guide says more).
+        On a connection that decodes replies, the message is decoded here.
 
         Raises:
-            UnicodeDecodeError: this message could not be decoded, as above.
-            ConnectionLostError: the connection broke (messages received
-                before the break are returned first).
+            UnicodeDecodeError: this message is not text in the encoding
+                (it is consumed; the next call returns the next one).
+            ConnectionLostError: the connection broke (after the messages
+                received before).
             StreamClosedError: the connection was closed on this side.
         """
         messages = self._messages
@@ -538,82 +292,52 @@ class RedisConnection(AsyncClosing):
         return message.decode(self._encoding) if self._decode else message
 
     async def messages(self) -> AsyncIterator[Message]:
-        """``async for message in connection.messages():`` every pub/sub message.
+        """``async for message in connection.messages():`` until closed on this side.
 
-        Ends when the connection is closed on this side; raises
-        :class:`~tidewire_asyncio.ConnectionLostError` if it breaks, and
-        :class:`UnicodeDecodeError` for a message that cannot be decoded
-        (see :meth:`get_message`), after which a new loop goes on with the
-        next message.
+        Raises what :meth:`get_message` raises, but StreamClosedError.
         """
         while True:
             try:
                 message = await self.get_message()
-            except StreamClosedError:
+            except StreamClosedError as error:
+                if isinstance(error, ConnectionLostError):
+                    raise
                 return
             yield message
 
-    # -- the reader -----------------------------------------------------------
-
     async def _read_loop(self) -> None:
         stream = self._stream
-        next_event = self._core.next_event
         waiters = self._waiters
         messages = self._messages
         try:
             while True:
                 event: Any = await stream.receive()
-                # Then take every event already parsable straight from the
-                # core, without a coroutine per event: the stream feeds the
-                # core one chunk at a time and keeps no protocol state, and
-                # this client core writes nothing on its own.
                 while event is not NEED_DATA:
                     kind = type(event)
                     if kind is Reply:
                         waiter = waiters.pop(event.request, None)
-                        if isinstance(waiter, _Batch):
-                            waiter.replies[event.request - waiter.first] = event
-                            waiter.left -= 1
-                            if waiter.left == 0 and not waiter.future.done():
-                                waiter.future.set_result(waiter.replies)
-                        elif waiter is not None and not waiter.done():
+                        if waiter is not None and not waiter.done():
                             waiter.set_result(event)
                     elif kind is Message:
-                        # Kept as bytes here and decoded by get_message(): a payload
-                        # that is not valid text fails the one who reads it only.
-                        self._messages.put(event)
+                        messages.put(event)  # decoded by get_message(): a bad one fails there
                     elif kind is Push:
                         self._on_push(event)
                     elif isinstance(event, ConnectionClosed):
                         raise ConnectionLostError("the server closed the connection")
-                    # MonitorOutput: MONITOR is not supported here; its lines are dropped.
-                    # Checked before every parse, not only after a message: once
-                    # the last awaited reply came, the next message must wait.
-                    if not waiters and messages.full:
-                        await self._wait_for_room()
-                    event = next_event()
+                    # Before every parse: once no reply is awaited, messages wait for room.
+                    while not waiters and messages.full and self._error is None:
+                        await messages.wait_for_room()
+                    event = stream.receive_nowait()
         except asyncio.CancelledError:
             self._fail(StreamClosedError("the connection was closed on this side"))
             raise
-        except (ConnectionLostError, StreamClosedError, RemoteProtocolError) as exc:
+        except (StreamClosedError, RemoteProtocolError) as exc:
             self._fail(exc)
             stream.abort()
         except Exception as exc:  # a bug: fail loudly rather than leave callers hanging
             logger.exception("the Redis reader failed")
             self._fail(exc)
             stream.abort()
-
-    async def _wait_for_room(self) -> None:
-        """Read nothing more while the messages queue is full and no reply is awaited.
-
-        The bytes behind stay in the stream, which stops reading the socket
-        once they pass its high-water mark; the server holds back the rest.
-        A caller that starts waiting for a reply wakes this (see
-        :meth:`request`), because its reply can only be reached by reading.
-        """
-        messages = self._messages
-        while messages.full and not self._waiters and self._error is None:
-            await messages.wait_for_room()
 
     def _on_push(self, push: Push) -> None:
         handler = self.push_handler
@@ -630,48 +354,29 @@ class RedisConnection(AsyncClosing):
         waiters = list(self._waiters.values())
         self._waiters.clear()
         for waiter in waiters:
-            future: asyncio.Future[Any] = waiter.future if isinstance(waiter, _Batch) else waiter
-            if not future.done():
-                future.set_exception(self._failure())
+            if not waiter.done():
+                waiter.set_exception(self._failure())
         self._messages.wake()
 
     def _failure(self) -> Exception:
         error = self._error
-        if type(error) is StreamClosedError:  # not a subclass: those mean the peer's end
+        if type(error) is StreamClosedError:  # its subclasses mean the peer's end
             return StreamClosedError("the Redis connection was closed on this side")
-        if isinstance(error, RemoteProtocolError):
-            lost = ConnectionLostError(f"the Redis connection broke the protocol: {error}")
-        else:
-            lost = ConnectionLostError(
-                f"the Redis connection was lost ({error});"
-                " a command that was waiting may or may not have run"
+        if isinstance(error, RemoteProtocolError) and error.code == "EOF":
+            what = (
+                "the server closed the connection in the middle of a reply (as Redis does"
+                " to a client past its client-output-buffer-limit)"
             )
+        elif isinstance(error, RemoteProtocolError):
+            what = f"the Redis connection broke the protocol: {error}"
+        else:
+            what = f"the Redis connection was lost ({error})"
+        lost = ConnectionLostError(f"{what}; a command that was waiting may or may not have run")
         lost.__cause__ = error
         return lost
 
-    # -- writing --------------------------------------------------------------
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        # Everything the callers of this loop turn queued goes out in one write.
-        self._flush_scheduled = False
-        data = self._core.data_to_send()
-        transport = self._stream.transport
-        if data and transport is not None and not transport.is_closing():
-            transport.write(data)
-
-    def _write_backlog(self) -> int:
-        transport = self._stream.transport
-        return 0 if transport is None else transport.get_write_buffer_size()
-
-    # -- closing --------------------------------------------------------------
-
     async def aclose(self) -> None:
-        """Close the connection; waiting callers get :class:`~tidewire_asyncio.StreamClosedError`.
+        """Close the connection and end its reader; waiting callers get StreamClosedError.
 
         Calling it again is harmless.
         """
@@ -683,17 +388,14 @@ class RedisConnection(AsyncClosing):
 
     def __repr__(self) -> str:
         state = "closed" if self._error is not None else f"RESP{self.protocol}"
-        peer = self._stream.get_extra_info("peername")
-        return f"<RedisConnection {peer!r} {state}>"
+        return f"<RedisConnection {self._stream.get_extra_info('peername')!r} {state}>"
 
 
 class Pipeline:
     """A batch of commands sent in one write, their replies returned together.
 
-    Add commands with :meth:`add` (it returns the pipeline, to chain), then
-    ``await`` :meth:`execute`. Other tasks sharing the connection never get
-    between the commands of a batch. With ``transaction=True`` the batch is
-    wrapped in ``MULTI``/``EXEC`` and runs atomically.
+    Other tasks never get between its commands. With ``transaction=True``
+    it runs as ``MULTI``/``EXEC``, atomically.
 
     Args:
         connection: The connection to send on.
@@ -715,24 +417,20 @@ class Pipeline:
         return len(self._commands)
 
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
-        """Send the queued commands and return their replies, converted as by ``execute``.
+        """Send the queued commands (emptying the queue); return their replies, decoded.
 
-        The queue is emptied, so the pipeline can be reused. Cancelling
-        abandons the replies still to come; the connection stays in sync.
+        Cancelling abandons the replies still to come; the connection stays in sync.
 
         Args:
-            raise_on_error: Raise the first error reply after every reply
-                was read (``True``), or return errors as :class:`ReplyError`
-                instances in their places (``False``).
+            raise_on_error: Raise the first error reply once all are read,
+                or return errors as :class:`~tidewire_resp.ReplyError` instances in place.
 
         Raises:
             ReplyError: with ``raise_on_error``, the first command that
-                failed; in a transaction, also :class:`ExecAbortError` when
-                ``EXEC`` refused to run a transaction with a bad command.
-            WatchError: a transaction did not run because a watched key changed.
-            LocalProtocolError: a command the core refuses (an argument RESP
-                cannot carry; in a transaction, a command that changes the
-                connection's state); nothing was sent.
+                failed; :class:`~tidewire_resp.ExecAbortError` when ``EXEC`` refused a
+                transaction with a bad command.
+            WatchError: a watched key changed; the transaction did not run.
+            LocalProtocolError: a command the core refuses; nothing was sent.
             ConnectionLostError: the connection broke.
         """
         commands, self._commands = self._commands, []
@@ -740,168 +438,117 @@ class Pipeline:
             return []
         connection = self._connection
         encoding = connection._encoding if connection._decode else None
-        if not self._transaction:
-            try:
-                batched = await connection._send_as_one(commands, transaction=False)
-            except LocalProtocolError:
-                # The core batches ordinary commands only: send the others
-                # one by one (which raises if an argument is the trouble).
-                replies = await connection._send_one_by_one(commands)
-                batched = [reply.value for reply in replies]
-            kinds = set(map(type, batched))
-            if kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS_BYTES):
-                return batched  # nothing to convert, no error: no walk over the values
-            values = [_convert(value, encoding) for value in batched]
+        if self._transaction:
+            values = transaction_result(await connection._batch(commands, True), encoding)
         else:
-            replies_values = await connection._send_as_one(commands, transaction=True)
-            exec_value = replies_values[-1]
-            if exec_value is None:
-                raise WatchError("the transaction did not run: a watched key changed")
-            if type(exec_value) is ErrorReply:
-                # EXECABORT: report the queued command's own error if there is one.
-                for value in replies_values[1:-1]:
-                    if type(value) is ErrorReply:
-                        raise reply_error(exec_value.message) from reply_error(value.message)
-                raise reply_error(exec_value.message)
-            values = _convert(exec_value, encoding)
-        if raise_on_error:
-            for value in values:
-                if isinstance(value, ReplyError):
-                    raise value
-        return values
+            try:
+                values = await connection._batch(commands, False)
+            except LocalProtocolError:  # MULTI, SUBSCRIBE...: not batched, sent as they are
+                values = [reply.value for reply in await connection._send_all(commands)]
+            kinds = set(map(type, values))
+            if not (kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS | {bytes})):
+                values = [decode_value(value, encoding) for value in values]
+        return raise_first_error(values) if raise_on_error else values
 
 
-async def connect(
+def connect(
     url: str | None = None,
     *,
-    host: str | None = None,
-    port: int | None = None,
-    path: str | None = None,
-    db: int | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    ssl: _ssl.SSLContext | bool | None = None,
-    server_hostname: str | None = None,
-    client_name: str | None = None,
-    protocol: int | None = None,
     decode_responses: bool = False,
     encoding: str = "utf-8",
     push_handler: PushHandler | None = None,
     connect_timeout: float | None = None,
     max_bulk_length: int = 512 * 1024 * 1024,
     max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
-) -> RedisConnection:
-    """Open a connection to Redis and set it up in one round trip.
+    **options: Any,
+) -> Connecting[RedisConnection]:
+    """Open a connection to Redis and set it up in one round trip: ``await`` or ``async with`` it.
 
     ``connect("redis://user:secret@host:6379/2")``, ``rediss://`` for TLS,
-    ``unix:///run/redis.sock?db=1``; or keyword arguments, which override
-    what the URL says. The set-up commands (``AUTH``, ``HELLO 3``,
-    ``CLIENT SETNAME``, ``SELECT``) are written together and their replies
-    read together. A server that refuses ``HELLO 3`` (before Redis 6) leaves
-    the connection on RESP2; :attr:`RedisConnection.protocol` says which.
+    ``unix:///run/redis.sock?db=1`` (see :func:`~tidewire_resp.parse_url`); keyword options
+    override what the URL says: ``host``, ``port``, ``path``, ``db``,
+    ``username``, ``password``, ``ssl``, ``server_hostname``,
+    ``client_name``, ``protocol`` (3, or 2). The set-up (``AUTH``, ``HELLO
+    3``, ``CLIENT SETNAME``, ``SELECT``) is one write; a server that refuses
+    ``HELLO 3`` leaves RESP2 (:attr:`RedisConnection.protocol` says).
 
     Args:
-        url: A ``redis://``, ``rediss://`` or ``unix://`` URL (see
-            :func:`parse_url`).
-        host: The server's host name (default ``localhost``).
-        port: The server's port (default 6379).
-        path: A Unix socket path (instead of host and port).
-        db: The database to ``SELECT``.
-        username: The ACL user (with ``password``).
-        password: The password to ``AUTH`` with.
-        ssl: ``True`` for TLS with default settings, or an
-            :class:`ssl.SSLContext`.
-        server_hostname: The name to check the certificate against.
-        client_name: Sent with ``CLIENT SETNAME``.
-        protocol: 3 (RESP3, the default) or 2.
+        url: A ``redis://``, ``rediss://`` or ``unix://`` URL.
         decode_responses: Return strings as ``str`` rather than ``bytes``.
         encoding: The encoding for ``decode_responses`` (also for messages).
         push_handler: See :attr:`RedisConnection.push_handler`.
         connect_timeout: Seconds allowed to connect and set up.
-        max_bulk_length: The longest string reply accepted (Redis's own
-            limit, 512 MiB, by default).
+        max_bulk_length: The longest string reply accepted (512 MiB).
         max_queued_messages: How many pub/sub messages may wait unread
-            (1000 by default) before the connection stops reading; see
-            :meth:`RedisConnection.get_message`.
+            (1000) before the connection stops reading.
+        **options: The connection options above.
 
     Raises:
         ReplyError: a set-up command failed (``WrongPassError`` ...).
         OSError: the connection could not be made.
         TimeoutError: ``connect_timeout`` passed.
-        ValueError: a bad URL, ``protocol`` or ``max_queued_messages``.
+        ValueError: a bad URL, option, ``protocol`` or ``max_queued_messages``.
     """
-    options: dict[str, Any] = parse_url(url) if url is not None else {}
-    given = {
-        "host": host,
-        "port": port,
-        "path": path,
-        "db": db,
-        "username": username,
-        "password": password,
-        "ssl": ssl,
-        "client_name": client_name,
-        "protocol": protocol,
-    }
-    for name, value in given.items():
-        if value is not None:
-            options[name] = value
-    chosen = options.get("protocol", 3)
-    if chosen not in (2, 3):
-        raise ValueError(f"protocol must be 2 or 3, not {chosen!r}")
+    merged: dict[str, Any] = parse_url(url) if url is not None else {}
+    merged.update((name, value) for name, value in options.items() if value is not None)
+    unknown = set(merged) - _OPTIONS
+    if unknown:
+        raise TypeError(f"connect() got unexpected options: {', '.join(sorted(unknown))}")
+    if merged.get("protocol", 3) not in (2, 3):
+        raise ValueError(f"protocol must be 2 or 3, not {merged['protocol']!r}")
     check_max_queued_messages(max_queued_messages)  # before connecting
+    connection = {
+        "decode_responses": decode_responses,
+        "encoding": encoding,
+        "push_handler": push_handler,
+        "max_queued_messages": max_queued_messages,
+    }
+    opening = _open(merged, connection, connect_timeout, max_bulk_length)
+    return Connecting(opening)
 
-    def factory() -> ClientConnection:
+
+_OPTIONS = frozenset(
+    ("host", "port", "path", "db", "username", "password", "ssl", "server_hostname")
+) | frozenset(("client_name", "protocol"))
+
+
+async def _open(
+    options: dict[str, Any],
+    connection: dict[str, Any],
+    timeout: float | None,
+    max_bulk_length: int,
+) -> RedisConnection:
+    def core() -> ClientConnection:
         return ClientConnection(max_depth=_MAX_DEPTH, max_bulk_length=max_bulk_length)
 
-    async with asyncio.timeout(connect_timeout):
-        if options.get("path") is not None:
-            stream: EventStream[Any, Any] = EventStream(factory())
-            await asyncio.get_running_loop().create_unix_connection(
-                lambda: stream.protocol, options["path"]
-            )
-        else:
-            stream = await _connect_stream(
-                factory,
-                options.get("host", "localhost"),
-                options.get("port", 6379),
-                ssl=options.get("ssl"),
-                server_hostname=server_hostname,
-            )
-        connection = RedisConnection(
-            stream,
-            decode_responses=decode_responses,
-            encoding=encoding,
-            push_handler=push_handler,
-            max_queued_messages=max_queued_messages,
+    async with asyncio.timeout(timeout):
+        path = options.get("path")
+        stream = await _connect_stream(
+            core,
+            None if path else options.get("host", "localhost"),
+            None if path else options.get("port", 6379),
+            path=path,
+            ssl=options.get("ssl"),
+            server_hostname=options.get("server_hostname"),
         )
+        opened = RedisConnection(stream, **connection)
         try:
-            await connection._setup(
-                protocol=chosen,
-                username=options.get("username"),
-                password=options.get("password"),
-                client_name=options.get("client_name"),
-                db=options.get("db"),
-            )
+            await opened._setup(options)
         except BaseException:
-            await connection.aclose()
+            await opened.aclose()
             raise
-    return connection
+    return opened
 
 
 class Client(AsyncClosing):
     """A Redis client that keeps one shared connection and reconnects it.
 
-    Every command goes through one multiplexed :class:`RedisConnection`,
-    opened on first use. The policy when it breaks: the callers waiting
-    on it get :class:`~tidewire_asyncio.ConnectionLostError` (their commands
-    may or may not have run, so nothing is retried behind your back), and
-    the next command opens a fresh connection. Pub/sub, ``WATCH``
-    transactions and blocking commands get dedicated connections from
-    :meth:`pubsub` and :meth:`connection`, closed when their block ends.
-
-    One multiplexed connection replaces a pool for ordinary commands: it
-    pipelines concurrent callers, which is faster than spreading them over
-    many connections.
+    Commands go through one :class:`RedisConnection`, opened on first use
+    by a task this client owns (:meth:`aclose` ends it). When it breaks,
+    the callers waiting on it get :class:`~tidewire_asyncio.ConnectionLostError`
+    (their commands may or may not have run: nothing is retried), and the
+    next command opens a fresh one. :meth:`connection` and :meth:`pubsub`
+    give dedicated connections.
 
     Args:
         url: As for :func:`connect`.
@@ -921,11 +568,8 @@ class Client(AsyncClosing):
         shared = self._shared
         if shared is not None and not shared.closed:
             return shared
-        if self._opening is None:
-            # One task opens; concurrent callers wait for the same connection.
-            self._opening = asyncio.get_running_loop().create_task(
-                connect(self._url, **self._options)
-            )
+        if self._opening is None:  # one task opens; concurrent callers wait for it
+            self._opening = asyncio.get_running_loop().create_task(self._open())
         opening = self._opening
         try:
             self._shared = await asyncio.shield(opening)
@@ -933,6 +577,9 @@ class Client(AsyncClosing):
             if opening.done():
                 self._opening = None
         return self._shared
+
+    async def _open(self) -> RedisConnection:
+        return await connect(self._url, **self._options)
 
     async def execute(self, *args: Any, decode: bool | None = None) -> Any:
         """Run one command on the shared connection; see :meth:`RedisConnection.execute`."""
@@ -942,63 +589,42 @@ class Client(AsyncClosing):
     async def pipeline_execute(
         self, commands: list[tuple[Any, ...]], *, transaction: bool = False
     ) -> list[Any]:
-        """Run a batch on the shared connection; the same as a :class:`Pipeline`'s ``execute``."""
-        connection = await self._connection()
-        pipeline = connection.pipeline(transaction=transaction)
+        """Run a batch on the shared connection, as a :class:`Pipeline` would."""
+        pipeline = (await self._connection()).pipeline(transaction=transaction)
         for args in commands:
             pipeline.add(*args)
         return await pipeline.execute()
 
     def connection(self) -> DedicatedConnection:
-        """``async with client.connection() as conn:`` a dedicated connection.
-
-        For ``WATCH``/``MULTI``/``EXEC``, blocking commands and anything that
-        must not share a connection. It is closed when the block ends.
-        """
+        """``async with client.connection() as conn:`` a connection of its own (``WATCH``...)."""
         return DedicatedConnection(self)
 
     def pubsub(self) -> DedicatedConnection:
-        """``async with client.pubsub() as conn:`` a dedicated connection for pub/sub.
-
-        Call :meth:`~RedisConnection.subscribe` on it and iterate over
-        :meth:`~RedisConnection.messages`.
-        """
+        """``async with client.pubsub() as conn:`` a connection of its own for pub/sub."""
         return DedicatedConnection(self)
 
     async def aclose(self) -> None:
-        """Close the shared connection.
+        """Close the shared connection, and end an opening one; later calls raise.
 
-        Later calls raise :class:`~tidewire_asyncio.StreamClosedError`.
         Dedicated connections close with their own ``async with`` blocks.
         """
         self._closed = True
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+            await asyncio.wait([opening])
+            if not opening.cancelled() and opening.exception() is None:
+                self._shared = opening.result()
         if self._shared is not None:
             await self._shared.aclose()
 
 
-class DedicatedConnection:
-    """A connection of its own for an ``async with`` block (:meth:`Client.connection`).
-
-    Entering opens a fresh :class:`RedisConnection` with the client's
-    settings and returns it; leaving closes it.
+class DedicatedConnection(Connecting[RedisConnection]):
+    """A connection of its own, with a client's settings: ``async with`` (or ``await``) it.
 
     Args:
         client: The client whose settings to use.
     """
 
     def __init__(self, client: Client) -> None:
-        self._client = client
-        self._connection: RedisConnection | None = None
-
-    async def __aenter__(self) -> RedisConnection:
-        self._connection = await connect(self._client._url, **self._client._options)
-        return self._connection
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._connection is not None
-        await self._connection.aclose()
+        super().__init__(client._open())

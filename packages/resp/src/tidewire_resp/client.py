@@ -10,7 +10,6 @@ application abandon a request without losing sync.
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from collections.abc import Sequence
 from itertools import islice, takewhile
@@ -28,14 +27,15 @@ from .requests import (
     KINDS,
     MONITOR,
     NORMAL,
-    QUIT,
     RESET,
     SUBSCRIBE,
     Request,
+    ends_monitor,
+    find_request,
+    hello_protocol,
     in_multi_after,
     setup_commands,
 )
-from .requests import request_id as _by_id
 from .values import Attributed, BigNumber, ErrorReply, MapPairs, SetMembers, SimpleString, Verbatim
 
 __all__ = ["ClientConnection"]
@@ -59,22 +59,13 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
     Send :class:`~tidewire_resp.Command` events (or call :meth:`command`)
     as fast as you like; each gets a request id, and every reply comes back
     as a :class:`~tidewire_resp.Reply` whose ``request`` is that id, in
-    order. Out-of-band data never disturbs the matching:
-
-    - pub/sub messages (RESP3 pushes, or RESP2 arrays on a subscribed
-      connection) are :class:`~tidewire_resp.Message` events, and other
-      RESP3 pushes :class:`~tidewire_resp.Push` events;
-    - a ``SUBSCRIBE``-family command's confirmations (one per channel, as
-      pushes in RESP3 and arrays in RESP2) are gathered into one reply,
-      whose value is the list of confirmations (``[[b"subscribe", b"a", 1],
-      ...]``); an ``UNSUBSCRIBE`` with no channels expects one per channel
-      subscribed, or one if none;
-    - after ``MONITOR`` succeeds, monitor lines are
-      :class:`~tidewire_resp.MonitorOutput` events;
-    - requests sent after ``CLIENT REPLY OFF``, or right after
-      ``CLIENT REPLY SKIP``, expect no reply (see :meth:`is_pending`);
-    - ``HELLO`` replies set :attr:`protocol`; ``RESET`` returns to RESP2,
-      unsubscribed, not monitoring.
+    order. Out-of-band data never disturbs the matching: pub/sub messages
+    are :class:`~tidewire_resp.Message` events, other pushes
+    :class:`~tidewire_resp.Push` events, ``MONITOR`` lines
+    :class:`~tidewire_resp.MonitorOutput` events; a ``SUBSCRIBE``-family
+    command's confirmations are gathered into its one reply; ``CLIENT
+    REPLY OFF``/``SKIP``, ``HELLO`` and ``RESET`` are tracked (the
+    package's guide says how).
 
     :meth:`cancel` abandons a request without losing sync. :meth:`batch`
     and :meth:`transaction` send many commands as one request answered by
@@ -166,7 +157,7 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
         Raises:
             LocalProtocolError: ``request`` is not an int.
         """
-        return self._find(request) is not None
+        return find_request(self._pending, request) is not None
 
     # -- sending ------------------------------------------------------------
 
@@ -179,9 +170,21 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
         Raises:
             LocalProtocolError: as :meth:`~tidewire.Connection.send`.
         """
-        # The common case in one pass: short bytes, str and int arguments,
-        # and a command that changes no connection state tracked here. The
-        # bytes written and the bookkeeping are those of _send().
+        if not self._quick(args):
+            self._send(Command(args))
+        return self._next_id - 1
+
+    @property
+    def last_request(self) -> int:
+        """The id of the request sent last (``-1`` before any): what ``send()`` gave it."""
+        return self._next_id - 1
+
+    def _quick(self, args: tuple[Any, ...]) -> bool:
+        """Send the common command in one pass; return False (nothing done) for the others.
+
+        Short bytes, str and int arguments, and a command that changes no
+        state tracked here: the bytes and bookkeeping are those of _send().
+        """
         parts = [b"*%d\r\n" % len(args)]
         append = parts.append
         name = b""
@@ -203,11 +206,10 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
                 if name and name not in STATEFUL:
                     self._write(b"".join(parts))
                     self._account(name, args, None)
-                    return self._next_id - 1
+                    return True
         except ValueError:
             pass  # a lone surrogate, a huge int: _send() refuses or converts it
-        self._send(Command(args))
-        return self._next_id - 1
+        return False
 
     def batch(self, commands: Sequence[Sequence[Any]]) -> int:
         """Send many ordinary commands at once; return one request id for them all.
@@ -226,12 +228,10 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
 
         Raises:
             LocalProtocolError: no commands; a command that is not a tuple
-                or list, has no arguments, or has one RESP cannot carry; or
-                a command whose reply changes the state this class tracks,
-                which must be sent with :meth:`command` (the ``SUBSCRIBE``
-                family, ``MULTI``, ``EXEC``, ``DISCARD``, ``HELLO``,
-                ``RESET``, ``QUIT``, ``MONITOR``, ``CLIENT REPLY``). Nothing
-                was sent or recorded.
+                or list, or has an argument RESP cannot carry; a command that
+                changes the state tracked here (``MULTI``, ``SUBSCRIBE``,
+                ``CLIENT REPLY``...: send those with :meth:`send_all`).
+                Nothing was sent or recorded.
         """
         encoded, count = encode_batch(commands, "batch")
         for data in encoded:
@@ -292,6 +292,8 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
             raise LocalProtocolError(
                 f"a ClientConnection sends Command events, not {describe(event)}"
             )
+        if type(event.args) is tuple and self._quick(event.args):
+            return
         converted = convert_command(event.args)
         name = bytes(converted[0]).upper()
         in_multi_after(name, self._in_multi)  # raises for SUBSCRIBE inside MULTI
@@ -382,7 +384,7 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
         Raises:
             LocalProtocolError: ``request`` is not an int; nothing changed.
         """
-        entry = self._find(request)
+        entry = find_request(self._pending, request)
         if entry is None:
             return False
         entry.cancelled = True
@@ -524,7 +526,7 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
         if type(item) is Attributed:
             value = item.value
             attributes = item.attributes
-        if self._monitor and type(value) is SimpleString and not self._ends_monitor(head, value):
+        if self._monitor and type(value) is SimpleString and not ends_monitor(head, value):
             return MonitorOutput(bytes(value))
         if self._protocol == 2 and type(value) is list and value and type(value[0]) is bytes:
             first = value[0]
@@ -550,28 +552,8 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
             return None
         return Reply(value, attributes, head.id)
 
-    def _find(self, request: int) -> Request | None:
-        if type(request) is not int:
-            raise LocalProtocolError(f"a request id is an int, not {describe(request)}")
-        # The queue is in id order: a binary search, no per-request index to keep.
-        pending = self._pending
-        if pending and pending[-1].id == request:
-            # The request just sent, the usual question: no search (indexing
-            # into the middle of a long deque is not O(1)).
-            return pending[-1]
-        index = bisect.bisect_left(pending, request, key=_by_id)
-        if index < len(pending) and pending[index].id == request:
-            return pending[index]
-        return None
-
     def _finish(self, head: Request) -> None:
         self._pending.popleft()
-
-    @staticmethod
-    def _ends_monitor(head: Request | None, value: bytes) -> bool:
-        return head is not None and (
-            (head.kind == RESET and value == b"RESET") or (head.kind == QUIT and value == b"OK")
-        )
 
     def _confirm(self, head: Request, data: list[Any]) -> Reply | None:
         if head.expected is None:
@@ -592,15 +574,7 @@ class ClientConnection(ReplyConnection[Reply | Push | Message | MonitorOutput, C
         if type(value) is ErrorReply:
             return
         if head.kind == HELLO:
-            proto = None
-            if type(value) is dict:
-                proto = value.get(b"proto")
-            elif type(value) is list:
-                for index in range(0, len(value) - 1, 2):
-                    if value[index] == b"proto":
-                        proto = value[index + 1]
-            if proto in (2, 3):
-                self._protocol = proto
+            self._protocol = hello_protocol(value) or self._protocol
         elif head.kind == MONITOR:
             self._monitor = True
         elif head.kind == RESET:

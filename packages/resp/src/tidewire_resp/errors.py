@@ -56,7 +56,7 @@ class ReplyError(Exception):
 
     Attributes:
         message: As given.
-        code: Its code, as :func:`error_code` reads it (``"WRONGTYPE"``), the
+        code: Its code, as :func:`~tidewire_resp.error_code` reads it (``"WRONGTYPE"``), the
             same as the :attr:`~tidewire_resp.ErrorReply.code` of the reply.
     """
 

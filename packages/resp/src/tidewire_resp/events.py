@@ -93,7 +93,7 @@ class Message(Event):
 
     A ``message``, ``pmessage`` or ``smessage`` push (RESP3), or array on a
     subscribed RESP2 connection, of the right shape; other pushes stay
-    :class:`Push` events.
+    :class:`~tidewire_resp.Push` events.
 
     Attributes:
         kind: ``"message"``, ``"pmessage"`` (a pattern matched) or

@@ -62,7 +62,9 @@ class ReplyConnection(Connection[ReceivedT, SentT]):
             # The end of the stream, not how far the parser happened to read.
             end = self._buffer.offset + len(self._buffer)
             raise RemoteProtocolError(
-                f"the peer closed the connection inside a reply at byte {end}", offset=end
+                f"the peer closed the connection inside a reply at byte {end}",
+                code="EOF",
+                offset=end,
             )
         return ConnectionClosed()
 
@@ -88,7 +90,9 @@ class ReplyReader(ReplyConnection[Reply | Push, Event]):
         max_buffer_size: The most bytes one reply may span, so also the most
             an incomplete one keeps buffered; ``None`` for no limit. Each
             limit is a :class:`~tidewire.RemoteProtocolError` when exceeded,
-            whatever the split of the input.
+            whatever the split of the input. So is the end of the stream
+            inside a reply, with the code ``"EOF"`` (a Redis server does
+            that to a client past its ``client-output-buffer-limit``).
     """
 
     def _next_event(self) -> Reply | Push | NeedData:

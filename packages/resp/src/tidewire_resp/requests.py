@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from typing import Any
 
 from tidewire import LocalProtocolError, describe
 
 from .pubsub import FAMILIES
 
-__all__ = ["KINDS", "Request", "in_multi_after", "request_id", "setup_commands"]
+__all__ = [
+    "KINDS",
+    "Request",
+    "ends_monitor",
+    "find_request",
+    "hello_protocol",
+    "in_multi_after",
+    "request_id",
+    "setup_commands",
+]
 
 # Request kinds: what the reply to each means to the connection.
 NORMAL, HELLO, SUBSCRIBE, MONITOR, RESET, QUIT = range(6)
@@ -96,3 +107,40 @@ def setup_commands(
     if lib_version is not None:
         commands.append(("CLIENT", "SETINFO", "LIB-VER", lib_version))
     return commands
+
+
+def find_request(pending: deque[Request], request: int) -> Request | None:
+    """The request with id ``request`` among those ``pending`` (in id order), if there.
+
+    Raises:
+        LocalProtocolError: ``request`` is not an int.
+    """
+    if type(request) is not int:
+        raise LocalProtocolError(f"a request id is an int, not {describe(request)}")
+    if pending and pending[-1].id == request:
+        # The request just sent, the usual question: no search (indexing
+        # into the middle of a long deque is not O(1)).
+        return pending[-1]
+    index = bisect.bisect_left(pending, request, key=request_id)
+    if index < len(pending) and pending[index].id == request:
+        return pending[index]
+    return None
+
+
+def ends_monitor(head: Request | None, value: bytes) -> bool:
+    """Whether ``value`` is the reply of ``head`` that ends ``MONITOR`` (not a monitor line)."""
+    return head is not None and (
+        (head.kind == RESET and value == b"RESET") or (head.kind == QUIT and value == b"OK")
+    )
+
+
+def hello_protocol(value: Any) -> int | None:
+    """The protocol a ``HELLO`` reply (a map, or its RESP2 array of pairs) says, if 2 or 3."""
+    proto = None
+    if type(value) is dict:
+        proto = value.get(b"proto")
+    elif type(value) is list:
+        for index in range(0, len(value) - 1, 2):
+            if value[index] == b"proto":
+                proto = value[index + 1]
+    return proto if proto in (2, 3) else None
