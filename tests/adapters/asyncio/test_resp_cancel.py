@@ -260,3 +260,45 @@ async def test_tls(tmp_path):
             assert conn.events.get_extra_info("ssl_object") is not None
         with pytest.raises(ssl.SSLError):
             await resp.connect(url)  # the default context does not trust our CA
+
+
+async def test_a_reply_cut_short_by_the_server_says_so():
+    """What Redis does to a client past its client-output-buffer-limit: close mid-reply."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        conn = await resp.connect(f"redis://127.0.0.1:{port}", protocol=2)
+        peer, _ = listener.accept()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                call = spawn(tg, lambda: conn.execute("GET", "big"))
+                assert b"GET" in await anyio.to_thread.run_sync(peer.recv, 65536)
+                peer.sendall(b"$100\r\nonly part")
+                peer.close()  # all read: a clean end of stream, not a reset
+                with pytest.raises(ConnectionLostError, match="in the middle of a reply"):
+                    await call.get()
+        await conn.aclose()
+
+
+async def test_connect_is_also_an_async_context_manager(server):
+    async with resp.connect(server.url, client_name="cm") as conn:
+        assert await conn.execute("CLIENT", "GETNAME") == b"cm"
+    assert conn.closed
+    async with resp.Client(server.url).connection() as dedicated:
+        assert await dedicated.execute("PING") == b"PONG"
+    assert dedicated.closed
+
+
+async def test_closing_a_client_ends_the_connecting_it_owns():
+    """aclose() while the shared connection is being opened cancels that task and waits for it."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never answers
+        port = listener.getsockname()[1]
+        client = resp.Client(f"redis://127.0.0.1:{port}")
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                call = spawn(tg, lambda: client.execute("PING"))
+                await anyio.sleep(0.05)  # the opening task is waiting for the set-up's replies
+                await client.aclose()
+                with pytest.raises((StreamClosedError, anyio.get_cancelled_exc_class())):
+                    await call.get()
+        with pytest.raises(StreamClosedError):
+            await client.execute("PING")
