@@ -28,6 +28,7 @@ from tidewire_resp import (
     Verbatim,
     WatchError,
     WrongTypeError,
+    connection_options,
     decode_value,
     error_code,
     parse_url,
@@ -315,3 +316,17 @@ def test_a_reply_cut_short_by_the_end_of_the_stream_says_so() -> None:
     client.command("GET", "k")
     outcome = run(client, [b"$10\r\nabc"], eof=True)
     assert isinstance(outcome.error, RemoteProtocolError) and outcome.error.code == "EOF"
+
+
+def test_connection_options_merge_a_url_and_keywords() -> None:
+    assert connection_options() == {}
+    assert connection_options("redis://h/1", db=2, password=None, protocol=2) == {
+        "host": "h",
+        "port": 6379,
+        "db": 2,
+        "protocol": 2,
+    }
+    with pytest.raises(TypeError, match="unexpected connection options: colour, size"):
+        connection_options("redis://h", size=1, colour="red")
+    with pytest.raises(ValueError, match="protocol must be 2 or 3, not 4"):
+        connection_options("redis://h?protocol=4")

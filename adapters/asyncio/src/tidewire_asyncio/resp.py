@@ -1,12 +1,9 @@
 """A Redis client on asyncio: automatic pipelining, cancel-safe, RESP3 first.
 
-:func:`connect` opens a :class:`RedisConnection`, which any number of tasks
-may share; :class:`Client` keeps one and reconnects it. The policy (URLs,
-error classes, reply decoding, transactions, the set-up, pub/sub messages)
-is the ``tidewire-resp`` core's; this module is the asyncio glue: a reader
-task, futures, the bounded message queue. The Redis guide says the rest.
-
-Install with ``pip install "tidewire-asyncio[resp]"``.
+:func:`connect` opens a :class:`RedisConnection` that tasks share; :class:`Client`
+keeps one and reconnects it. The policy is the ``tidewire-resp`` core's; this is
+the asyncio glue (a reader task, futures, a bounded message queue). Install with
+``pip install "tidewire-asyncio[resp]"``; the Redis guide says the rest.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ try:
         Message,
         Push,
         Reply,
+        connection_options,
         decode_value,
         parse_url,
         raise_first_error,
@@ -68,12 +66,10 @@ PushHandler = Callable[[Push], object]
 class RedisConnection(AsyncClosing):
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
-    Commands sent in one loop turn leave in one write; each caller gets
-    its own reply; a caller cancelled while waiting abandons only its own
-    request, and the connection stays in sync. A reader task, owned by
-    this object, reads every reply: :meth:`aclose` (or leaving ``async
-    with``) ends it. Once the connection breaks, waiting and later callers
-    get :class:`~tidewire_asyncio.ConnectionLostError`.
+    Commands sent in one loop turn leave in one write; a caller cancelled
+    while waiting abandons only its own request. The reader task is owned:
+    :meth:`aclose` ends it. Once the connection breaks, waiting and later
+    callers get :class:`~tidewire_asyncio.ConnectionLostError`.
 
     Args:
         stream: An event stream around a fresh
@@ -251,36 +247,29 @@ class RedisConnection(AsyncClosing):
 
     async def subscribe(self, *channels: Any) -> list[Any]:
         """Subscribe to channels; return the confirmations (``[kind, channel, count]`` each)."""
-        return await self._subscription("SUBSCRIBE", channels)
+        return await self.execute("SUBSCRIBE", *channels)  # type: ignore[no-any-return]
 
     async def psubscribe(self, *patterns: Any) -> list[Any]:
         """Subscribe to channel patterns (``news.*``); as :meth:`subscribe`."""
-        return await self._subscription("PSUBSCRIBE", patterns)
+        return await self.execute("PSUBSCRIBE", *patterns)  # type: ignore[no-any-return]
 
     async def unsubscribe(self, *channels: Any) -> list[Any]:
         """Unsubscribe from channels (all of them if none given); return the confirmations."""
-        return await self._subscription("UNSUBSCRIBE", channels)
+        return await self.execute("UNSUBSCRIBE", *channels)  # type: ignore[no-any-return]
 
     async def punsubscribe(self, *patterns: Any) -> list[Any]:
         """Unsubscribe from patterns (all of them if none given); return the confirmations."""
-        return await self._subscription("PUNSUBSCRIBE", patterns)
-
-    async def _subscription(self, name: str, targets: tuple[Any, ...]) -> list[Any]:
-        result: list[Any] = await self.execute(name, *targets)
-        return result
+        return await self.execute("PUNSUBSCRIBE", *patterns)  # type: ignore[no-any-return]
 
     async def get_message(self) -> Message:
-        """Return the next pub/sub message, waiting for one; cancelling loses nothing.
+        """Return the next pub/sub message (decoded if replies are), waiting; cancel-safe.
 
-        At most ``max_queued_messages`` wait unread while no reply is
-        awaited; then the connection stops reading (the guide says more).
-        On a connection that decodes replies, the message is decoded here.
+        Past ``max_queued_messages`` unread, the connection stops reading
+        while no reply is awaited (the guide says more).
 
         Raises:
-            UnicodeDecodeError: this message is not text in the encoding
-                (it is consumed; the next call returns the next one).
-            ConnectionLostError: the connection broke (after the messages
-                received before).
+            UnicodeDecodeError: this message is not text (it is consumed).
+            ConnectionLostError: the connection broke (after the messages before).
             StreamClosedError: the connection was closed on this side.
         """
         messages = self._messages
@@ -487,15 +476,10 @@ def connect(
         ReplyError: a set-up command failed (``WrongPassError`` ...).
         OSError: the connection could not be made.
         TimeoutError: ``connect_timeout`` passed.
-        ValueError: a bad URL, option, ``protocol`` or ``max_queued_messages``.
+        TypeError: an option of another name.
+        ValueError: a bad URL, ``protocol`` or ``max_queued_messages``.
     """
-    merged: dict[str, Any] = parse_url(url) if url is not None else {}
-    merged.update((name, value) for name, value in options.items() if value is not None)
-    unknown = set(merged) - _OPTIONS
-    if unknown:
-        raise TypeError(f"connect() got unexpected options: {', '.join(sorted(unknown))}")
-    if merged.get("protocol", 3) not in (2, 3):
-        raise ValueError(f"protocol must be 2 or 3, not {merged['protocol']!r}")
+    merged = connection_options(url, **options)
     check_max_queued_messages(max_queued_messages)  # before connecting
     connection = {
         "decode_responses": decode_responses,
@@ -503,13 +487,7 @@ def connect(
         "push_handler": push_handler,
         "max_queued_messages": max_queued_messages,
     }
-    opening = _open(merged, connection, connect_timeout, max_bulk_length)
-    return Connecting(opening)
-
-
-_OPTIONS = frozenset(
-    ("host", "port", "path", "db", "username", "password", "ssl", "server_hostname")
-) | frozenset(("client_name", "protocol"))
+    return Connecting(_open(merged, connection, connect_timeout, max_bulk_length))
 
 
 async def _open(
@@ -543,12 +521,10 @@ async def _open(
 class Client(AsyncClosing):
     """A Redis client that keeps one shared connection and reconnects it.
 
-    Commands go through one :class:`RedisConnection`, opened on first use
-    by a task this client owns (:meth:`aclose` ends it). When it breaks,
-    the callers waiting on it get :class:`~tidewire_asyncio.ConnectionLostError`
-    (their commands may or may not have run: nothing is retried), and the
-    next command opens a fresh one. :meth:`connection` and :meth:`pubsub`
-    give dedicated connections.
+    The connection is opened on first use by a task the client owns
+    (:meth:`aclose` ends it). When it breaks, its waiting callers get
+    :class:`~tidewire_asyncio.ConnectionLostError` (nothing is retried) and
+    the next command opens a fresh one.
 
     Args:
         url: As for :func:`connect`.

@@ -47,7 +47,7 @@ from .errors import (
 from .events import Command, Message, MonitorOutput, Push, Reply
 from .reader import ReplyReader
 from .server import ServerConnection, split_inline
-from .urls import parse_url
+from .urls import connection_options, parse_url
 from .values import (
     NAN,
     Attributed,
@@ -99,6 +99,7 @@ __all__ = [
     "WatchError",
     "WrongPassError",
     "WrongTypeError",
+    "connection_options",
     "decode_value",
     "error_code",
     "parse_url",

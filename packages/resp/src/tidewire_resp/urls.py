@@ -1,11 +1,16 @@
-"""Redis URLs (``redis://``, ``rediss://``, ``unix://``) read as redis-py reads them."""
+"""Redis URLs (``redis://``, ``rediss://``, ``unix://``) read as redis-py does, and options."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["parse_url"]
+__all__ = ["OPTIONS", "connection_options", "parse_url"]
+
+OPTIONS = frozenset(
+    ("host", "port", "path", "ssl", "server_hostname", "db", "username", "password")
+) | frozenset(("client_name", "protocol"))
+"""The connection options a Redis client takes, from a URL or as keywords."""
 
 
 def parse_url(url: str) -> dict[str, Any]:
@@ -56,3 +61,24 @@ def _number(text: str, what: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise ValueError(f"the {what} in a Redis URL must be a number, not {text!r}")
     return int(text)
+
+
+def connection_options(url: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """The options of a connection: those of ``url``, then the ``overrides`` not ``None``.
+
+    The names are those of :data:`OPTIONS`, as :func:`parse_url` returns
+    them (``host``, ``port``, ``path``, ``ssl``, ``server_hostname``,
+    ``db``, ``username``, ``password``, ``client_name``, ``protocol``).
+
+    Raises:
+        TypeError: an option of another name.
+        ValueError: a bad URL, or a ``protocol`` other than 2 or 3.
+    """
+    options = parse_url(url) if url is not None else {}
+    unknown = sorted(set(overrides) - OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected connection options: {', '.join(unknown)}")
+    options.update((name, value) for name, value in overrides.items() if value is not None)
+    if options.get("protocol", 3) not in (2, 3):
+        raise ValueError(f"protocol must be 2 or 3, not {options['protocol']!r}")
+    return options
