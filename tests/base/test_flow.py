@@ -183,3 +183,17 @@ def test_a_stopped_timer_is_never_scheduled_again():
     flow.stop_timer()
     assert flow.timer is None
     assert not flow.timer_changed()
+
+
+def test_a_core_without_timers_is_never_asked_for_one():
+    class Plain(Connection[Word, Word]):
+        def _next_event(self) -> Word | NeedData:
+            return NEED_DATA
+
+        def _send(self, event: Word) -> None:
+            pass
+
+    flow = FlowControl(Plain())
+    assert not flow.timed
+    assert not flow.timer_changed()
+    assert FlowControl(Words()).timed

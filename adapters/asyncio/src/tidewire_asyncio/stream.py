@@ -261,7 +261,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         data = flow.replies()
         if data:
             self._out.write(data)
-        self._alarm.check()
+        if flow.timed:
+            self._alarm.check()
         if self._read_paused and flow.reading:
             self._set_reading(True)
         if event is not NEED_DATA:
@@ -320,7 +321,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         connection = self._connection
         connection.send(event)
         write(connection.data_to_send())
-        self._alarm.check()
+        if self._flow.timed:
+            self._alarm.check()
 
     async def _writable(self) -> None:
         while self._flow.writing_paused:

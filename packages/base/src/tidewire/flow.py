@@ -65,16 +65,26 @@ class FlowControl(Generic[ReceivedT, SentT]):
             )
         self.connection = connection
         """The core."""
+        self.reading = True
+        """Whether the adapter should read the transport now (read-only)."""
+        self.writing_paused = False
+        """True between :meth:`pause_writing` and :meth:`resume_writing` (read-only)."""
+        self.output_blocked = False
+        """Whether the core's own replies wait unwritten, so nothing more may be parsed.
+
+        A peer that sends pings and never reads our pongs cannot grow our
+        write buffer: parsing stops until the transport drains (read-only).
+        """
+        self.timed = type(connection).get_timer is not Connection.get_timer
+        """Whether the core has timers at all; if not, the timer methods cost nothing."""
+        self.timer: float | None = None
+        """The deadline the adapter should keep one wake-up at, or ``None`` (read-only)."""
         self._high = read_high_water
         self._low = read_low_water
         self._chunks: collections.deque[bytes] = collections.deque()
         self._backlog = 0
         self._eof = False  # the peer's end of file, not yet handed to the core
-        self._starved = False  # the core's last answer was NEED_DATA
-        self._reading = True
-        self._write_paused = False
-        self._replies_pending = False  # replies were made while writing was paused
-        self._timer: float | None = None
+        self._starved = False  # the core said NEED_DATA: feed it before asking again
         self._timer_stopped = False
 
     # -- receiving ------------------------------------------------------------
@@ -84,17 +94,12 @@ class FlowControl(Generic[ReceivedT, SentT]):
         """Bytes received and not yet handed to the core."""
         return self._backlog
 
-    @property
-    def reading(self) -> bool:
-        """Whether the adapter should read the transport now."""
-        return self._reading
-
     def data_received(self, data: bytes) -> None:
         """Queue bytes from the transport; :attr:`reading` may turn false."""
         self._chunks.append(data)
         self._backlog += len(data)
         if self._backlog > self._high:
-            self._reading = False
+            self.reading = False
 
     def eof_received(self) -> None:
         """Record the peer's end of file; the core gets it after the queued bytes."""
@@ -116,41 +121,37 @@ class FlowControl(Generic[ReceivedT, SentT]):
         Raises:
             RemoteProtocolError: from the core.
         """
+        if self._starved and self._chunks:
+            self._feed()
+        event = self.connection.next_event()
+        if event is not NEED_DATA:
+            return event  # the hot path: one call into the core
+        return self._refill()
+
+    def _refill(self) -> ReceivedT | ConnectionClosed | NeedData:
         connection = self.connection
         while True:
-            if self._starved and self._chunks:
-                self._feed()
-            event = connection.next_event()
-            if event is not NEED_DATA:
-                self._starved = False
-                return event
-            self._starved = True
             if self._chunks:
                 self._feed()
             elif self._eof:
                 self._eof = False
                 connection.receive_eof()
             else:
+                self._starved = True
                 return NEED_DATA
+            event = connection.next_event()
+            if event is not NEED_DATA:
+                return event
 
     def _feed(self) -> None:
         self._starved = False
         data = self._chunks.popleft()
         self._backlog -= len(data)
         self.connection.receive_data(data)
-        if not self._reading and self._backlog <= self._low:
-            self._reading = True
+        if not self.reading and self._backlog <= self._low:
+            self.reading = True
 
     # -- sending --------------------------------------------------------------
-
-    @property
-    def output_blocked(self) -> bool:
-        """Whether the core's own replies wait unwritten, so nothing more may be parsed.
-
-        A peer that sends pings and never reads our pongs cannot grow our
-        write buffer: parsing stops until the transport drains.
-        """
-        return self._replies_pending
 
     def replies(self) -> bytes:
         """Return the bytes the core queued by itself, to write now, in order.
@@ -159,41 +160,33 @@ class FlowControl(Generic[ReceivedT, SentT]):
         :meth:`resume_writing`.
         """
         data = self.connection.data_to_send()
-        if data and self._write_paused:
-            self._replies_pending = True
+        if data and self.writing_paused:
+            self.output_blocked = True
         return data
 
     def pause_writing(self) -> None:
         """The transport's write buffer went above its high-water mark."""
-        self._write_paused = True
+        self.writing_paused = True
 
     def resume_writing(self) -> None:
         """The transport's write buffer went below its low-water mark."""
-        self._write_paused = False
-        self._replies_pending = False
-
-    @property
-    def writing_paused(self) -> bool:
-        """True between :meth:`pause_writing` and :meth:`resume_writing`."""
-        return self._write_paused
+        self.writing_paused = self.output_blocked = False
 
     # -- time -----------------------------------------------------------------
-
-    @property
-    def timer(self) -> float | None:
-        """The deadline the adapter should have one wake-up scheduled at, or ``None``."""
-        return self._timer
 
     def timer_changed(self) -> bool:
         """Ask the core for its deadline; True if the scheduled wake-up must change.
 
-        Call it after every interaction with the core, then (if True) cancel
-        the wake-up and schedule one at :attr:`timer` unless it is ``None``.
+        Call it after every interaction with the core (a core without timers
+        is not asked), then, if True, cancel the wake-up and schedule one at
+        :attr:`timer` unless it is ``None``.
         """
-        deadline = self.connection.get_timer()
-        if deadline == self._timer or self._timer_stopped:
+        if not self.timed or self._timer_stopped:
             return False
-        self._timer = deadline
+        deadline = self.connection.get_timer()
+        if deadline == self.timer:
+            return False
+        self.timer = deadline
         return True
 
     def fire_timer(self, now: float) -> None:
@@ -204,11 +197,11 @@ class FlowControl(Generic[ReceivedT, SentT]):
                 early; the core is told its deadline has come all the same,
                 or it would ask for the same one again.
         """
-        deadline, self._timer = self._timer, None
+        deadline, self.timer = self.timer, None
         if deadline is not None:
             self.connection.handle_timer(max(now, deadline))
 
     def stop_timer(self) -> None:
         """The stream is closed: no wake-up any more (:attr:`timer` stays ``None``)."""
-        self._timer = None
+        self.timer = None
         self._timer_stopped = True
