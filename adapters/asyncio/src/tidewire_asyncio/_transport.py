@@ -32,7 +32,7 @@ class StreamProtocol(asyncio.Protocol):
         self._stream._on_data(data)
 
     def eof_received(self) -> bool:
-        self._stream._on_input(eof=True)
+        self._stream._on_eof()
         return True  # keep the transport: we may still send (a TCP half-close)
 
     def connection_lost(self, exc: Exception | None) -> None:

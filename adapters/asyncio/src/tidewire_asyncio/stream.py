@@ -76,7 +76,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         self._receiving = False
         self._lost_waiter: asyncio.Future[None] | None = None
         self._on_attach: Callable[[EventStream[Any, Any]], None] | None = None  # for Server
-        self._listener: Callable[[], None] | None = None  # old pump hook, until unused
 
     # -- state ----------------------------------------------------------------
 
@@ -115,10 +114,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         """Bytes written and not yet sent (the transport's buffer and those held to coalesce)."""
         return self._out.backlog()
 
-    @property
-    def _write_paused(self) -> bool:  # old name, until unused
-        return self._flow.writing_paused
-
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Return the transport's extra information ``name``, or ``default``."""
         transport = self._transport
@@ -145,13 +140,11 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         flow.data_received(data)
         if not flow.reading and not self._read_paused:
             self._set_reading(False)
-        self._on_input(eof=False)
-
-    def _on_input(self, *, eof: bool) -> None:
-        if eof:
-            self._flow.eof_received()
         self._wake_reader()
-        self._notify()
+
+    def _on_eof(self) -> None:
+        self._flow.eof_received()
+        self._wake_reader()
 
     def _wake_reader(self) -> None:
         waiter = self._read_waiter
@@ -161,7 +154,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     def _on_resume_writing(self) -> None:
         self._flow.resume_writing()
         self._out.wake(None)
-        self._notify()
 
     def _on_lost(self, exc: Exception | None) -> None:
         self._lost, self._lost_exc = True, exc
@@ -170,11 +162,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         self._out.wake(self._broken())
         if self._lost_waiter is not None and not self._lost_waiter.done():
             self._lost_waiter.set_result(None)
-        self._on_input(eof=False)
-
-    def _notify(self) -> None:
-        if self._listener is not None:
-            self._listener()
+        self._wake_reader()
 
     def _set_reading(self, reading: bool) -> None:
         transport = self._transport
@@ -335,8 +323,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             self._out.write(self._flow.replies())
             self._alarm.check()
 
-    _flush_replies = write_pending  # old name, until unused
-
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its low-water mark.
 
@@ -348,12 +334,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             self._check_usable()
             self._out.flush()
             await self._writable()
-
-    async def flush(self) -> None:  # old name, until unused
-        """:meth:`write_pending`, then :meth:`drain`."""
-        self._check_usable()
-        self.write_pending()
-        await self.drain()
 
     async def send_eof(self) -> None:
         """Close our sending side (a TCP half-close), after earlier sends.
@@ -375,7 +355,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
 
     def _on_timer(self) -> None:
         self.write_pending()
-        self._on_input(eof=False)  # the core may have events now
+        self._wake_reader()  # the core may have events now
 
     # -- closing --------------------------------------------------------------
 
@@ -407,8 +387,6 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         transport = self._out.usable()
         if transport is not None:
             transport.close()
-
-    _begin_close = close_nowait  # old name, until unused
 
     def abort(self) -> None:
         """Close the connection at once, dropping unsent bytes (a TCP reset where possible)."""
