@@ -84,17 +84,17 @@ def _same_blobs(
 
 
 def array_blobs(
-    data: bytes, pos: int, items: list[Any], remaining: int, value: Any, limits: Any
+    data: bytes, pos: int, items: list[Any], remaining: int, value: Any, bounds: tuple[int, ...]
 ) -> tuple[int, int]:
     """Take the blob strings that follow in an array; return the new position and how many remain.
 
-    ``value`` is the element just taken; ``data[pos]`` is ``$``. Anything
+    ``value`` is the element just taken; ``data[pos]`` is ``$``; ``bounds``
+    starts with the line limit plus one and the blob limit. Anything
     unusual, valid or not, stops this path where it is, for the general
     path to parse or report.
     """
     n = len(data)
-    max_line = limits.max_line_length + 1
-    max_bulk = limits.max_bulk_length
+    max_line, max_bulk = bounds[0], bounds[1]
     append = items.append
     last_header: bytes | None = None  # equal headers (same-sized values) skip re-validation
     last_length = 0

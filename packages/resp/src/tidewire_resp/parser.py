@@ -294,7 +294,8 @@ class ReplyParser(IncrementalParser):
     def _parse(self, data: bytes) -> None:
         """Parse ``data`` (see IncrementalParser); the common types inline, for speed."""
         limits = self._limits
-        max_line, max_bulk, max_agg, max_depth = self._bounds
+        bounds = self._bounds
+        max_line, max_bulk, max_agg, max_depth = bounds
         streak = pos = 0  # streak: top-level scalars in a row, maybe a run of them
         stack = self._stack
         attrs = self._attrs
@@ -363,7 +364,7 @@ class ReplyParser(IncrementalParser):
                     items.append(value)
                     remaining = frame[1] - 1
                     if kind == _ARRAY and remaining > 0 and pos < n and data[pos] == 36:
-                        pos, remaining = array_blobs(data, pos, items, remaining, value, limits)
+                        pos, remaining = array_blobs(data, pos, items, remaining, value, bounds)
                     frame[1] = remaining
                     if remaining:
                         if remaining < 0:
