@@ -21,7 +21,7 @@ from typing import Any, Self, TypedDict, TypeVar, Unpack
 from tidewire import Connection, Event, ProtocolError
 
 from ._closing import AsyncClosing, Connecting
-from .errors import ConnectionLostError, StreamClosedError
+from .errors import StreamClosedError
 from .stream import EventStream
 
 __all__ = ["ConnectOptions", "ServeOptions", "Server", "StreamOptions", "connect", "serve"]
@@ -216,7 +216,7 @@ class Server(AsyncClosing):
     async def _run(self, stream: EventStream[Any, Any]) -> None:
         try:
             await self._handler(stream)
-        except (ConnectionLostError, StreamClosedError, ProtocolError) as exc:
+        except (StreamClosedError, ProtocolError) as exc:  # ConnectionLostError too
             logger.debug("connection %r ended: %s", stream, exc)
         except Exception:
             logger.exception("the handler for %r failed", stream)
