@@ -670,3 +670,24 @@ async def test_activity_moves_a_core_timer(adapter, alarm, netstring, tools, vir
         with anyio.fail_after(4000):
             assert (await stream.receive()).payload == b"alarm"
         assert virtual_clock() - start >= 6600
+
+
+async def test_closing_errors_carry_the_peers_closing_event_once_known(adapter, netstring, tools):
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
+        await sock.send_eof()
+        closing = await stream.receive()
+        assert isinstance(closing, ConnectionClosed)
+        await stream.aclose()
+        with pytest.raises(adapter.StreamClosedError) as raised:
+            await stream.send(netstring.Netstring(b"late"))
+        assert raised.value.event is closing
+
+
+async def test_closing_errors_carry_no_event_while_the_peers_end_is_unknown(
+    adapter, netstring, tools
+):
+    async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, _):
+        stream.close_nowait()
+        with pytest.raises(adapter.StreamClosedError) as raised:
+            await stream.receive()
+        assert raised.value.event is None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData
+from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData, ReceiveState
 from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 
 from ._closing import AsyncClosing
@@ -171,12 +171,16 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             transport.resume_reading() if reading else transport.pause_reading()
 
     def _broken(self) -> Exception:
+        connection = self._connection
+        # The peer's clean end, if the core saw it (it repeats its closing event).
+        ended = connection.receive_state is ReceiveState.CLOSED
+        event = cast(ConnectionClosed, connection.next_event()) if ended else None
         if self._closed:
-            return StreamClosedError("the stream was closed on this side")
+            return StreamClosedError("the stream was closed on this side", event)
         exc = self._lost_exc
         if exc is None:
-            return ConnectionLostError("the connection was closed before the peer finished")
-        error = ConnectionLostError(f"the connection was lost: {exc or type(exc).__name__}")
+            return ConnectionLostError("the connection was closed before the peer finished", event)
+        error = ConnectionLostError(f"the connection was lost: {exc or type(exc).__name__}", event)
         error.__cause__ = exc
         return error
 
