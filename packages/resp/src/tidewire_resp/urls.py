@@ -66,8 +66,7 @@ def _number(text: str, what: str) -> int:
 def connection_options(url: str | None = None, **overrides: Any) -> dict[str, Any]:
     """The options of a connection: those of ``url``, then the ``overrides`` not ``None``.
 
-    The names are those of :data:`OPTIONS`, as :func:`parse_url` returns
-    them (``host``, ``port``, ``path``, ``ssl``, ``server_hostname``,
+    The names are those :func:`parse_url` returns (``host``, ``port``, ``path``, ``ssl``, ``server_hostname``,
     ``db``, ``username``, ``password``, ``client_name``, ``protocol``).
 
     Raises:
