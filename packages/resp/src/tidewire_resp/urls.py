@@ -66,8 +66,9 @@ def _number(text: str, what: str) -> int:
 def connection_options(url: str | None = None, **overrides: Any) -> dict[str, Any]:
     """The options of a connection: those of ``url``, then the ``overrides`` not ``None``.
 
-    The names are those :func:`parse_url` returns (``host``, ``port``, ``path``, ``ssl``, ``server_hostname``,
-    ``db``, ``username``, ``password``, ``client_name``, ``protocol``).
+    The names are those :func:`parse_url` returns (``host``, ``port``,
+    ``path``, ``ssl``, ``db``, ``username``, ``password``, ``client_name``,
+    ``protocol``) and ``server_hostname``.
 
     Raises:
         TypeError: an option of another name.
