@@ -147,14 +147,11 @@ class RedisConnection(AsyncClosing):
         """Send one command and return its reply, decoded as the Redis guide's table says.
 
         Args:
-            args: The command name and its arguments (``bytes``, ``str``,
-                ``int``, ``float``, ``bytearray``, ``memoryview``).
-            decode: Strings as ``str`` (``True``) or ``bytes``; ``None``
-                follows ``decode_responses``.
+            args: The command name and its arguments (``bytes``, ``str``, ``int``...).
+            decode: Strings as ``str`` or ``bytes``; ``None``: ``decode_responses``.
 
         Raises:
-            ReplyError: the server answered with an error (the subclass
-                follows its code).
+            ReplyError: the server's error reply (the subclass follows its code).
             LocalProtocolError: an argument RESP cannot carry; nothing was sent.
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
@@ -411,13 +408,11 @@ class Pipeline:
         Cancelling abandons the replies still to come; the connection stays in sync.
 
         Args:
-            raise_on_error: Raise the first error reply once all are read,
-                or return errors as :class:`~tidewire_resp.ReplyError` instances in place.
+            raise_on_error: Raise the first error reply, or leave errors in place.
 
         Raises:
-            ReplyError: with ``raise_on_error``, the first command that
-                failed; :class:`~tidewire_resp.ExecAbortError` when ``EXEC`` refused a
-                transaction with a bad command.
+            ReplyError: the first command that failed (with ``raise_on_error``),
+                or ``EXECABORT`` (a transaction refused).
             WatchError: a watched key changed; the transaction did not run.
             LocalProtocolError: a command the core refuses; nothing was sent.
             ConnectionLostError: the connection broke.
@@ -580,10 +575,7 @@ class Client(AsyncClosing):
         return DedicatedConnection(self)
 
     async def aclose(self) -> None:
-        """Close the shared connection, and end an opening one; later calls raise.
-
-        Dedicated connections close with their own ``async with`` blocks.
-        """
+        """Close the shared connection (not dedicated ones) and end an opening one."""
         self._closed = True
         opening, self._opening = self._opening, None
         if opening is not None:

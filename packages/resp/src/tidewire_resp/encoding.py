@@ -173,48 +173,9 @@ def encode_value(
         if kind is _Up:
             depth -= 1
             continue
-        if kind is bytes or kind is bytearray or kind is memoryview:
-            raw = as_bytes(item, "a blob string")
-            out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-            continue
-        if kind is SimpleString:
-            out.append(b"+" + _line(item, "simple string") + b"\r\n")
-            continue
-        if kind is str:
-            raw = utf8(item, "a string")
-            out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-            continue
-        if kind is bool:
-            out.append((b"#t\r\n" if item else b"#f\r\n") if resp3 else b":%d\r\n" % item)
-            continue
-        if kind is int:
-            if not -(2**63) <= item < 2**63:
-                raise LocalProtocolError(
-                    f"integer {decimal(item)[:40].decode()} is out of the 64-bit range"
-                    " (send it as a BigNumber)"
-                )
-            out.append(b":%d\r\n" % item)
-            continue
-        if kind is BigNumber:
-            digits = decimal(item)
-            out.append(b"(%s\r\n" % digits if resp3 else b"$%d\r\n%s\r\n" % (len(digits), digits))
-            continue
-        if kind is float:
-            text = _double(item)
-            out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
-            continue
-        if item is None:
-            out.append(b"_\r\n" if resp3 else b"$-1\r\n")
-            continue
-        if kind is ErrorReply:
-            if item.blob and resp3:
-                raw = as_bytes(item.data, "a blob error")
-                out.append(b"!%d\r\n%s\r\n" % (len(raw), raw))
-            else:
-                out.append(b"-" + _line(item.data, "simple error") + b"\r\n")
-            continue
-        if kind is Verbatim:
-            out.append(_verbatim(item, resp3))
+        encoded = _scalar(item, kind, resp3)
+        if encoded is not None:
+            out.append(encoded)
             continue
         if kind is Attributed:
             todo.append(item.value)
@@ -237,6 +198,43 @@ def encode_value(
         todo.append(_UP)
         todo.extend(reversed(elements))
     return out
+
+
+def _scalar(item: Any, kind: type, resp3: bool) -> bytes | None:
+    """The encoding of a value that is no aggregate, or ``None`` for an aggregate."""
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        raw = as_bytes(item, "a blob string")
+        return b"$%d\r\n%s\r\n" % (len(raw), raw)
+    if kind is SimpleString:
+        return b"+" + _line(item, "simple string") + b"\r\n"
+    if kind is str:
+        raw = utf8(item, "a string")
+        return b"$%d\r\n%s\r\n" % (len(raw), raw)
+    if kind is bool:
+        return (b"#t\r\n" if item else b"#f\r\n") if resp3 else b":%d\r\n" % item
+    if kind is int:
+        if not -(2**63) <= item < 2**63:
+            raise LocalProtocolError(
+                f"integer {decimal(item)[:40].decode()} is out of the 64-bit range"
+                " (send it as a BigNumber)"
+            )
+        return b":%d\r\n" % item
+    if kind is BigNumber:
+        digits = decimal(item)
+        return b"(%s\r\n" % digits if resp3 else b"$%d\r\n%s\r\n" % (len(digits), digits)
+    if kind is float:
+        text = _double(item)
+        return b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text)
+    if item is None:
+        return b"_\r\n" if resp3 else b"$-1\r\n"
+    if kind is ErrorReply:
+        if item.blob and resp3:
+            raw = as_bytes(item.data, "a blob error")
+            return b"!%d\r\n%s\r\n" % (len(raw), raw)
+        return b"-" + _line(item.data, "simple error") + b"\r\n"
+    if kind is Verbatim:
+        return _verbatim(item, resp3)
+    return None
 
 
 def _verbatim(item: Verbatim, resp3: bool) -> bytes:
