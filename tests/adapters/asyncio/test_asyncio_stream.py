@@ -33,3 +33,17 @@ async def test_transport_closed_under_the_stream(adapter, netstring):
             await stream.receive()
         assert "lost" in repr(stream)
         assert stream.closed
+
+
+async def test_a_stream_takes_one_transport(adapter, netstring):
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    other, other_peer = socket.socketpair()
+    stream = adapter.EventStream(netstring.NetstringConnection())
+    await loop.create_connection(lambda: stream.protocol, sock=ours)
+    second, _ = await loop.create_connection(asyncio.Protocol, sock=other)
+    with theirs, other_peer:
+        with pytest.raises(RuntimeError, match="only one transport"):
+            stream.protocol.connection_made(second)
+        assert second.is_closing()  # refused, and aborted
+        await stream.aclose()

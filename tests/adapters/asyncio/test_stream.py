@@ -691,3 +691,37 @@ async def test_closing_errors_carry_no_event_while_the_peers_end_is_unknown(
         with pytest.raises(adapter.StreamClosedError) as raised:
             await stream.receive()
         assert raised.value.event is None
+
+
+async def test_receive_nowait_waits_for_nothing_and_parses_nothing_past_blocked_replies(
+    adapter, replying, tools
+):
+    requests = 20
+    async with tools.stream_and_socket(adapter, replying, write_high_water=1024) as (stream, sock):
+        await sock.send(ns(b"PING") * requests)  # each makes the core write 64 KiB
+        await tools.eventually(lambda: stream.read_backlog == len(ns(b"PING")) * requests)
+        taken = 0
+        while stream.receive_nowait() is not NEED_DATA:
+            taken += 1
+        assert taken < requests  # the replies cannot leave: parsing stopped
+
+        async def the_rest():
+            for _ in range(requests - taken):
+                assert (await stream.receive()).payload == b"PING"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(the_rest)
+            replies = await tools.read_exactly(sock, requests * len(ns(b"P" * 65536)))
+        assert replies == ns(b"P" * 65536) * requests
+
+
+async def test_receive_nowait_is_refused_while_a_task_receives(adapter, netstring, tools):
+    async with (
+        tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock),
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(stream.receive)
+        await anyio.sleep(0.01)
+        with pytest.raises(RuntimeError, match="already receiving"):
+            stream.receive_nowait()
+        await sock.send(b"1:a,")

@@ -111,8 +111,6 @@ class Writer:
 
     def hold(self, data: bytes) -> None:
         """Write ``data`` with the next turn of the loop, in order with every other write."""
-        if not data:
-            return
         self._held.append(data)
         self.held_size += len(data)
         if self.held_size >= _CORK_LIMIT:
