@@ -134,6 +134,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             self._on_attach(self)
 
     def _on_data(self, data: bytes) -> None:
+        if self._closed:
+            return  # TLS may deliver data while it flushes our close: nobody will read it
         flow = self._flow
         flow.data_received(data)
         if not flow.reading and not self._read_paused:
