@@ -326,6 +326,10 @@ class WebSocketConnection(Deadlines):
         self._state = State.OPEN
         self._framing = True
         self._pos = self._buffer.position
+        # max_buffer_size caps the handshake; frames have their own limits
+        # (a whole single-frame message may wait in the buffer: at most the
+        # smaller of max_frame_size and max_message_size, plus its header).
+        self._max_buffer_size = None
         self._close_deadline = self._timer = None  # the opening deadline
         if agreed is not None:
             self._agreed = (agreed,)
