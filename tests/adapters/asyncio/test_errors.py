@@ -1,61 +1,46 @@
-"""The adapter's own exceptions: what they say and carry."""
+"""The adapter's exceptions: the base's and the cores' classes, re-exported under its names."""
 
+import importlib
 import subprocess
 import sys
 
 import pytest
 
 import tidewire
+import tidewire_websocket
 from tidewire import ConnectionClosed
-from tidewire_asyncio import ConnectionLostError, EndOfStream, StreamClosedError
-from tidewire_asyncio.websocket import HandshakeRejected, RejectConnection, WebSocketClosedError
 
 
-def test_end_of_stream_is_an_eof_error_carrying_the_closing_event():
+def test_end_of_stream_is_an_eof_error_carrying_the_closing_event(adapter):
     event = ConnectionClosed()
-    error = EndOfStream("the peer closed the connection while a line was awaited", event)
+    error = adapter.EndOfStream("the peer closed the connection while a line was awaited", event)
     assert isinstance(error, EOFError)
     assert error.event is event
     assert "a line" in str(error)
 
 
-def test_the_closing_exceptions_are_the_base_ones():
-    assert (ConnectionLostError, EndOfStream, StreamClosedError) == (
+def test_the_closing_exceptions_are_the_base_ones(adapter):
+    assert (adapter.ConnectionLostError, adapter.EndOfStream, adapter.StreamClosedError) == (
         tidewire.ConnectionLostError,
         tidewire.EndOfStream,
         tidewire.StreamClosedError,
     )
-    assert issubclass(ConnectionLostError, StreamClosedError)
-    assert issubclass(EndOfStream, StreamClosedError)
 
 
-@pytest.mark.parametrize(
-    ("code", "reason", "clean", "text"),
-    [
-        (1000, "", True, "(code 1000)"),
-        (1001, "bye", True, "(code 1001, reason 'bye')"),
-        (1006, "", False, "(code 1006)"),
-        (4000, "app", False, "(code 4000, reason 'app')"),
-    ],
-)
-def test_websocket_closed_error(code, reason, clean, text):
-    error = WebSocketClosedError(code, reason)
-    assert (error.code, error.reason, error.clean) == (code, reason, clean)
-    assert str(error).endswith(text)
-
-
-def test_handshake_rejected_keeps_the_response():
-    response = RejectConnection(403, (), b"no")
-    error = HandshakeRejected(response)
-    assert error.response is response
-    assert "HTTP 403" in str(error)
+def test_the_websocket_exceptions_are_the_cores(adapter):
+    websocket = importlib.import_module(f"{adapter.__name__}.websocket")
+    assert websocket.WebSocketClosedError is tidewire_websocket.WebSocketClosedError
+    assert websocket.HandshakeRejected is tidewire_websocket.HandshakeRejected
+    assert issubclass(websocket.WebSocketClosedError, adapter.StreamClosedError)
 
 
 @pytest.mark.parametrize(
     ("module", "core"), [("lines", "tidewire_lines"), ("websocket", "tidewire_websocket")]
 )
-def test_a_missing_core_names_the_package_to_install(module, core):
-    code = f"import sys; sys.modules[{core!r}] = None; import tidewire_asyncio.{module}"
+def test_a_missing_core_names_the_package_to_install(adapter, module, core):
+    name = adapter.__name__
+    code = f"import sys; sys.modules[{core!r}] = None; import {name}.{module}"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert f'pip install "tidewire-asyncio[{module}]"' in result.stderr
+    distribution = name.replace("_", "-")
+    assert f'pip install "{distribution}[{module}]"' in result.stderr
