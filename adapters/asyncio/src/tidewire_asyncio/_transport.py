@@ -63,6 +63,9 @@ class Writer:
         self._held: list[bytes] = []
         self.held_size = 0
         self._handle: asyncio.Handle | None = None
+        # Returns what the core queued and write_pending() left to this
+        # turn's held write: taken first when the held bytes leave.
+        self.pending: Callable[[], bytes] | None = None
         self._drainers: list[asyncio.Future[None]] = []
         self._lock = asyncio.Lock()
         # Tasks holding or awaiting the lock: a send takes the fast path only
@@ -123,11 +126,20 @@ class Writer:
         self.more_input = self._burst_written = False
         self.flush()
 
+    @property
+    def scheduled(self) -> bool:
+        """True while held bytes wait for the end of the loop turn."""
+        return self._handle is not None
+
     def flush(self) -> None:
-        """Write everything held, now."""
+        """Write everything held, and what the core left pending, now."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self.pending is not None:
+            data = self.pending()
+            if data:
+                self._held.append(data)
         held = self._held
         if held:
             data = held[0] if len(held) == 1 else b"".join(held)
