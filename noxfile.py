@@ -164,6 +164,8 @@ def peers(session: nox.Session) -> None:
 SPEEDUPS = "speedups"
 ACCELERATED = [d.key for d in DISTS.values() if d.is_core and SPEEDUPS in d.extras]
 SPEEDUPS_TESTS = ROOT / "tests" / "speedups"  # the differential tests of both paths
+# The behavioural suite every adapter runs, with `--adapter NAME` (tests/adapters/conftest.py).
+SHARED_ADAPTER_TESTS = ROOT / "tests" / "adapters" / "shared"
 
 
 def _run_tests(
@@ -185,6 +187,8 @@ def _run_tests(
         wanted = [Requirement(f"{dist.name}[{SPEEDUPS}]" if accelerated else str(dist.name))]
         if accelerated:
             test_dirs.append(SPEEDUPS_TESTS)
+        if not dist.is_core:
+            test_dirs.append(SHARED_ADAPTER_TESTS)
     if not any(test_dirs[0].glob("test_*.py")):
         session.error(f"no tests for {package} in {test_dirs[0].relative_to(ROOT)}")
     for test_dir in test_dirs:
@@ -192,6 +196,8 @@ def _run_tests(
             wanted += _requirements_file(requirements)
     session.install(*_install_specs(wanted), "pytest", "coverage[toml]")
     paths = [str(test_dir) for test_dir in test_dirs]
+    if dist is not None and not dist.is_core:
+        paths.append(f"--adapter={dist.key}")
     if dist is None:
         session.run("pytest", *paths, *session.posargs, env=env)
         return

@@ -19,3 +19,11 @@ settings.register_profile("thorough", max_examples=5_000, deadline=None)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
 )
+
+
+def pytest_addoption(parser):
+    # Declared here, at the root, so that any selection of tests accepts it;
+    # tests/adapters/conftest.py reads it and knows the adapters.
+    parser.addoption(
+        "--adapter", default="asyncio", help="the adapter tests/adapters/shared runs against"
+    )

@@ -46,7 +46,7 @@ VALUE = b"v" * 100
 
 
 def _load_server_helper() -> Any:
-    path = HERE.parent / "adapters" / "asyncio" / "redis_server.py"
+    path = HERE.parent / "adapters" / "redis_server.py"
     spec = importlib.util.spec_from_file_location("redis_server", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

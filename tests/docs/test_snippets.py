@@ -29,7 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
-    "redis_server", ROOT / "tests" / "adapters" / "asyncio" / "redis_server.py"
+    "redis_server", ROOT / "tests" / "adapters" / "redis_server.py"
 )
 assert _spec and _spec.loader
 redis_server = importlib.util.module_from_spec(_spec)

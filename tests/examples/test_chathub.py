@@ -47,7 +47,7 @@ def _load(name, path):
     return module
 
 
-HELPERS = ROOT / "tests" / "adapters" / "asyncio"
+HELPERS = ROOT / "tests" / "adapters"
 redis_server = _load("redis_server", HELPERS / "redis_server.py")
 chromium = _load("chromium", HELPERS / "peers" / "chromium.py")
 

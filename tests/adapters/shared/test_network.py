@@ -137,7 +137,7 @@ async def test_handler_failure_is_logged_and_closes_only_that_connection(
             raise ValueError("handler bug")
         await stream.send(event)
 
-    caplog.set_level(logging.DEBUG, logger="tidewire_asyncio")
+    caplog.set_level(logging.DEBUG, logger=adapter.__name__)
     async with adapter.serve(netstring.NetstringConnection, handler, "127.0.0.1", 0) as server:
         async with await adapter.connect(
             netstring.NetstringConnection, "127.0.0.1", server.port
@@ -154,7 +154,7 @@ async def test_handler_failure_is_logged_and_closes_only_that_connection(
 
 
 async def test_handler_protocol_errors_are_logged_quietly(adapter, netstring, caplog):
-    caplog.set_level(logging.DEBUG, logger="tidewire_asyncio")
+    caplog.set_level(logging.DEBUG, logger=adapter.__name__)
 
     async with adapter.serve(netstring.NetstringConnection, echo, "127.0.0.1", 0) as server:
         sock = await anyio.connect_tcp("127.0.0.1", server.port)

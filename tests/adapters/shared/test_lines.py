@@ -1,4 +1,4 @@
-"""tidewire_asyncio.lines against peers that are not ours.
+"""The adapter's lines module against peers that are not ours.
 
 Our client talks to a Twisted LineReceiver server (a separate process); our
 server is driven by plain blocking sockets in a thread; a raw anyio socket
@@ -12,15 +12,17 @@ from pathlib import Path
 
 import anyio
 import pytest
+from adapter_under_test import adapter
 
 from tidewire import LocalProtocolError, RemoteProtocolError
 from tidewire.testing import bytewise, random_splits
-from tidewire_asyncio import lines
 from tidewire_lines import LineConnection, Mode
+
+lines = adapter.lines
 
 pytestmark = pytest.mark.anyio
 
-PEER = Path(__file__).parent / "peers" / "twisted_lines.py"
+PEER = Path(__file__).parents[1] / "peers" / "twisted_lines.py"
 
 
 @pytest.fixture(scope="module")

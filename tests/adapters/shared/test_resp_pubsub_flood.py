@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from adapter_under_test import adapter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tidewire_asyncio import DEFAULT_READ_HIGH_WATER, ConnectionLostError, resp
 from tidewire_resp import Push
+
+DEFAULT_READ_HIGH_WATER = adapter.DEFAULT_READ_HIGH_WATER
+ConnectionLostError, resp = adapter.ConnectionLostError, adapter.resp
 
 pytestmark = pytest.mark.anyio
 

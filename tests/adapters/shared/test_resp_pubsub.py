@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from adapter_under_test import adapter
 
-from tidewire_asyncio import StreamClosedError, resp
 from tidewire_resp import Push
+
+StreamClosedError, resp = adapter.StreamClosedError, adapter.resp
 
 pytestmark = pytest.mark.anyio
 

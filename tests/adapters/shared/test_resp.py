@@ -7,9 +7,9 @@ import math
 import anyio
 import pytest
 import redis_server  # loaded by conftest.py
+from adapter_under_test import adapter
 
 from tidewire import LocalProtocolError
-from tidewire_asyncio import resp
 from tidewire_resp import (
     BigNumber,
     ErrorReply,
@@ -19,6 +19,8 @@ from tidewire_resp import (
     SimpleString,
     Verbatim,
 )
+
+resp = adapter.resp
 
 pytestmark = pytest.mark.anyio
 
@@ -130,7 +132,7 @@ async def test_connection_refused():
 
 
 async def test_wrapping_a_foreign_stream_is_refused(server):
-    from tidewire_asyncio import EventStream
+    EventStream = adapter.EventStream
     from tidewire_resp import ReplyReader
 
     with pytest.raises(TypeError, match="needs a ClientConnection"):

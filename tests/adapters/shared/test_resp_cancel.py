@@ -9,9 +9,15 @@ import anyio
 import pytest
 import redis_server  # loaded by conftest.py
 import trustme
+from adapter_under_test import adapter
 
 from tidewire import RemoteProtocolError
-from tidewire_asyncio import ConnectionLostError, StreamClosedError, resp
+
+ConnectionLostError, StreamClosedError, resp = (
+    adapter.ConnectionLostError,
+    adapter.StreamClosedError,
+    adapter.resp,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,9 @@ import json
 import anyio
 import chromium  # loaded by conftest.py
 import pytest
+from adapter_under_test import adapter
 
-from tidewire_asyncio import websocket as ws_adapter
+ws_adapter = adapter.websocket
 
 pytestmark = pytest.mark.anyio
 

@@ -13,11 +13,13 @@ import random
 
 import anyio
 import pytest
+from adapter_under_test import adapter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tidewire import LocalProtocolError
-from tidewire_asyncio import resp
+
+resp = adapter.resp
 
 pytestmark = pytest.mark.anyio
 

@@ -1,9 +1,13 @@
-"""Shared fixtures for the adapter's behavioural tests.
+"""Fixtures for the behavioural suite every adapter runs (tests/adapters/shared).
 
-The test bodies use the adapter only through the ``adapter`` fixture (the
-module) and the mirrored public names, and drive peers with anyio, so the same
-bodies can later run against the trio and Twisted adapters by parametrising
-``anyio_backend`` and ``adapter``.
+The bodies in tests/adapters/shared use an adapter only through the adapter
+under test (the ``adapter`` fixture, or ``adapter_under_test.adapter`` at
+module level) and the mirrored public names, and drive their peers with
+anyio: no framework is called directly. ``pytest --adapter NAME`` picks the
+adapter (``asyncio`` by default; ``nox -s tests`` passes each adapter's own
+name); a new adapter plugs in with one entry in ``ADAPTERS`` below: its
+import name, its anyio backend, and the backend that runs on virtual time.
+Tests that only make sense on one framework live in tests/adapters/NAME.
 
 Keepalive and timeout tests run on a virtual clock instead of sleeping: a
 test that asks for the ``virtual_clock`` fixture (or carries the
@@ -15,19 +19,14 @@ anything can run, and jumps straight to the next timer when nothing can::
         ...  # a 20 s ping interval and a 20 s ping timeout pass instantly
         assert virtual_clock() - start >= 40
 
-"Nothing can run" means no callback is ready and no I/O arrives within a
-short real grace (10 ms, so a peer in another process, a redis-server, has
-time to answer); a thread's work (``getaddrinfo``) does not hold time back.
-Time then jumps exactly to the earliest timer, so a core's deadline is met
-on the dot and a test of a 3600 s timeout takes milliseconds. The trio
-adapter will get the same from ``trio.testing.MockClock(autojump_threshold=0)``.
+On asyncio that is tests/adapters/asyncio/virtual_clock.py; trio will get it
+from ``trio.testing.MockClock(autojump_threshold=0)``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import importlib.util
-import selectors
 import socket
 import ssl
 import struct
@@ -41,9 +40,8 @@ import anyio.abc
 import pytest
 import trustme
 
-import tidewire_asyncio
-
-EXAMPLES = Path(__file__).parents[3] / "docs" / "examples"
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[1] / "docs" / "examples"
 _KERNEL_BUFFER = 64 * 1024  # bytes, for each socket buffer of stream_and_socket()
 
 
@@ -65,7 +63,7 @@ def load_example(name):
 
 # Helpers a test module imports by name (`import redis_server`) find them here.
 redis_server = load_module("redis_server", Path(__file__).with_name("redis_server.py"))
-load_module("chromium", Path(__file__).parent / "peers" / "chromium.py")
+load_module("chromium", HERE / "peers" / "chromium.py")
 
 
 @pytest.fixture(scope="module")
@@ -75,51 +73,35 @@ def server():
         yield running
 
 
-_VIRTUAL_START = 1_000_000.0  # far from the real monotonic clock, so a mix-up shows
-_REAL_GRACE = 0.01  # seconds of real time I/O gets before virtual time jumps
+def _asyncio_virtual_backend():
+    clock = load_module("asyncio_virtual_clock", HERE / "asyncio" / "virtual_clock.py")
+    return ("asyncio", {"loop_factory": clock.VirtualClockLoop})
 
 
-class _JumpingSelector(selectors.DefaultSelector):
-    """A selector that, finding no I/O, makes the loop's clock jump to the next timer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = _VIRTUAL_START
-
-    def select(self, timeout=None):
-        # The loop passes 0 when callbacks are ready, None when no timer is
-        # pending (only I/O can wake it: wait for real), else the time until
-        # the earliest timer.
-        if timeout is None or timeout <= 0:
-            return super().select(timeout)
-        events = super().select(min(timeout, _REAL_GRACE))
-        if not events:
-            self.now += timeout
-        return events
-
-
-class VirtualClockLoop(asyncio.SelectorEventLoop):
-    """An asyncio loop on virtual time: it jumps to the next timer whenever nothing can run."""
-
-    def __init__(self) -> None:
-        self._jumping = _JumpingSelector()
-        super().__init__(self._jumping)
-
-    def time(self) -> float:
-        return self._jumping.now
+# name -> (import name, anyio backend, a function giving the virtual-time backend)
+ADAPTERS = {"asyncio": ("tidewire_asyncio", "asyncio", _asyncio_virtual_backend)}
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "virtual_clock: run the test on an event loop with virtual time (see conftest)"
     )
+    name = config.getoption("--adapter")
+    if name not in ADAPTERS:
+        raise pytest.UsageError(f"--adapter {name}: not one of {', '.join(sorted(ADAPTERS))}")
+    under_test = load_module("adapter_under_test", HERE / "adapter_under_test.py")
+    under_test.name = name
+    under_test.adapter = importlib.import_module(ADAPTERS[name][0])
+    for protocol in ("lines", "websocket", "resp"):  # adapter.lines ... for the bodies
+        importlib.import_module(f"{ADAPTERS[name][0]}.{protocol}")
 
 
 @pytest.fixture
 def anyio_backend(request):
+    _, backend, virtual = ADAPTERS[request.config.getoption("--adapter")]
     if "virtual_clock" in request.fixturenames or request.node.get_closest_marker("virtual_clock"):
-        return ("asyncio", {"loop_factory": VirtualClockLoop})
-    return "asyncio"
+        return virtual()
+    return backend
 
 
 @pytest.fixture
@@ -129,8 +111,8 @@ def virtual_clock(anyio_backend):
 
 
 @pytest.fixture
-def adapter():
-    return tidewire_asyncio
+def adapter(request):
+    return sys.modules["adapter_under_test"].adapter
 
 
 @pytest.fixture
