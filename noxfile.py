@@ -132,9 +132,10 @@ def _everything(extras: bool = True) -> list[Requirement]:
     ]
 
 
-# The real peers some tests talk to (never mocked, never skipped): the command
-# each test looks for, and the Debian package that provides it.
-PEERS = {"redis-server": "redis-server", "chromium": "chromium"}
+# The real peers some tests talk to (never mocked, never skipped), and the C
+# compiler that builds tidewire-speedups for the tests of its accelerated cores:
+# the command each needs, and the Debian package that provides it.
+PEERS = {"redis-server": "redis-server", "chromium": "chromium", "gcc": "gcc"}
 
 
 @nox.session(python=False)
