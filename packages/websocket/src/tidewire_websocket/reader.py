@@ -107,18 +107,9 @@ class FrameReader(Connection[WebSocketEvent, WebSocketEvent]):
         return buffer.offset + index - buffer.position
 
     def _frame_event(self) -> WebSocketEvent | NeedData:
-        if self._discard:
-            # After the peer's close frame nothing it sends matters (section 5.5.1).
-            self._buffer.skip(len(self._buffer))
-            self._pos = self._buffer.position
+        if (self._discard or self._wait) and self._still_waiting():
             return NEED_DATA
         rx = self._buffer.raw
-        if self._wait:
-            # Waiting for the rest of a whole binary message: check nothing
-            # else until it is here (it may come in many reads).
-            if len(rx) < self._wait:
-                return NEED_DATA
-            self._wait = 0
         while True:
             pos = self._pos
             if self._left >= 0:
@@ -146,17 +137,9 @@ class FrameReader(Connection[WebSocketEvent, WebSocketEvent]):
                 if size < 126:
                     self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
             elif size == 127:
-                size = int.from_bytes(rx[pos + 2 : pos + 10], "big")
-                if size < 65536 or size >> 63:
-                    self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
+                size = self._long_length(rx, pos)
             if masked != self._mask_expected:
-                self._fail(
-                    _PROTOCOL_ERROR,
-                    "the client sent an unmasked frame"
-                    if masked == 0
-                    else "the server sent a masked frame",
-                    pos,
-                )
+                self._fail_masking(masked, pos)
             if b0 & 8:
                 return self._control_frame(rx, pos, b0, size, head)
             end = pos + head + size
@@ -187,12 +170,10 @@ class FrameReader(Connection[WebSocketEvent, WebSocketEvent]):
                             )
                     return BytesMessage(data)
                 if b0 == 0x82:
-                    # A single-frame binary message within the limits: wait for
-                    # all of it, then unmask it once, from the receive buffer
-                    # into the message's bytes. Taken in pieces it would be
-                    # copied three times more (piece, reassembly, final bytes);
-                    # it takes the same memory either way. Text is taken in
-                    # pieces, to fail at the first bad UTF-8 byte.
+                    # A binary message within the limits: wait for all of it and
+                    # unmask it once into the message's bytes (in pieces it is
+                    # copied three times more). Text comes in pieces, to fail at
+                    # the first bad UTF-8 byte.
                     self._sync()
                     self._wait = self._pos + head + size  # where it ends, once here
                     return NEED_DATA
@@ -206,6 +187,31 @@ class FrameReader(Connection[WebSocketEvent, WebSocketEvent]):
             ):
                 return self._whole_compressed(rx, pos, b0, head, end)
             self._start_frame(rx, pos, b0, size, head)
+
+    def _still_waiting(self) -> bool:
+        if self._discard:
+            # After the peer's close frame nothing it sends matters (section 5.5.1).
+            self._buffer.skip(len(self._buffer))
+            self._pos = self._buffer.position
+            return True
+        # Waiting for the rest of a whole binary message: check nothing else
+        # until it is here (it may come in many reads).
+        if len(self._buffer.raw) < self._wait:
+            return True
+        self._wait = 0
+        return False
+
+    def _fail_masking(self, masked: int, pos: int) -> NoReturn:
+        which = (
+            "the client sent an unmasked frame" if masked == 0 else "the server sent a masked frame"
+        )
+        self._fail(_PROTOCOL_ERROR, which, pos)
+
+    def _long_length(self, rx: bytearray, pos: int) -> int:
+        size = int.from_bytes(rx[pos + 2 : pos + 10], "big")
+        if size < 65536 or size >> 63:
+            self._fail(_PROTOCOL_ERROR, f"non-minimal length encoding ({size})", pos)
+        return size
 
     def _whole_compressed(
         self, rx: bytearray, pos: int, b0: int, head: int, end: int
