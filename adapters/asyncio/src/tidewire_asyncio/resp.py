@@ -173,10 +173,23 @@ class RedisConnection(AsyncClosing):
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
         """
-        await self._room()
+        if self._error is not None or self._stream.write_backlog > _WRITE_LIMIT:
+            await self._room()
         self._stream.send_nowait(Command(args))  # written with this loop turn's others
-        request_id = self._core.last_request
-        return (await self._replies([request_id]))[0]
+        core = self._core
+        request_id = core.last_request
+        if not core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
+            return Reply(None, None, request_id)
+        # One reply awaited: _replies() without its lists, on the hot path.
+        future: asyncio.Future[Reply] = self._loop.create_future()
+        self._waiters[request_id] = future
+        self._messages.wake_producer()  # a reader paused on messages must read on
+        try:
+            return await future
+        except BaseException:
+            if self._waiters.pop(request_id, None) is not None:
+                core.cancel(request_id)  # the core reads and drops the reply
+            raise
 
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
         """Start a batch of commands sent in one write (``MULTI``/``EXEC`` with ``transaction``)."""
