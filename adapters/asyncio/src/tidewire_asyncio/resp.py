@@ -180,8 +180,7 @@ class RedisConnection(AsyncClosing):
         request_id = core.last_request
         if not core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
             return Reply(None, None, request_id)
-        # One reply awaited: _replies() without its lists, on the hot path.
-        future: asyncio.Future[Reply] = self._loop.create_future()
+        future: asyncio.Future[Reply] = self._loop.create_future()  # _replies(), inlined
         self._waiters[request_id] = future
         self._messages.wake_producer()  # a reader paused on messages must read on
         try:
@@ -221,10 +220,7 @@ class RedisConnection(AsyncClosing):
         return await self._replies(ids)
 
     async def _replies(self, ids: list[int]) -> list[Reply]:
-        """The replies to requests ``ids``; cancelling abandons those still to come.
-
-        A request that gets no reply (``CLIENT REPLY OFF``/``SKIP``) gets a null one.
-        """
+        """The replies to ``ids`` (null for ``CLIENT REPLY OFF``); cancelling abandons the rest."""
         core = self._core
         waiters = self._waiters
         futures = {}
@@ -243,13 +239,8 @@ class RedisConnection(AsyncClosing):
     async def _setup(self, options: dict[str, Any]) -> None:
         """Write the set-up commands together, read their replies together."""
         core = self._core
-        ids = core.setup(
-            protocol=options.get("protocol", 3),
-            username=options.get("username"),
-            password=options.get("password"),
-            client_name=options.get("client_name"),
-            db=options.get("db"),
-        )
+        names = ("protocol", "username", "password", "client_name", "db")
+        ids = core.setup(**{name: options[name] for name in names if name in options})
         self._stream.write_pending()
         error = core.setup_error(await self._replies(ids))
         if error is not None:
@@ -330,11 +321,9 @@ class RedisConnection(AsyncClosing):
         except asyncio.CancelledError:
             self._fail(StreamClosedError("the connection was closed on this side"))
             raise
-        except (StreamClosedError, RemoteProtocolError) as exc:
-            self._fail(exc)
-            stream.abort()
-        except Exception as exc:  # a bug: fail loudly rather than leave callers hanging
-            logger.exception("the Redis reader failed")
+        except Exception as exc:
+            if not isinstance(exc, (StreamClosedError, RemoteProtocolError)):
+                logger.exception("the Redis reader failed")  # a bug: fail loudly, hang nobody
             self._fail(exc)
             stream.abort()
 
