@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 try:
@@ -180,14 +180,10 @@ class RedisConnection(AsyncClosing):
         request_id = core.last_request
         if not core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
             return Reply(None, None, request_id)
-        future: asyncio.Future[Reply] = self._loop.create_future()  # _replies(), inlined
-        self._waiters[request_id] = future
-        self._messages.wake_producer()  # a reader paused on messages must read on
-        try:
-            return await future
+        try:  # _replies() without its lists: the hot path
+            return await self._wait_for(request_id)
         except BaseException:
-            if self._waiters.pop(request_id, None) is not None:
-                core.cancel(request_id)  # the core reads and drops the reply
+            self._abandon((request_id,))
             raise
 
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
@@ -221,20 +217,24 @@ class RedisConnection(AsyncClosing):
 
     async def _replies(self, ids: list[int]) -> list[Reply]:
         """The replies to ``ids`` (null for ``CLIENT REPLY OFF``); cancelling abandons the rest."""
-        core = self._core
-        waiters = self._waiters
-        futures = {}
-        for request_id in ids:
-            if core.is_pending(request_id):
-                futures[request_id] = waiters[request_id] = self._loop.create_future()
-        self._messages.wake_producer()  # a reader paused on messages must read on
+        is_pending = self._core.is_pending
+        futures = {i: self._wait_for(i) for i in ids if is_pending(i)}
         try:
             return [await futures[i] if i in futures else Reply(None, None, i) for i in ids]
         except BaseException:
-            for request_id in futures:  # the core reads and drops what is still to come
-                if waiters.pop(request_id, None) is not None:
-                    core.cancel(request_id)
+            self._abandon(futures)
             raise
+
+    def _wait_for(self, request_id: int) -> asyncio.Future[Reply]:
+        future: asyncio.Future[Reply] = self._loop.create_future()
+        self._waiters[request_id] = future
+        self._messages.wake_producer()  # a reader paused on messages must read on
+        return future
+
+    def _abandon(self, ids: Iterable[int]) -> None:
+        for request_id in ids:
+            if self._waiters.pop(request_id, None) is not None:
+                self._core.cancel(request_id)  # still to come: the core reads and drops it
 
     async def _setup(self, options: dict[str, Any]) -> None:
         """Write the set-up commands together, read their replies together."""
