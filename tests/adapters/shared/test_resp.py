@@ -27,16 +27,15 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(params=[3, 2], ids=["resp3", "resp2"])
 async def conn(server, request):
-    connection = await resp.connect(server.url, protocol=request.param)
-    assert connection.protocol == request.param
-    await connection.execute("FLUSHALL")
-    async with connection:
+    async with resp.connect(server.url, protocol=request.param) as connection:
+        assert connection.protocol == request.param
+        await connection.execute("FLUSHALL")
         yield connection
 
 
 @pytest.fixture
 async def conn3(server):
-    async with await resp.connect(server.url) as connection:
+    async with resp.connect(server.url) as connection:
         await connection.execute("FLUSHALL")
         yield connection
 
@@ -45,7 +44,7 @@ async def conn3(server):
 
 
 async def test_url_sets_db_name_and_resp3(server):
-    async with await resp.connect(f"{server.url}/3?client_name=worker") as conn:
+    async with resp.connect(f"{server.url}/3?client_name=worker") as conn:
         assert conn.protocol == 3
         assert await conn.execute("CLIENT", "GETNAME") == b"worker"
         info = await conn.execute("CLIENT", "INFO", decode=True)
@@ -56,7 +55,7 @@ async def test_url_sets_db_name_and_resp3(server):
 
 
 async def test_keywords_override_the_url(server):
-    async with await resp.connect(
+    async with resp.connect(
         "redis://127.0.0.1:1/1", port=server.port, db=2, protocol=2, client_name="k"
     ) as conn:
         assert conn.protocol == 2
@@ -65,7 +64,7 @@ async def test_keywords_override_the_url(server):
 
 
 async def test_unix_socket(server):
-    async with await resp.connect(f"unix://{server.unix_path}?db=4&protocol=2") as conn:
+    async with resp.connect(f"unix://{server.unix_path}?db=4&protocol=2") as conn:
         assert conn.protocol == 2
         assert await conn.execute("PING") == b"PONG"
         assert " db=4 " in await conn.execute("CLIENT", "INFO", decode=True)
@@ -74,11 +73,12 @@ async def test_unix_socket(server):
 async def test_acl_user_and_password_in_url(server, conn3):
     await conn3.execute("ACL", "SETUSER", "alice", "on", ">s3cr:t@", "~*", "&*", "+@all")
     try:
-        async with await resp.connect(f"redis://alice:s3cr%3At%40@127.0.0.1:{server.port}/1") as c:
+        async with resp.connect(f"redis://alice:s3cr%3At%40@127.0.0.1:{server.port}/1") as c:
             assert await c.execute("ACL", "WHOAMI") == b"alice"
             assert c.protocol == 3
         with pytest.raises(resp.WrongPassError) as caught:
-            await resp.connect(f"redis://alice:wrong@127.0.0.1:{server.port}")
+            async with resp.connect(f"redis://alice:wrong@127.0.0.1:{server.port}"):
+                pass
         assert caught.value.code == "WRONGPASS"
     finally:
         await conn3.execute("ACL", "DELUSER", "alice")
@@ -86,15 +86,16 @@ async def test_acl_user_and_password_in_url(server, conn3):
 
 async def test_requirepass_server():
     with redis_server.running_redis("--requirepass", "pw") as locked:
-        async with await resp.connect(locked.url, password="pw", protocol=2) as conn:
+        async with resp.connect(locked.url, password="pw", protocol=2) as conn:
             assert await conn.execute("PING") == b"PONG"
         with pytest.raises(resp.NoAuthError):
-            await resp.connect(locked.url)  # HELLO without AUTH: NOAUTH
+            async with resp.connect(locked.url):  # HELLO without AUTH: NOAUTH
+                pass
 
 
 async def test_falls_back_to_resp2_when_hello_is_refused():
     with redis_server.running_redis("--rename-command", "HELLO", "") as old:
-        async with await resp.connect(old.url, client_name="legacy", db=1) as conn:
+        async with resp.connect(old.url, client_name="legacy", db=1) as conn:
             assert conn.protocol == 2
             assert await conn.execute("CLIENT", "GETNAME") == b"legacy"
             assert await conn.execute("HSET", "h", "f", "v") == 1
@@ -103,7 +104,8 @@ async def test_falls_back_to_resp2_when_hello_is_refused():
 
 async def test_setup_error_closes_and_raises(server):
     with pytest.raises(resp.ReplyError, match="DB index is out of range"):
-        await resp.connect(server.url, db=99999)
+        async with resp.connect(server.url, db=99999):
+            pass
 
 
 async def test_bad_urls_and_protocols():
@@ -113,7 +115,7 @@ async def test_bad_urls_and_protocols():
         with pytest.raises(ValueError, match="database in a Redis URL must be a number"):
             resp.parse_url(url)
     with pytest.raises(ValueError, match="protocol must be 2 or 3"):
-        await resp.connect("redis://localhost?protocol=4")
+        resp.connect("redis://localhost?protocol=4")
     assert resp.parse_url("rediss://u:p@h:1/2") == {
         "host": "h",
         "port": 1,
@@ -128,7 +130,8 @@ async def test_bad_urls_and_protocols():
 async def test_connection_refused():
     port = redis_server.free_port()
     with pytest.raises(ConnectionRefusedError):
-        await resp.connect(f"redis://127.0.0.1:{port}", connect_timeout=5)
+        async with resp.connect(f"redis://127.0.0.1:{port}", connect_timeout=5):
+            pass
 
 
 async def test_wrapping_a_foreign_stream_is_refused(server):
@@ -300,7 +303,7 @@ DEBUG_TYPES = {
 @pytest.mark.parametrize("name", sorted(DEBUG_TYPES))
 async def test_debug_protocol_resp3(server, name):
     pushes = []
-    async with await resp.connect(server.url, push_handler=pushes.append) as conn:
+    async with resp.connect(server.url, push_handler=pushes.append) as conn:
         value = await conn.execute("DEBUG", "PROTOCOL", name)
         assert value == DEBUG_TYPES[name]
         assert isinstance(value, type(DEBUG_TYPES[name]))
@@ -324,7 +327,7 @@ async def test_raw_replies_keep_resp3_details(conn3):
 
 
 async def test_debug_protocol_resp2_degrades(server):
-    async with await resp.connect(server.url, protocol=2) as conn:
+    async with resp.connect(server.url, protocol=2) as conn:
         assert await conn.execute("DEBUG", "PROTOCOL", "map") == [0, 0, 1, 1, 2, 0]
         assert await conn.execute("DEBUG", "PROTOCOL", "double") == b"3.141"
         assert await conn.execute("DEBUG", "PROTOCOL", "null") is None
@@ -381,7 +384,7 @@ async def test_long_pipelines_of_every_reply_type(conn):
 
 
 async def test_pipelines_of_numbers_and_nulls_when_decoding(server):
-    async with await resp.connect(server.url, decode_responses=True) as conn:
+    async with resp.connect(server.url, decode_responses=True) as conn:
         pipe = conn.pipeline().add("DEL", "c").add("INCR", "c").add("GET", "nothing")
         assert await pipe.execute() == [0, 1, None]
         assert await conn.pipeline().add("GET", "c").execute() == ["1"]
@@ -399,7 +402,7 @@ async def test_pipeline_errors(conn):
 
 
 async def test_pipeline_decodes(server):
-    async with await resp.connect(server.url, decode_responses=True) as conn:
+    async with resp.connect(server.url, decode_responses=True) as conn:
         assert await conn.pipeline().add("SET", "d", "é").add("GET", "d").execute() == ["OK", "é"]
         assert await conn.execute("GET", "d") == "é"
         assert await conn.execute("GET", "d", decode=False) == "é".encode()
@@ -434,7 +437,7 @@ async def test_exec_abort_without_queued_error_reply():
 
 
 async def test_watch_failure_raises_watch_error(server):
-    async with await resp.connect(server.url) as watcher, await resp.connect(server.url) as other:
+    async with resp.connect(server.url) as watcher, resp.connect(server.url) as other:
         await watcher.execute("SET", "w", 1)
         assert await watcher.execute("WATCH", "w") == b"OK"
         await other.execute("SET", "w", 2)
@@ -458,7 +461,7 @@ async def test_client_reply_off_gets_no_reply(conn3):
 async def test_push_inside_exec_is_not_a_result(server):
     # Redis 7.0 nests the push of a self-PUBLISH inside the EXEC array.
     pushes = []
-    async with await resp.connect(server.url, push_handler=pushes.append) as conn:
+    async with resp.connect(server.url, push_handler=pushes.append) as conn:
         await conn.subscribe("a")
         results = await (
             conn.pipeline(transaction=True)

@@ -76,7 +76,7 @@ async def test_bad_requests_never_reach_another_callers_reply(server, protocol):
     rng = random.Random(12)
     mismatches = []
     refused = []
-    async with await resp.connect(server.url, protocol=protocol) as conn:
+    async with resp.connect(server.url, protocol=protocol) as conn:
 
         async def good(i):
             key, value = f"own-{i}", f"value-{i}".encode()
@@ -139,7 +139,7 @@ async def test_a_manual_transaction_is_checked_whole_and_converted_once(server):
     """A plain pipeline holding MULTI ... EXEC (sent command by command, not batched):
     every argument is converted once, all before anything is written, so an argument
     that fails leaves no MULTI open behind it, whoever shares the connection."""
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         results = {}
 
         async def good(i):
@@ -187,7 +187,7 @@ ARGUMENTS = st.one_of(
 )
 async def test_fuzz_any_argument_leaves_a_shared_connection_in_step(server, arguments, way):
     """Whatever the arguments, a request succeeds or raises; the others get their own replies."""
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         commands = [("SET", f"fuzz-{i}", arg) for i, arg in enumerate(arguments)]
         own = []
 

@@ -65,7 +65,7 @@ def spawn(tg, call):
 
 
 async def test_concurrent_callers_share_one_connection(server):
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         await conn.execute("SET", "shared", "v")
 
         async def call(i):
@@ -80,8 +80,8 @@ async def test_concurrent_callers_share_one_connection(server):
 
 async def test_cancelled_blocking_command_leaves_the_connection_in_sync(server):
     async with (
-        await resp.connect(server.url) as conn,
-        await resp.connect(server.url) as other,
+        resp.connect(server.url) as conn,
+        resp.connect(server.url) as other,
     ):
         with anyio.move_on_after(0.05):
             await conn.execute("BLPOP", "queue", 0)
@@ -97,8 +97,7 @@ async def test_cancelled_blocking_command_leaves_the_connection_in_sync(server):
 
 
 async def test_pending_callers_get_connection_lost(tools, server):
-    async with await resp.connect(server.url) as admin:
-        conn = await resp.connect(server.url)
+    async with resp.connect(server.url) as admin, resp.connect(server.url) as conn:
         conn_id = await conn.execute("CLIENT", "ID")
         async with anyio.create_task_group() as tg:
             blocked = spawn(tg, lambda: conn.execute("BLPOP", "never", 0))
@@ -120,52 +119,50 @@ async def test_pending_callers_get_connection_lost(tools, server):
 
 
 async def test_closed_connection_raises_stream_closed(tools, server):
-    conn = await resp.connect(server.url)
-    async with anyio.create_task_group() as tg:
-        blocked = spawn(tg, lambda: conn.execute("BLPOP", "never", 0))
-        await tools.eventually(lambda: conn.pending == 1)
-        await conn.aclose()
-        await conn.aclose()  # harmless
+    async with resp.connect(server.url) as conn:
+        async with anyio.create_task_group() as tg:
+            blocked = spawn(tg, lambda: conn.execute("BLPOP", "never", 0))
+            await tools.eventually(lambda: conn.pending == 1)
+            await conn.aclose()
+            await conn.aclose()  # harmless
+            with pytest.raises(StreamClosedError):
+                await blocked.get()
         with pytest.raises(StreamClosedError):
-            await blocked.get()
-    with pytest.raises(StreamClosedError):
-        await conn.execute("PING")
-    assert "closed" in repr(conn)
+            await conn.execute("PING")
+        assert "closed" in repr(conn)
 
 
 async def test_server_going_away(tools):
     with redis_server.running_redis() as doomed:
-        conn = await resp.connect(doomed.url)
-        async with anyio.create_task_group() as tg:
+        async with resp.connect(doomed.url) as conn, anyio.create_task_group() as tg:
             blocked = spawn(tg, lambda: conn.execute("BLPOP", "never", 0))
             await tools.eventually(lambda: conn.pending == 1)
             doomed.stop()
             with pytest.raises(ConnectionLostError):
                 await blocked.get()
-        await conn.aclose()
 
 
 async def test_protocol_violation_fails_callers(tools):
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
-        conn = await resp.connect(f"redis://127.0.0.1:{port}", protocol=2)
-        peer, _ = listener.accept()
-        with peer, anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-                call = spawn(tg, lambda: conn.execute("PING"))
-                await tools.eventually(lambda: conn.pending == 1)
-                peer.sendall(b"@oops\r\n")
-                with pytest.raises(ConnectionLostError, match="broke the protocol") as caught:
-                    await call.get()
-            assert isinstance(caught.value.__cause__, RemoteProtocolError)
-        await conn.aclose()
+        async with resp.connect(f"redis://127.0.0.1:{port}", protocol=2) as conn:
+            peer, _ = listener.accept()
+            with peer, anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    call = spawn(tg, lambda: conn.execute("PING"))
+                    await tools.eventually(lambda: conn.pending == 1)
+                    peer.sendall(b"@oops\r\n")
+                    with pytest.raises(ConnectionLostError, match="broke the protocol") as caught:
+                        await call.get()
+                assert isinstance(caught.value.__cause__, RemoteProtocolError)
 
 
 async def test_connect_timeout():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         with pytest.raises(TimeoutError):
-            await resp.connect(f"redis://127.0.0.1:{port}", connect_timeout=0.05)
+            async with resp.connect(f"redis://127.0.0.1:{port}", connect_timeout=0.05):
+                pass
         listener.accept()[0].close()
 
 
@@ -212,15 +209,14 @@ async def test_client_dedicated_connections(server):
 
 async def test_client_connect_failure_is_not_cached():
     port = redis_server.free_port()
-    client = resp.Client(f"redis://127.0.0.1:{port}")
-    for _ in range(2):
-        with pytest.raises(ConnectionRefusedError):
-            await client.execute("PING")
-    await client.aclose()
+    async with resp.Client(f"redis://127.0.0.1:{port}") as client:
+        for _ in range(2):
+            with pytest.raises(ConnectionRefusedError):
+                await client.execute("PING")
 
 
 async def test_write_backpressure_with_many_large_commands(server):
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         value = b"v" * (4 * 1024 * 1024)
 
         async def put(i, how):
@@ -260,29 +256,29 @@ async def test_tls(tmp_path):
         context = ssl.create_default_context()
         ca.configure_trust(context)
         url = f"rediss://localhost:{tls_port}/1"
-        async with await resp.connect(url, ssl=context) as conn:
+        async with resp.connect(url, ssl=context) as conn:
             assert await conn.execute("SET", "secure", "yes") == b"OK"
             assert await conn.execute("GET", "secure") == b"yes"
             assert conn.events.get_extra_info("ssl_object") is not None
         with pytest.raises(ssl.SSLError):
-            await resp.connect(url)  # the default context does not trust our CA
+            async with resp.connect(url):  # the default context does not trust our CA
+                pass
 
 
 async def test_a_reply_cut_short_by_the_server_says_so():
     """What Redis does to a client past its client-output-buffer-limit: close mid-reply."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
-        conn = await resp.connect(f"redis://127.0.0.1:{port}", protocol=2)
-        peer, _ = listener.accept()
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-                call = spawn(tg, lambda: conn.execute("GET", "big"))
-                assert b"GET" in await anyio.to_thread.run_sync(peer.recv, 65536)
-                peer.sendall(b"$100\r\nonly part")
-                peer.close()  # all read: a clean end of stream, not a reset
-                with pytest.raises(ConnectionLostError, match="in the middle of a reply"):
-                    await call.get()
-        await conn.aclose()
+        async with resp.connect(f"redis://127.0.0.1:{port}", protocol=2) as conn:
+            peer, _ = listener.accept()
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    call = spawn(tg, lambda: conn.execute("GET", "big"))
+                    assert b"GET" in await anyio.to_thread.run_sync(peer.recv, 65536)
+                    peer.sendall(b"$100\r\nonly part")
+                    peer.close()  # all read: a clean end of stream, not a reset
+                    with pytest.raises(ConnectionLostError, match="in the middle of a reply"):
+                        await call.get()
 
 
 async def test_connect_is_also_an_async_context_manager(server):
@@ -298,13 +294,13 @@ async def test_closing_a_client_ends_the_connecting_it_owns():
     """aclose() while the shared connection is being opened cancels that task and waits for it."""
     with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never answers
         port = listener.getsockname()[1]
-        client = resp.Client(f"redis://127.0.0.1:{port}")
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-                call = spawn(tg, lambda: client.execute("PING"))
-                await anyio.sleep(0.05)  # the opening task is waiting for the set-up's replies
-                await client.aclose()
-                with pytest.raises((StreamClosedError, anyio.get_cancelled_exc_class())):
-                    await call.get()
-        with pytest.raises(StreamClosedError):
-            await client.execute("PING")
+        async with resp.Client(f"redis://127.0.0.1:{port}") as client:
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    call = spawn(tg, lambda: client.execute("PING"))
+                    await anyio.sleep(0.05)  # the opening task is waiting for the set-up's replies
+                    await client.aclose()
+                    with pytest.raises((StreamClosedError, anyio.get_cancelled_exc_class())):
+                        await call.get()
+            with pytest.raises(StreamClosedError):
+                await client.execute("PING")

@@ -20,8 +20,8 @@ def protocol(request):
 
 async def test_subscribe_receive_unsubscribe(server, protocol):
     async with (
-        await resp.connect(server.url, protocol=protocol) as sub,
-        await resp.connect(server.url) as pub,
+        resp.connect(server.url, protocol=protocol) as sub,
+        resp.connect(server.url) as pub,
     ):
         confirmations = await sub.subscribe("news", "sport")
         assert confirmations == [[b"subscribe", b"news", 1], [b"subscribe", b"sport", 2]]
@@ -53,8 +53,8 @@ async def test_subscribe_receive_unsubscribe(server, protocol):
 
 async def test_messages_are_decoded_on_a_text_connection(server, protocol):
     async with (
-        await resp.connect(server.url, protocol=protocol, decode_responses=True) as sub,
-        await resp.connect(server.url) as pub,
+        resp.connect(server.url, protocol=protocol, decode_responses=True) as sub,
+        resp.connect(server.url) as pub,
     ):
         assert await sub.subscribe("ch") == [["subscribe", "ch", 1]]
         await pub.execute("PUBLISH", "ch", "é")
@@ -62,7 +62,7 @@ async def test_messages_are_decoded_on_a_text_connection(server, protocol):
 
 
 async def test_resp3_subscribed_connection_runs_commands(server):
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         await conn.subscribe("self")
         assert await conn.execute("SET", "k", "v") == b"OK"
         assert await conn.execute("PUBLISH", "self", "to me") == 1
@@ -71,7 +71,7 @@ async def test_resp3_subscribed_connection_runs_commands(server):
 
 
 async def test_resp2_subscribed_connection_refuses_commands(server):
-    async with await resp.connect(server.url, protocol=2) as conn:
+    async with resp.connect(server.url, protocol=2) as conn:
         await conn.subscribe("c")
         with pytest.raises(resp.ReplyError, match=r"only .* allowed in this context"):
             await conn.execute("GET", "k")
@@ -80,8 +80,8 @@ async def test_resp2_subscribed_connection_refuses_commands(server):
 
 async def test_get_message_waits_and_survives_cancellation(server):
     async with (
-        await resp.connect(server.url) as sub,
-        await resp.connect(server.url) as pub,
+        resp.connect(server.url) as sub,
+        resp.connect(server.url) as pub,
     ):
         await sub.subscribe("late")
         with anyio.move_on_after(0.05) as scope:
@@ -98,28 +98,28 @@ async def test_get_message_waits_and_survives_cancellation(server):
 
 
 async def test_messages_end_when_the_connection_is_closed(server):
-    conn = await resp.connect(server.url)
-    await conn.subscribe("x")
-    received = []
+    async with resp.connect(server.url) as conn:
+        await conn.subscribe("x")
+        received = []
 
-    async def consume():
-        async for message in conn.messages():
-            received.append(message)
+        async def consume():
+            async for message in conn.messages():
+                received.append(message)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume)
-        await anyio.sleep(0.01)
-        await conn.aclose()
-    assert received == []
-    with pytest.raises(StreamClosedError):
-        await conn.get_message()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.sleep(0.01)
+            await conn.aclose()
+        assert received == []
+        with pytest.raises(StreamClosedError):
+            await conn.get_message()
 
 
 async def test_client_side_caching_invalidations(server):
     pushes = []
     async with (
-        await resp.connect(server.url, push_handler=pushes.append) as cached,
-        await resp.connect(server.url) as writer,
+        resp.connect(server.url, push_handler=pushes.append) as cached,
+        resp.connect(server.url) as writer,
     ):
         assert await cached.execute("CLIENT", "TRACKING", "ON") == b"OK"
         await writer.execute("SET", "tk", 1)
@@ -138,9 +138,9 @@ async def test_client_side_caching_invalidations(server):
 
 async def test_tracking_on_resp2_through_redirect(server):
     async with (
-        await resp.connect(server.url, protocol=2) as listener,
-        await resp.connect(server.url, protocol=2) as cached,
-        await resp.connect(server.url) as writer,
+        resp.connect(server.url, protocol=2) as listener,
+        resp.connect(server.url, protocol=2) as cached,
+        resp.connect(server.url) as writer,
     ):
         listener_id = await listener.execute("CLIENT", "ID")
         await listener.subscribe("__redis__:invalidate")
@@ -155,7 +155,7 @@ async def test_push_handler_errors_are_logged_not_fatal(server, caplog):
     def broken(push):
         raise ValueError("bad handler")
 
-    async with await resp.connect(server.url, push_handler=broken) as conn:
+    async with resp.connect(server.url, push_handler=broken) as conn:
         assert await conn.execute("DEBUG", "PROTOCOL", "push") == (
             b"Some real reply following the push reply"
         )
@@ -164,7 +164,7 @@ async def test_push_handler_errors_are_logged_not_fatal(server, caplog):
 
 
 async def test_pushes_without_a_handler_are_dropped(server):
-    async with await resp.connect(server.url) as conn:
+    async with resp.connect(server.url) as conn:
         assert conn.push_handler is None
         await conn.execute("DEBUG", "PROTOCOL", "push")
         assert await conn.execute("PING") == b"PONG"
@@ -173,9 +173,9 @@ async def test_pushes_without_a_handler_are_dropped(server):
 async def test_an_undecodable_message_fails_only_its_reader(server, protocol):
     """A payload that is not UTF-8 on a text connection: get_message() raises for it alone."""
     async with (
-        await resp.connect(server.url, protocol=protocol, decode_responses=True) as sub,
-        await resp.connect(server.url) as pub,
-        await resp.connect(server.url) as other,
+        resp.connect(server.url, protocol=protocol, decode_responses=True) as sub,
+        resp.connect(server.url) as pub,
+        resp.connect(server.url) as other,
     ):
         await other.execute("DEL", "undecodable-list")
         await sub.subscribe("ch")
@@ -208,7 +208,7 @@ async def test_an_undecodable_message_fails_only_its_reader(server, protocol):
 
 
 async def test_an_undecodable_reply_fails_only_its_caller(server):
-    async with await resp.connect(server.url, decode_responses=True) as conn:
+    async with resp.connect(server.url, decode_responses=True) as conn:
         await conn.execute("SET", "undecodable", b"\xff")
 
         async def ordinary(i):

@@ -68,10 +68,10 @@ async def held_back(subscriber):
 async def test_a_subscriber_that_does_not_read_holds_the_flood_back(server, protocol):
     """Default Redis settings and 50k small messages: all arrive, in order, with bounded memory."""
     async with (
-        await resp.connect(
+        resp.connect(
             f"unix://{server.unix_path}", protocol=protocol, max_queued_messages=BOUND
         ) as subscriber,
-        await resp.connect(server.url) as publisher,
+        resp.connect(server.url) as publisher,
     ):
         client_id = await subscriber.execute("CLIENT", "ID")
         await subscriber.subscribe("flood")
@@ -90,10 +90,10 @@ async def test_redis_disconnects_a_subscriber_past_its_output_buffer_limit(serve
     """50k messages of 1 KB (50 MB) exceed the default 32 MB hard limit: Redis closes the
     connection; the messages received before are delivered in order, then ConnectionLostError."""
     async with (
-        await resp.connect(
+        resp.connect(
             f"unix://{server.unix_path}", protocol=protocol, max_queued_messages=BOUND
         ) as subscriber,
-        await resp.connect(server.url) as publisher,
+        resp.connect(server.url) as publisher,
     ):
         await subscriber.subscribe("flood")
         # Once Redis has dropped the subscriber, PUBLISH finds nobody listening.
@@ -119,10 +119,10 @@ async def test_a_reply_behind_unread_messages_is_still_reached(server, protocol)
     """The task that reads messages may (un)subscribe or PING with its queue full: the
     connection reads on to each reply, queuing the messages in front of it."""
     async with (
-        await resp.connect(
+        resp.connect(
             f"unix://{server.unix_path}", protocol=protocol, max_queued_messages=BOUND
         ) as subscriber,
-        await resp.connect(server.url) as publisher,
+        resp.connect(server.url) as publisher,
     ):
         await subscriber.subscribe("flood")
         assert await publish(publisher, 5000, 40) == 5000
@@ -143,10 +143,10 @@ async def test_commands_and_pushes_behind_unread_messages_on_resp3(server):
     full; the pushes that waited behind the messages reach the handler on the way."""
     pushes = []
     async with (
-        await resp.connect(
+        resp.connect(
             f"unix://{server.unix_path}", push_handler=pushes.append, max_queued_messages=BOUND
         ) as both,
-        await resp.connect(server.url) as writer,
+        resp.connect(server.url) as writer,
     ):
         await both.execute("CLIENT", "TRACKING", "ON")
         await writer.execute("SET", "tracked", 1)
@@ -165,7 +165,7 @@ async def test_commands_and_pushes_behind_unread_messages_on_resp3(server):
 async def test_max_queued_messages_is_checked_before_connecting():
     for bad in (0, -1, 1.5, None):
         with pytest.raises(ValueError, match="max_queued_messages must be an int of at least 1"):
-            await resp.connect("redis://127.0.0.1:1", max_queued_messages=bad)
+            resp.connect("redis://127.0.0.1:1", max_queued_messages=bad)
 
 
 STEPS = st.lists(
@@ -191,10 +191,10 @@ async def test_fuzz_subscriber_steps_keep_the_bound_and_the_order(
     message arrives once, in order.
     """
     async with (
-        await resp.connect(
+        resp.connect(
             f"unix://{server.unix_path}", protocol=fuzz_protocol, max_queued_messages=bound
         ) as subscriber,
-        await resp.connect(server.url) as publisher,
+        resp.connect(server.url) as publisher,
     ):
         await subscriber.subscribe("steps")
         published = read = 0
