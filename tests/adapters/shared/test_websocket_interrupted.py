@@ -38,9 +38,9 @@ def uri(server):
     return f"ws://127.0.0.1:{server.port}/"
 
 
-async def connect(server, **options):
+def connect(server, **options):
     options.setdefault("ping_interval", None)
-    return await ws_adapter.connect(uri(server), **options)
+    return ws_adapter.connect(uri(server), **options)
 
 
 # -- item 5: a cancelled receive loses nothing ------------------------------------------
@@ -95,7 +95,7 @@ async def run_interrupted_receive(interrupted, then, *, streaming=True):
     with anyio.fail_after(10):
         async with (
             serve_ours(handler, streaming=streaming) as server,
-            await connect(server, compression=None) as client,
+            connect(server, compression=None) as client,
         ):
             await client.send(fragmenter.pieces(client))
             await client.send("next")
@@ -170,7 +170,7 @@ async def test_receives_cancelled_before_the_first_fragment_take_nothing():
     with anyio.fail_after(10):
         async with (
             serve_ours(handler, streaming=True) as server,
-            await connect(server, compression=None) as client,
+            connect(server, compression=None) as client,
         ):
             await anyio.sleep(0.1)  # the three receives wait, and are cancelled
             await client.send(["Hello, ", "world!"])
@@ -209,8 +209,7 @@ async def expect_failed_fragmented_send(send, error):
             codes.append(exc.code)
         done.set()
 
-    async with serve_ours(handler) as server:
-        client = await connect(server)
+    async with serve_ours(handler) as server, connect(server) as client:
         with pytest.raises(error):
             await send(client)
         # Never wedged: the connection was failed, and says so.
@@ -255,8 +254,10 @@ async def test_a_fragmented_send_cancelled_on_a_full_buffer_fails_the_connection
 
     # Streaming, so that the server holds one chunk and then stops reading.
     options = {"streaming": True, "max_message_size": None}
-    async with serve_ours(slow_reader, max_queue=1, read_high_water=1024, **options) as server:
-        client = await connect(server, compression=None, write_high_water=1024)
+    async with (
+        serve_ours(slow_reader, max_queue=1, read_high_water=1024, **options) as server,
+        connect(server, compression=None, write_high_water=1024) as client,
+    ):
         big = [b"q" * 100_000] * 1000  # far more than the buffers hold
         with anyio.move_on_after(0.3) as scope:
             await client.send(big)
@@ -272,7 +273,7 @@ async def test_an_empty_or_refused_first_piece_sends_nothing_and_keeps_the_conne
         async for message in websocket:
             await websocket.send(message)
 
-    async with serve_ours(echo) as server, await connect(server) as client:
+    async with serve_ours(echo) as server, connect(server) as client:
         with pytest.raises(TypeError, match="at least one piece"):
             await client.send([])
         with pytest.raises(TypeError, match="str or bytes-like"):
@@ -293,8 +294,10 @@ async def test_a_blocked_sender_gets_the_closed_error_when_another_task_closes(k
         async for _ in websocket:
             pass
 
-    async with serve_ours(slow_reader, max_queue=1, read_high_water=1024) as server:
-        client = await connect(server, compression=None, write_high_water=1024)
+    async with (
+        serve_ours(slow_reader, max_queue=1, read_high_water=1024) as server,
+        connect(server, compression=None, write_high_water=1024) as client,
+    ):
         big = b"q" * 100_000
         with anyio.move_on_after(0.3):
             while True:  # the server does not read yet: our buffer fills
@@ -339,7 +342,7 @@ async def test_send_refuses_what_is_not_a_message_before_sending_anything(messag
         async for received in websocket:
             await websocket.send(received)
 
-    async with serve_ours(echo) as server, await connect(server) as client:
+    async with serve_ours(echo) as server, connect(server) as client:
         with pytest.raises(TypeError, match=match):
             await client.send(message)
         await client.send("ok")
@@ -351,7 +354,7 @@ async def test_send_accepts_bytes_like_pieces():
         async for received in websocket:
             await websocket.send(received)
 
-    async with serve_ours(echo) as server, await connect(server) as client:
+    async with serve_ours(echo) as server, connect(server) as client:
         await client.send(iter([bytearray(b"ab"), memoryview(b"cd"), b"ef"]))
         assert await client.receive() == b"abcdef"
         await client.send(memoryview(b"whole"))

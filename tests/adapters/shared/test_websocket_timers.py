@@ -13,6 +13,7 @@ import hashlib
 import importlib
 from contextlib import asynccontextmanager
 
+import adapter_under_test
 import anyio
 import anyio.abc
 import pytest
@@ -130,8 +131,10 @@ async def test_keepalive_keeps_a_live_connection_open(ws, virtual_clock):
 
 
 async def test_keepalive_fails_a_silent_peer(ws, virtual_clock):
-    async with raw_server() as uri:  # answers the handshake, then nothing
-        client = await ws.connect(uri, ping_interval=20, ping_timeout=20)
+    async with (
+        raw_server() as uri,  # answers the handshake, then nothing
+        ws.connect(uri, ping_interval=20, ping_timeout=20) as client,
+    ):
         start = virtual_clock()
         await client.wait_closed()
         assert virtual_clock() - start >= 40
@@ -174,8 +177,10 @@ async def test_a_client_waits_for_the_server_to_close_tcp_but_not_forever(ws, vi
         await stream.receive()  # the client's close frame
         await stream.send(b"\x88\x02\x03\xe8")
 
-    async with raw_server(answer_close_keep_tcp) as uri:
-        client = await ws.connect(uri, close_timeout=10, ping_interval=None)
+    async with (
+        raw_server(answer_close_keep_tcp) as uri,
+        ws.connect(uri, close_timeout=10, ping_interval=None) as client,
+    ):
         start = virtual_clock()
         await client.close(1000)
         assert virtual_clock() - start >= 10
@@ -185,7 +190,8 @@ async def test_a_client_waits_for_the_server_to_close_tcp_but_not_forever(ws, vi
 async def test_open_timeout_on_both_sides(ws, virtual_clock):
     async with raw_server(answer=False) as uri:
         with pytest.raises(TimeoutError):
-            await ws.connect(uri, open_timeout=10)
+            async with ws.connect(uri, open_timeout=10):
+                pass
     async with serve(ws, echo, open_timeout=10) as server:
         stream = await anyio.connect_tcp("127.0.0.1", server.port)
         async with stream:  # says nothing: the server gives up on it
@@ -197,13 +203,18 @@ async def test_open_timeout_on_both_sides(ws, virtual_clock):
 # -- connect() both ways ------------------------------------------------------------------
 
 
-async def test_connect_is_awaitable_and_an_async_context_manager(ws):
+async def test_connect_is_an_async_context_manager_and_awaitable_on_asyncio(ws):
     async with serve(ws, echo, ping_interval=None) as server:
         uri = f"ws://127.0.0.1:{server.port}/"
         async with ws.connect(uri) as client:
             await client.send("with")
             assert await client.receive() == "with"
         assert client.closed and client.close_code == 1000
+        if adapter_under_test.name != "asyncio":
+            # Its reader task lives in a nursery the async with owns (see the guide).
+            with pytest.raises(TypeError, match="async with"):
+                await ws.connect(uri)
+            return
         client = await ws.connect(uri)
         async with client:
             await client.send("await")
