@@ -1,0 +1,620 @@
+"""The generic binding: any :class:`tidewire.Connection` over an anyio byte stream.
+
+The decisions (when to read, when to parse, what to feed the core, when its
+timer is due) are :class:`tidewire.flow.FlowControl`'s, shared by every
+adapter; this module is the anyio glue: the byte stream, the tasks that read
+and write it while the stream is entered, the senders' turns, cancellation,
+and the core's timer on anyio's clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import socket
+import struct
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, cast
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.streams.tls import TLSAttribute
+
+from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData, ReceiveState
+from tidewire import ProtocolError as _ProtocolError
+from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
+
+from . import errors
+from ._closing import Signal
+
+__all__ = ["DEFAULT_READ_HIGH_WATER", "DEFAULT_WRITE_HIGH_WATER", "EventStream"]
+
+ReceivedT = TypeVar("ReceivedT", bound=Event)
+SentT = TypeVar("SentT", bound=Event)
+
+DEFAULT_WRITE_HIGH_WATER = 64 * 1024
+"""The default ``write_high_water`` of an :class:`EventStream`, in bytes (asyncio's)."""
+
+RECEIVE_SIZE = 64 * 1024  # bytes asked of the byte stream per read
+_LINGER_ZERO = struct.pack("ii", 1, 0)
+_STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+_EXTRA: dict[str, Any] = {  # asyncio's get_extra_info() names -> anyio's typed attributes
+    "peername": SocketAttribute.remote_address,
+    "sockname": SocketAttribute.local_address,
+    "socket": SocketAttribute.raw_socket,
+    "ssl_object": TLSAttribute.ssl_object,
+    "peercert": TLSAttribute.peer_certificate,
+    "cipher": TLSAttribute.cipher,
+}
+
+
+class EventStream(Generic[ReceivedT, SentT]):
+    """A tidewire core running over an :class:`anyio.abc.ByteStream`.
+
+    Made by :func:`~tidewire_anyio.connect`, handed to a
+    :func:`~tidewire_anyio.serve` handler, or built around any byte stream
+    (TCP, TLS, Unix, a stapled pair of memory object streams). Entered with
+    ``async with``, it owns tasks that read ahead, write and drive the core's
+    timer, so replies leave while the application is busy; unentered, it reads
+    and writes only while the application awaits it. See the adapter's guide.
+
+    Args:
+        connection: The core; the stream feeds it and drains its output.
+        transport: The byte stream, or ``None`` to :meth:`attach` one later.
+        read_high_water: Stop reading when more received bytes wait unparsed.
+        read_low_water: Read again at this many; a quarter of the high mark
+            by default.
+        write_high_water: Bytes waiting to be written above which
+            :meth:`send` waits; ``None`` for 64 KiB.
+        write_low_water: The mark below which waiting senders go on; a
+            quarter of the high mark by default.
+
+    Raises:
+        ValueError: a negative mark, or a low mark above its high mark.
+    """
+
+    def __init__(
+        self,
+        connection: Connection[ReceivedT, SentT],
+        transport: anyio.abc.ByteStream | None = None,
+        *,
+        read_high_water: int = DEFAULT_READ_HIGH_WATER,
+        read_low_water: int | None = None,
+        write_high_water: int | None = None,
+        write_low_water: int | None = None,
+    ) -> None:
+        high = DEFAULT_WRITE_HIGH_WATER if write_high_water is None else write_high_water
+        low = high // 4 if write_low_water is None else write_low_water
+        if min(high, low) < 0:
+            raise ValueError("write water marks must not be negative")
+        if low > high:
+            raise ValueError(f"write_low_water {low} is above write_high_water {high}")
+        self._flow = FlowControl(
+            connection, read_high_water=read_high_water, read_low_water=read_low_water
+        )
+        self._connection = connection
+        self._write_high, self._write_low = high, low
+        self._transport: anyio.abc.ByteStream | None = None
+        self._pending: list[bytes] = []  # written, not yet handed to the byte stream
+        self._pending_size = 0
+        self._in_flight = 0  # bytes of the byte stream's send() in progress
+        self._closed = False  # closed on this side
+        self._aborted = False
+        self._lost = False
+        self._lost_cause: BaseException | None = None
+        self._lost_reason = "the connection was lost"
+        self._read_done = False  # the byte stream said end of file, or failed
+        self._receiving = False
+        self._replies_blocked = False  # our replies wait unwritten: parse nothing more
+        self._input = Signal()  # an event may be ready: bytes, end, loss, timer, closing
+        self._output = Signal()  # bytes wait to be written, or the stream closed
+        self._drained = Signal()  # the write backlog went down to the low mark
+        self._resumed = Signal()  # the core took enough bytes: read again
+        self._timer_moved = Signal()
+        self._write_lock = anyio.Lock()
+        self._write_scope: anyio.CancelScope | None = None
+        self._turn_lock = anyio.Lock()
+        self._turns = 0  # senders holding or awaiting their turn
+        self._tasks: anyio.abc.TaskGroup | None = None  # while entered
+        self._reader_scope: anyio.CancelScope | None = None
+        self._exit: contextlib.AsyncExitStack | None = None
+        self._finished: anyio.Event | None = None  # the byte stream is closed (or closing)
+        if transport is not None:
+            self.attach(transport)
+
+    def attach(self, transport: anyio.abc.ByteStream) -> None:
+        """Run the stream over ``transport``; the core's first words (if any) leave first.
+
+        Raises:
+            RuntimeError: the stream already has a transport.
+        """
+        if self._transport is not None:
+            raise RuntimeError("an EventStream accepts only one transport")
+        self._transport = transport
+        self._queue(self._connection.data_to_send())  # a core may speak first
+        self._check_timer()
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection[ReceivedT, SentT]:
+        """The core. Call its methods between events, then :meth:`write_pending`."""
+        return self._connection
+
+    @property
+    def transport(self) -> anyio.abc.ByteStream | None:
+        """The byte stream, or ``None`` before one is attached."""
+        return self._transport
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream is unusable (closed on this side, or the connection is gone)."""
+        return self._closed or self._lost
+
+    @property
+    def read_backlog(self) -> int:
+        """Bytes received and not yet handed to the core."""
+        return self._flow.backlog
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while reading is held back because too many received bytes wait (backpressure)."""
+        return not self._flow.reading
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes written and not yet taken by the byte stream."""
+        return self._pending_size + self._in_flight
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return asyncio's extra information ``name`` from anyio's typed attributes.
+
+        ``"peername"``, ``"sockname"``, ``"socket"``, ``"ssl_object"``,
+        ``"peercert"`` and ``"cipher"`` are known; for anything else, ask
+        :attr:`transport`'s ``extra()``.
+        """
+        attribute = _EXTRA.get(name)
+        if self._transport is None or attribute is None:
+            return default
+        return self._transport.extra(attribute, default)  # noqa: S610 - anyio, not Django
+
+    def _broken(self) -> errors.StreamClosedError:
+        connection = self._connection
+        # The peer's clean end, if the core saw it (it repeats its closing event).
+        ended = connection.receive_state is ReceiveState.CLOSED
+        event = cast(ConnectionClosed, connection.next_event()) if ended else None
+        if self._closed:
+            return errors.closed("the stream was closed on this side", event)
+        cause = self._lost_cause
+        if isinstance(cause, anyio.BrokenResourceError) and cause.__cause__ is not None:
+            cause = cause.__cause__  # the operating system's error under anyio's
+        reason = self._lost_reason
+        if cause is not None:
+            reason = f"{reason}: {cause or type(cause).__name__}"
+        return errors.lost(reason, event, cause)
+
+    def _check_usable(self) -> anyio.abc.ByteStream:
+        if self._closed or self._lost:
+            raise self._broken()
+        if self._transport is None:
+            raise RuntimeError("the stream has no transport yet")
+        return self._transport
+
+    def _on_lost(self, cause: BaseException | None, reason: str = "") -> None:
+        if self._lost or self._closed:
+            return
+        self._lost, self._lost_cause = True, cause
+        self._lost_reason = reason or self._lost_reason
+        self._read_done = True
+        self._drop_writes()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        self._flow.stop_timer()
+        self._flow.resume_writing()  # nothing will drain any more
+        self._replies_blocked = False
+        for signal in (self._input, self._output, self._drained, self._resumed):
+            signal.fire()
+        self._timer_moved.fire()
+
+    # -- receiving ------------------------------------------------------------
+
+    async def receive(self) -> ReceivedT | ConnectionClosed:
+        """Return the next event; after the peer's clean end, the core's closing event, again.
+
+        One task at a time may receive; a cancelled call consumed nothing.
+
+        Raises:
+            RemoteProtocolError: the peer broke the protocol or a limit (what
+                the core owed the peer was written first); raised again later.
+            ConnectionLostError: the connection broke, after every complete
+                event received before it.
+            StreamClosedError: the stream was closed on this side.
+            RuntimeError: another task is already receiving.
+        """
+        if self._receiving:
+            raise RuntimeError("another task is already receiving on this stream")
+        self._receiving = True
+        try:
+            while True:
+                if self._replies_blocked and not self._closed:
+                    await self._wait_written()  # our replies must leave before we parse on
+                    continue
+                try:
+                    event = self._pull()
+                except _ProtocolError:
+                    if self._tasks is None:
+                        await self._write_out()  # what the core owes the peer
+                    raise
+                if event is not NEED_DATA:
+                    return event
+                await self._wait_input()
+        finally:
+            self._receiving = False
+
+    def receive_nowait(self) -> ReceivedT | ConnectionClosed | NeedData:
+        """Return the next event already received, or :data:`~tidewire.NEED_DATA`; never waits.
+
+        Raises:
+            RemoteProtocolError: as :meth:`receive`.
+            ConnectionLostError: as :meth:`receive`.
+            StreamClosedError: as :meth:`receive`.
+            RuntimeError: another task is waiting in :meth:`receive`.
+        """
+        if self._receiving:
+            raise RuntimeError("another task is already receiving on this stream")
+        if self._replies_blocked and not self._closed:
+            return NEED_DATA
+        return self._pull()
+
+    def _pull(self) -> ReceivedT | ConnectionClosed | NeedData:
+        if self._closed:
+            raise self._broken()
+        flow = self._flow
+        try:
+            event = flow.next_event()
+        finally:
+            replies = flow.replies()
+            if replies:
+                self._queue(replies)
+                # anyio cannot say how much of a write in progress has left, so
+                # its whole size counts: parse on only once replies are down
+                # to the low mark, or a peer that never reads grows the queue.
+                self._replies_blocked = flow.writing_paused
+            self._check_timer()
+            if flow.reading:
+                self._resumed.fire()
+        if event is not NEED_DATA:
+            return event
+        if self._lost:
+            raise self._broken()
+        return NEED_DATA
+
+    async def _wait_input(self) -> None:
+        if self._tasks is not None:
+            await self._input.wait()  # the reader and the timer task wake us
+            return
+        if self._pending_size:
+            await self._write_out()  # replies leave before we wait for more
+        deadline = self._flow.timer
+        with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
+            await self._read_once()
+        timer = self._flow.timer
+        if timer is not None and anyio.current_time() >= timer:
+            self._fire_timer()
+
+    async def _wait_written(self) -> None:
+        if self._tasks is None:
+            await self._write_out()
+        else:
+            await self._drained.wait()
+
+    async def _read_once(self) -> None:
+        transport = self._check_usable()
+        try:
+            data = await transport.receive(RECEIVE_SIZE)
+        except anyio.EndOfStream:
+            self._read_done = True
+            self._flow.eof_received()
+        except _STREAM_ERRORS as exc:
+            self._on_lost(exc)
+        else:
+            if not self._closed:  # TLS may deliver while it closes: nobody will read it
+                self._flow.data_received(data)
+        self._input.fire()
+
+    async def _read_ahead(self) -> None:
+        """The reader task of an entered stream: read until the end, pausing at the high mark."""
+        # Shielded from the owner's cancellation until __aexit__ has closed the
+        # transport: anyio's asyncio Unix sockets fail in a loop callback when
+        # a waiting receive is cancelled as data arrives.
+        with anyio.CancelScope(shield=True) as self._reader_scope:
+            while not (self._read_done or self._closed):
+                if self._flow.reading:
+                    await self._read_once()
+                else:
+                    await self._resumed.wait()
+
+    def __aiter__(self) -> EventStream[ReceivedT, SentT]:
+        """Iterate over received events until the peer closes cleanly."""
+        return self
+
+    async def __anext__(self) -> ReceivedT:
+        """Return the next event; stop (without yielding it) at the closing event."""
+        event = await self.receive()
+        if isinstance(event, ConnectionClosed):
+            raise StopAsyncIteration
+        return event
+
+    # -- sending --------------------------------------------------------------
+
+    async def send(self, event: SentT) -> None:
+        """Serialise ``event`` and write it whole, first waiting while too much waits unwritten.
+
+        Concurrent senders go one at a time, in order; a cancelled call sent
+        nothing. On an unentered stream the call also writes, and a write
+        cancelled midway leaves the stream broken (trio's rule for
+        ``send_all``): :class:`~tidewire.ConnectionLostError` from then on.
+
+        Raises:
+            LocalProtocolError: the core refused the event; nothing changed.
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        if self._tasks is not None and not self._flow.writing_paused and not self._turns:
+            self._send_now(event)  # the writer task takes it: nobody can interleave
+            return
+        async with self._turn():
+            await self._writable()
+            self._send_now(event)
+            if self._tasks is None:
+                await self._write_out()
+
+    def send_nowait(self, event: SentT) -> None:
+        """Serialise ``event`` now and queue its bytes in order, without waiting.
+
+        What is queued before the writer runs leaves in one write (pipelining
+        for free); on an unentered stream, with the next awaiting call. Bound
+        it with :meth:`drain`.
+
+        Raises:
+            LocalProtocolError: the core refused the event; nothing changed.
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        self._send_now(event)
+
+    def _send_now(self, event: SentT) -> None:
+        self._check_usable()
+        connection = self._connection
+        connection.send(event)
+        self._queue(connection.data_to_send())
+        self._check_timer()
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        self._turns += 1
+        try:
+            async with self._turn_lock:
+                yield
+        finally:
+            self._turns -= 1
+
+    async def _writable(self) -> None:
+        while self._flow.writing_paused:
+            self._check_usable()
+            await self._wait_written()
+
+    def write_pending(self) -> None:
+        """Queue what the core produced by itself (after calling one of its methods)."""
+        if not self._closed:
+            self._queue(self._flow.replies())
+            self._check_timer()
+
+    async def drain(self) -> None:
+        """Wait until the bytes waiting to be written are down to the low-water mark.
+
+        Raises:
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        async with self._turn():
+            self._check_usable()
+            if self._tasks is None:
+                await self._write_out()
+            await self._writable()
+            self._check_usable()
+
+    async def send_eof(self) -> None:
+        """Close our sending side (a TCP half-close), after earlier sends.
+
+        Raises:
+            NotImplementedError: the transport cannot half-close (TLS).
+            ConnectionLostError: the connection is broken.
+            StreamClosedError: the stream was closed on this side.
+        """
+        async with self._turn():
+            self.write_pending()
+            await self._write_out()
+            transport = self._check_usable()
+            try:
+                await transport.send_eof()
+            except NotImplementedError:
+                raise NotImplementedError(
+                    f"{type(transport).__name__} cannot close only its sending side"
+                ) from None
+
+    def _queue(self, data: bytes) -> None:
+        if data:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self.write_backlog > self._write_high:
+                self._flow.pause_writing()
+            self._output.fire()
+
+    def _drop_writes(self) -> None:
+        self._pending.clear()
+        self._pending_size = 0
+
+    async def _write_out(self) -> None:
+        """Hand every queued byte to the byte stream, one writer at a time."""
+        async with self._write_lock:
+            while self._pending_size and not (self._lost or self._aborted):
+                pending = self._pending
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                self._drop_writes()
+                self._in_flight = len(data)
+                try:
+                    with anyio.CancelScope() as self._write_scope:  # abort() cancels it
+                        await cast(anyio.abc.ByteStream, self._transport).send(data)
+                except _STREAM_ERRORS as exc:
+                    self._on_lost(exc)
+                except BaseException:
+                    self._on_lost(None, "a write was cancelled midway: the stream is unusable")
+                    raise
+                finally:
+                    self._in_flight = 0
+                    self._write_scope = None
+                if self.write_backlog <= self._write_low:
+                    self._flow.resume_writing()
+                    self._replies_blocked = False
+                    self._drained.fire()
+
+    async def _write_forever(self) -> None:
+        """The writer task of an entered stream."""
+        while not (self._lost or self._aborted):
+            if self._pending_size:
+                await self._write_out()
+            elif self._closed:
+                return
+            else:
+                await self._output.wait()
+
+    # -- time -----------------------------------------------------------------
+
+    def _check_timer(self) -> None:
+        if self._flow.timer_changed():
+            self._timer_moved.fire()
+
+    def _fire_timer(self) -> None:
+        flow = self._flow
+        flow.fire_timer(anyio.current_time())
+        self._queue(flow.replies())
+        self._check_timer()
+        self._input.fire()  # the core may have events now
+
+    async def _keep_time(self) -> None:
+        """The timer task of an entered stream: one wake-up at the core's deadline."""
+        while not self.closed:
+            deadline = self._flow.timer
+            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+                await self._timer_moved.wait()
+            if scope.cancelled_caught and self._flow.timer == deadline and not self.closed:
+                self._fire_timer()
+
+    # -- owning tasks and closing -----------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        """Start the tasks that read, write and keep time for the stream; return it."""
+        if self._exit is not None:
+            raise RuntimeError("the stream was already entered")
+        if self._transport is not None and not self.closed:
+            async with contextlib.AsyncExitStack() as stack:
+                tasks = await stack.enter_async_context(anyio.create_task_group())
+                tasks.start_soon(self._read_ahead)
+                tasks.start_soon(self._write_forever)
+                if self._flow.timed:
+                    tasks.start_soon(self._keep_time)
+                self._tasks, self._exit = tasks, stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the stream (:meth:`aclose`) and end its tasks."""
+        try:
+            await self.aclose()
+        finally:
+            tasks, stack = self._tasks, self._exit
+            if tasks is not None and stack is not None:
+                if self._reader_scope is not None:
+                    self._reader_scope.cancel()
+                tasks.cancel_scope.cancel()
+                self._tasks = None
+                # The tasks never fail; the body's exception goes on as it is,
+                # not wrapped in an ExceptionGroup by the task group.
+                await stack.__aexit__(None, None, None)
+
+    async def aclose(self) -> None:
+        """Write what is left, close the byte stream and wait until it is closed.
+
+        Others waiting on the stream get :class:`~tidewire_anyio.StreamClosedError`;
+        a cancelled wait aborts the connection. Calling it again is harmless.
+        """
+        self.close_nowait()
+        if self._transport is None:
+            return
+        try:
+            await self._finish_close()
+        except BaseException:
+            self.abort()
+            raise
+
+    def close_nowait(self) -> None:
+        """Begin :meth:`aclose` from sync code; an unentered stream ends it at the next await."""
+        if self._closed:
+            return
+        self.write_pending()
+        self._shut()
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping unsent bytes (a TCP reset where possible)."""
+        self._aborted = True
+        self._shut()
+        self._drop_writes()
+        if self._write_scope is not None:
+            self._write_scope.cancel()
+        raw = self.get_extra_info("socket")
+        if isinstance(raw, socket.socket) and raw.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+
+    def _shut(self) -> None:
+        was_closed, self._closed = self._closed, True
+        self._flow.discard_input()
+        self._wake_all()
+        if not was_closed and self._tasks is not None and self._transport is not None:
+            self._tasks.start_soon(self._finish_close)
+
+    async def _finish_close(self) -> None:
+        if self._finished is not None:  # another task is closing: wait for it
+            await self._finished.wait()
+            return
+        self._finished = anyio.Event()
+        transport = cast(anyio.abc.ByteStream, self._transport)
+        clean = False
+        try:
+            with contextlib.suppress(*_STREAM_ERRORS):
+                await self._write_out()
+                if not (self._aborted or self._lost):
+                    await transport.aclose()
+                    clean = True
+        finally:
+            if not clean:
+                with anyio.CancelScope(shield=True):
+                    await anyio.aclose_forcefully(transport)
+            self._finished.set()
+
+    def __repr__(self) -> str:
+        if self._closed or self._lost:
+            state = "closed" if self._closed else "lost"
+        elif self._transport is None:
+            state = "unattached"
+        else:
+            state = f"peer={self.get_extra_info('peername')!r}"
+        return f"<{type(self).__name__} {type(self._connection).__name__} {state}>"
