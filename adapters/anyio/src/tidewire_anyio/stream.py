@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import socket
-import struct
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
 import anyio
 import anyio.abc
-from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSAttribute
 
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData, ReceiveState
 from tidewire import ProtocolError as _ProtocolError
@@ -28,6 +24,7 @@ from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 
 from . import errors
 from ._closing import Signal
+from ._transport import STREAM_ERRORS, extra_info, reset_on_close
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "DEFAULT_WRITE_HIGH_WATER", "EventStream"]
 
@@ -38,16 +35,6 @@ DEFAULT_WRITE_HIGH_WATER = 64 * 1024
 """The default ``write_high_water`` of an :class:`EventStream`, in bytes (asyncio's)."""
 
 RECEIVE_SIZE = 64 * 1024  # bytes asked of the byte stream per read
-_LINGER_ZERO = struct.pack("ii", 1, 0)
-_STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
-_EXTRA: dict[str, Any] = {  # asyncio's get_extra_info() names -> anyio's typed attributes
-    "peername": SocketAttribute.remote_address,
-    "sockname": SocketAttribute.local_address,
-    "socket": SocketAttribute.raw_socket,
-    "ssl_object": TLSAttribute.ssl_object,
-    "peercert": TLSAttribute.peer_certificate,
-    "cipher": TLSAttribute.cipher,
-}
 
 
 class EventStream(Generic[ReceivedT, SentT]):
@@ -149,6 +136,11 @@ class EventStream(Generic[ReceivedT, SentT]):
         return self._transport
 
     @property
+    def owns_tasks(self) -> bool:
+        """True while the stream is entered: its own tasks read, write and keep time."""
+        return self._tasks is not None
+
+    @property
     def closed(self) -> bool:
         """Whether the stream is unusable (closed on this side, or the connection is gone)."""
         return self._closed or self._lost
@@ -169,16 +161,8 @@ class EventStream(Generic[ReceivedT, SentT]):
         return self._pending_size + self._in_flight
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Return asyncio's extra information ``name`` from anyio's typed attributes.
-
-        ``"peername"``, ``"sockname"``, ``"socket"``, ``"ssl_object"``,
-        ``"peercert"`` and ``"cipher"`` are known; for anything else, ask
-        :attr:`transport`'s ``extra()``.
-        """
-        attribute = _EXTRA.get(name)
-        if self._transport is None or attribute is None:
-            return default
-        return self._transport.extra(attribute, default)  # noqa: S610 - anyio, not Django
+        """Return asyncio's extra information ``name`` (``"peername"``, ``"socket"`` ...)."""
+        return extra_info(self._transport, name, default)
 
     def _broken(self) -> errors.StreamClosedError:
         connection = self._connection
@@ -215,9 +199,8 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._flow.stop_timer()
         self._flow.resume_writing()  # nothing will drain any more
         self._replies_blocked = False
-        for signal in (self._input, self._output, self._drained, self._resumed):
+        for signal in (self._input, self._output, self._drained, self._resumed, self._timer_moved):
             signal.fire()
-        self._timer_moved.fire()
 
     # -- receiving ------------------------------------------------------------
 
@@ -318,7 +301,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         except anyio.EndOfStream:
             self._read_done = True
             self._flow.eof_received()
-        except _STREAM_ERRORS as exc:
+        except STREAM_ERRORS as exc:
             self._on_lost(exc)
         else:
             if not self._closed:  # TLS may deliver while it closes: nobody will read it
@@ -394,7 +377,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._check_timer()
 
     @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
+    async def _turn(self) -> AsyncIterator[None]:  # senders in arrival order
         self._turns += 1
         try:
             async with self._turn_lock:
@@ -469,7 +452,7 @@ class EventStream(Generic[ReceivedT, SentT]):
                 try:
                     with anyio.CancelScope() as self._write_scope:  # abort() cancels it
                         await cast(anyio.abc.ByteStream, self._transport).send(data)
-                except _STREAM_ERRORS as exc:
+                except STREAM_ERRORS as exc:
                     self._on_lost(exc)
                 except BaseException:
                     self._on_lost(None, "a write was cancelled midway: the stream is unusable")
@@ -579,10 +562,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._drop_writes()
         if self._write_scope is not None:
             self._write_scope.cancel()
-        raw = self.get_extra_info("socket")
-        if isinstance(raw, socket.socket) and raw.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+        reset_on_close(self._transport)
 
     def _shut(self) -> None:
         was_closed, self._closed = self._closed, True
@@ -599,7 +579,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         transport = cast(anyio.abc.ByteStream, self._transport)
         clean = False
         try:
-            with contextlib.suppress(*_STREAM_ERRORS):
+            with contextlib.suppress(*STREAM_ERRORS):
                 await self._write_out()
                 if not (self._aborted or self._lost):
                     await transport.aclose()
