@@ -25,6 +25,7 @@ from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 from . import errors
 from ._closing import Signal
 from ._transport import STREAM_ERRORS, extra_info, reset_on_close
+from ._writer import Writer
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "DEFAULT_WRITE_HIGH_WATER", "EventStream"]
 
@@ -82,11 +83,8 @@ class EventStream(Generic[ReceivedT, SentT]):
             connection, read_high_water=read_high_water, read_low_water=read_low_water
         )
         self._connection = connection
-        self._write_high, self._write_low = high, low
         self._transport: anyio.abc.ByteStream | None = None
-        self._pending: list[bytes] = []  # written, not yet handed to the byte stream
-        self._pending_size = 0
-        self._in_flight = 0  # bytes of the byte stream's send() in progress
+        self._out = Writer(self._flow, high, low, self._on_lost)
         self._closed = False  # closed on this side
         self._aborted = False
         self._lost = False
@@ -94,18 +92,14 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._lost_reason = "the connection was lost"
         self._read_done = False  # the byte stream said end of file, or failed
         self._receiving = False
-        self._replies_blocked = False  # our replies wait unwritten: parse nothing more
         self._input = Signal()  # an event may be ready: bytes, end, loss, timer, closing
-        self._output = Signal()  # bytes wait to be written, or the stream closed
-        self._drained = Signal()  # the write backlog went down to the low mark
         self._resumed = Signal()  # the core took enough bytes: read again
         self._timer_moved = Signal()
-        self._write_lock = anyio.Lock()
-        self._write_scope: anyio.CancelScope | None = None
         self._turn_lock = anyio.Lock()
         self._turns = 0  # senders holding or awaiting their turn
         self._tasks: anyio.abc.TaskGroup | None = None  # while entered
         self._reader_scope: anyio.CancelScope | None = None
+        self._reader_done: anyio.Event | None = None
         self._exit: contextlib.AsyncExitStack | None = None
         self._finished: anyio.Event | None = None  # the byte stream is closed (or closing)
         if transport is not None:
@@ -119,7 +113,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         """
         if self._transport is not None:
             raise RuntimeError("an EventStream accepts only one transport")
-        self._transport = transport
+        self._transport = self._out.transport = transport
         self._queue(self._connection.data_to_send())  # a core may speak first
         self._check_timer()
 
@@ -158,7 +152,7 @@ class EventStream(Generic[ReceivedT, SentT]):
     @property
     def write_backlog(self) -> int:
         """Bytes written and not yet taken by the byte stream."""
-        return self._pending_size + self._in_flight
+        return self._out.backlog
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Return asyncio's extra information ``name`` (``"peername"``, ``"socket"`` ...)."""
@@ -192,14 +186,13 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._lost, self._lost_cause = True, cause
         self._lost_reason = reason or self._lost_reason
         self._read_done = True
-        self._drop_writes()
+        self._out.abort()
         self._wake_all()
 
     def _wake_all(self) -> None:
         self._flow.stop_timer()
-        self._flow.resume_writing()  # nothing will drain any more
-        self._replies_blocked = False
-        for signal in (self._input, self._output, self._drained, self._resumed, self._timer_moved):
+        self._out.release()  # nothing will drain any more
+        for signal in (self._input, self._resumed, self._timer_moved):
             signal.fire()
 
     # -- receiving ------------------------------------------------------------
@@ -222,7 +215,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._receiving = True
         try:
             while True:
-                if self._replies_blocked and not self._closed:
+                if self._out.replies_blocked and not self._closed:
                     await self._wait_written()  # our replies must leave before we parse on
                     continue
                 try:
@@ -248,7 +241,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         """
         if self._receiving:
             raise RuntimeError("another task is already receiving on this stream")
-        if self._replies_blocked and not self._closed:
+        if self._out.replies_blocked and not self._closed:
             return NEED_DATA
         return self._pull()
 
@@ -259,13 +252,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         try:
             event = flow.next_event()
         finally:
-            replies = flow.replies()
-            if replies:
-                self._queue(replies)
-                # anyio cannot say how much of a write in progress has left, so
-                # its whole size counts: parse on only once replies are down
-                # to the low mark, or a peer that never reads grows the queue.
-                self._replies_blocked = flow.writing_paused
+            self._out.queue(flow.replies(), replies=True)
             self._check_timer()
             if flow.reading:
                 self._resumed.fire()
@@ -279,7 +266,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         if self._tasks is not None:
             await self._input.wait()  # the reader and the timer task wake us
             return
-        if self._pending_size:
+        if self._out.queued:
             await self._write_out()  # replies leave before we wait for more
         deadline = self._flow.timer
         with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
@@ -292,7 +279,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         if self._tasks is None:
             await self._write_out()
         else:
-            await self._drained.wait()
+            await self._out.drained.wait()
 
     async def _read_once(self) -> None:
         transport = self._check_usable()
@@ -313,12 +300,16 @@ class EventStream(Generic[ReceivedT, SentT]):
         # Shielded from the owner's cancellation until __aexit__ has closed the
         # transport: anyio's asyncio Unix sockets fail in a loop callback when
         # a waiting receive is cancelled as data arrives.
-        with anyio.CancelScope(shield=True) as self._reader_scope:
-            while not (self._read_done or self._closed):
-                if self._flow.reading:
-                    await self._read_once()
-                else:
-                    await self._resumed.wait()
+        done = self._reader_done = anyio.Event()
+        try:
+            with anyio.CancelScope(shield=True) as self._reader_scope:
+                while not (self._read_done or self._closed):
+                    if self._flow.reading:
+                        await self._read_once()
+                    else:
+                        await self._resumed.wait()
+        finally:
+            done.set()
 
     def __aiter__(self) -> EventStream[ReceivedT, SentT]:
         """Iterate over received events until the peer closes cleanly."""
@@ -430,50 +421,10 @@ class EventStream(Generic[ReceivedT, SentT]):
                 ) from None
 
     def _queue(self, data: bytes) -> None:
-        if data:
-            self._pending.append(data)
-            self._pending_size += len(data)
-            if self.write_backlog > self._write_high:
-                self._flow.pause_writing()
-            self._output.fire()
-
-    def _drop_writes(self) -> None:
-        self._pending.clear()
-        self._pending_size = 0
+        self._out.queue(data)
 
     async def _write_out(self) -> None:
-        """Hand every queued byte to the byte stream, one writer at a time."""
-        async with self._write_lock:
-            while self._pending_size and not (self._lost or self._aborted):
-                pending = self._pending
-                data = pending[0] if len(pending) == 1 else b"".join(pending)
-                self._drop_writes()
-                self._in_flight = len(data)
-                try:
-                    with anyio.CancelScope() as self._write_scope:  # abort() cancels it
-                        await cast(anyio.abc.ByteStream, self._transport).send(data)
-                except STREAM_ERRORS as exc:
-                    self._on_lost(exc)
-                except BaseException:
-                    self._on_lost(None, "a write was cancelled midway: the stream is unusable")
-                    raise
-                finally:
-                    self._in_flight = 0
-                    self._write_scope = None
-                if self.write_backlog <= self._write_low:
-                    self._flow.resume_writing()
-                    self._replies_blocked = False
-                    self._drained.fire()
-
-    async def _write_forever(self) -> None:
-        """The writer task of an entered stream."""
-        while not (self._lost or self._aborted):
-            if self._pending_size:
-                await self._write_out()
-            elif self._closed:
-                return
-            else:
-                await self._output.wait()
+        await self._out.write_out()
 
     # -- time -----------------------------------------------------------------
 
@@ -507,7 +458,7 @@ class EventStream(Generic[ReceivedT, SentT]):
             async with contextlib.AsyncExitStack() as stack:
                 tasks = await stack.enter_async_context(anyio.create_task_group())
                 tasks.start_soon(self._read_ahead)
-                tasks.start_soon(self._write_forever)
+                tasks.start_soon(self._out.run, lambda: self._closed)
                 if self._flow.timed:
                     tasks.start_soon(self._keep_time)
                 self._tasks, self._exit = tasks, stack.pop_all()
@@ -559,9 +510,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         """Close the connection at once, dropping unsent bytes (a TCP reset where possible)."""
         self._aborted = True
         self._shut()
-        self._drop_writes()
-        if self._write_scope is not None:
-            self._write_scope.cancel()
+        self._out.abort()
         reset_on_close(self._transport)
 
     def _shut(self) -> None:
@@ -582,6 +531,7 @@ class EventStream(Generic[ReceivedT, SentT]):
             with contextlib.suppress(*STREAM_ERRORS):
                 await self._write_out()
                 if not (self._aborted or self._lost):
+                    await self._stop_reader(transport)
                     await transport.aclose()
                     clean = True
         finally:
@@ -589,6 +539,14 @@ class EventStream(Generic[ReceivedT, SentT]):
                 with anyio.CancelScope(shield=True):
                     await anyio.aclose_forcefully(transport)
             self._finished.set()
+
+    async def _stop_reader(self, transport: anyio.abc.ByteStream) -> None:
+        # Closing a socket wakes its reader. Other streams may need to read to
+        # close (TLS's close_notify) or never wake it (memory streams).
+        scope, done = self._reader_scope, self._reader_done
+        if not isinstance(transport, anyio.abc.SocketStream) and scope and done:
+            scope.cancel()
+            await done.wait()
 
     def __repr__(self) -> str:
         if self._closed or self._lost:
