@@ -27,6 +27,7 @@ class Writer:
         high: int,
         low: int,
         lost: Callable[[BaseException | None, str], None],
+        drained: Callable[[], None],
     ) -> None:
         self.transport: anyio.abc.ByteStream | None = None
         self.stopped = False  # lost or aborted: nothing more is written
@@ -36,6 +37,7 @@ class Writer:
         self._flow = flow
         self._high, self._low = high, low
         self._lost = lost
+        self._on_drained = drained
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._in_flight = 0  # bytes of the byte stream's send() in progress
@@ -75,6 +77,7 @@ class Writer:
         self.replies_blocked = False
         self.drained.fire()
         self.output.fire()
+        self._on_drained()
 
     def abort(self) -> None:
         """Write nothing more; interrupt a write in progress."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -84,7 +84,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         )
         self._connection = connection
         self._transport: anyio.abc.ByteStream | None = None
-        self._out = Writer(self._flow, high, low, self._on_lost)
+        self._out = Writer(self._flow, high, low, self._on_lost, self._wake_input)
         self._closed = False  # closed on this side
         self._aborted = False
         self._lost = False
@@ -93,6 +93,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._read_done = False  # the byte stream said end of file, or failed
         self._receiving = False
         self._input = Signal()  # an event may be ready: bytes, end, loss, timer, closing
+        self._listener: Callable[[], None] | None = None
         self._resumed = Signal()  # the core took enough bytes: read again
         self._timer_moved = Signal()
         self._turn_lock = anyio.Lock()
@@ -192,8 +193,9 @@ class EventStream(Generic[ReceivedT, SentT]):
     def _wake_all(self) -> None:
         self._flow.stop_timer()
         self._out.release()  # nothing will drain any more
-        for signal in (self._input, self._resumed, self._timer_moved):
+        for signal in (self._resumed, self._timer_moved):
             signal.fire()
+        self._wake_input()
 
     # -- receiving ------------------------------------------------------------
 
@@ -293,7 +295,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         else:
             if not self._closed:  # TLS may deliver while it closes: nobody will read it
                 self._flow.data_received(data)
-        self._input.fire()
+        self._wake_input()
 
     async def _read_ahead(self) -> None:
         """The reader task of an entered stream: read until the end, pausing at the high mark."""
@@ -310,6 +312,21 @@ class EventStream(Generic[ReceivedT, SentT]):
                         await self._resumed.wait()
         finally:
             done.set()
+
+    def set_listener(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener()`` whenever :meth:`receive_nowait` may have something new.
+
+        That is when data or end of file arrives, a timer of the core fires,
+        the write backlog drains, or the connection ends; on an entered
+        stream, from its own tasks. A protocol layer parses there instead of
+        running one more task. ``None`` removes it.
+        """
+        self._listener = listener
+
+    def _wake_input(self) -> None:
+        self._input.fire()
+        if self._listener is not None:
+            self._listener()
 
     def __aiter__(self) -> EventStream[ReceivedT, SentT]:
         """Iterate over received events until the peer closes cleanly."""
@@ -437,7 +454,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         flow.fire_timer(anyio.current_time())
         self._queue(flow.replies())
         self._check_timer()
-        self._input.fire()  # the core may have events now
+        self._wake_input()  # the core may have events now
 
     async def _keep_time(self) -> None:
         """The timer task of an entered stream: one wake-up at the core's deadline."""
