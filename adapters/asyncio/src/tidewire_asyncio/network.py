@@ -203,7 +203,7 @@ class Server(AsyncClosing):
             await self.start()
         return self
 
-    def _make_protocol(self) -> asyncio.Protocol:
+    def _make_protocol(self) -> asyncio.BaseProtocol:
         stream = EventStream(self._factory(), **self._marks)
         # The handler starts once the transport is attached: for TLS, after
         # the handshake; a failed handshake never reaches a handler.

@@ -40,7 +40,13 @@ except ImportError as exc:  # the core is an optional extra
         ' pip install "tidewire-asyncio[websocket]" (or tidewire-websocket)'
     ) from exc
 
-from tidewire import ConnectionLostError, LocalProtocolError, RemoteProtocolError, StreamClosedError
+from tidewire import (
+    NEED_DATA,
+    ConnectionLostError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    StreamClosedError,
+)
 
 from ._closing import AsyncClosing, Connecting
 from .network import ConnectOptions, ServeOptions, Server
@@ -103,13 +109,15 @@ class WebSocket(AsyncClosing):
         """The opening request, with its ``target``, ``headers`` and offers."""
         self.response = response
         """The accepting answer, with the chosen ``subprotocol`` and ``extensions``."""
-        loop = asyncio.get_running_loop()
         self._wakeup: asyncio.Future[None] | None = None  # receive() waits here
-        self._room: asyncio.Future[None] | None = None  # the pump waits here
         self._pings: dict[bytes, asyncio.Future[float]] = {}
         self._message_lock = asyncio.Lock()  # a fragmented message goes out whole
-        self._done: asyncio.Future[None] = loop.create_future()
-        self._pump_task = loop.create_task(self._pump())
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[None] = self._loop.create_future()
+        self._parsing = False
+        self._stalled = False  # _parse() stopped at a full inbox
+        stream.set_listener(self._parse)
+        self._parse()  # frames that came with the handshake
 
     @property
     def subprotocol(self) -> str | None:
@@ -147,29 +155,40 @@ class WebSocket(AsyncClosing):
         """The transport's extra information ``name`` (``"peername"`` ...), or ``default``."""
         return self._stream.get_extra_info(name, default)
 
-    # -- the pump: an owned task parsing frames as they arrive ------------------
+    # -- parsing: frames are parsed as they arrive, in the stream's callback ----------
 
-    async def _pump(self) -> None:
+    def _parse(self) -> None:
+        """Move what the core can parse into the inbox, until it is full or input runs out."""
+        if self._parsing or self._done.done() or self._inbox.held:
+            return
+        self._parsing = True  # a callback of what this calls (close_nowait ...) must not re-enter
         stream, core, inbox = self._stream, self._core, self._inbox
         try:
-            while not core.should_close_transport:
-                while inbox.full:
-                    self._room = asyncio.get_running_loop().create_future()
-                    await self._room
-                event = await stream.receive()
+            while not inbox.full:
+                if core.should_close_transport:
+                    break
+                event = stream.receive_nowait()
+                if event is NEED_DATA:
+                    return
                 if isinstance(event, tw.WebSocketClosed):
                     break
                 self._answered(inbox.put(event))
                 self._wake()
+            else:
+                self._stalled = True  # taking a message calls this again
+                return
         except RemoteProtocolError as error:
             logger.debug("WebSocket failed (%s): %s", core.close_code, error)
             if inbox.hold():  # receive() or close() releases it
                 self._wake()
             else:
+                self._parsing = False
                 self._release()
             return
         except StreamClosedError:
             pass
+        finally:
+            self._parsing = False
         self._finish()
 
     def _answered(self, pings: tuple[tuple[bytes, float], ...]) -> None:
@@ -207,9 +226,9 @@ class WebSocket(AsyncClosing):
         return WebSocketClosedError(self.close_code or 1006, self.close_reason)
 
     def _wake(self) -> None:
-        for waiter in (self._wakeup, self._room):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- receiving ----------------------------------------------------------------
 
@@ -221,12 +240,14 @@ class WebSocket(AsyncClosing):
                 raise self._closed_error()
             if self._wakeup is not None:
                 raise RuntimeError("another task is already receiving on this WebSocket")
-            self._wakeup = asyncio.get_running_loop().create_future()
+            self._wakeup = self._loop.create_future()
             try:
                 await self._wakeup
             finally:
                 self._wakeup = None
-        self._wake()  # room for the pump
+        if self._stalled:
+            self._stalled = False
+            self._parse()  # there is room now
         return item
 
     async def receive(self) -> Data:
@@ -367,24 +388,22 @@ class WebSocket(AsyncClosing):
         if self._inbox.held:
             self._release()
         elif not self._done.done() and self._core.state is tw.State.OPEN:
-            with contextlib.suppress(StreamClosedError):  # the pump is about to see it
+            with contextlib.suppress(StreamClosedError):  # _parse() is about to see it
                 self._stream.send_nowait(tw.CloseConnection(code, reason))
         self._inbox.close()
         self._wake()
+        self._parse()  # what waited for room in the inbox
         await self.wait_closed()
 
     aclose = close
 
     async def wait_closed(self) -> None:
-        """Wait until the connection has ended and its pump task has finished."""
+        """Wait until the connection has ended."""
         await asyncio.shield(self._done)
-        if not self._pump_task.done():
-            await asyncio.wait([self._pump_task])
 
     def abort(self) -> None:
         """Drop the connection at once, with no closing handshake (code 1006)."""
         self._stream.abort()
-        self._pump_task.cancel()
         self._finish()
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
