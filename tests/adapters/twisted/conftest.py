@@ -37,8 +37,10 @@ from types import SimpleNamespace
 import pytest
 import trustme
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 HERE = Path(__file__).parent
 REACTOR_NAME = os.environ.get("TIDEWIRE_TWISTED_REACTOR", "default")
@@ -159,6 +161,7 @@ def tls_files(ca, tmp_path_factory):
 _KERNEL_BUFFER = 64 * 1024  # bytes, for each socket buffer of the pair fixture
 
 
+@implementer(IHalfCloseableProtocol)
 class RawPeer(Protocol):
     """The other end of a test connection: raw bytes, read only when asked to.
 
@@ -170,6 +173,7 @@ class RawPeer(Protocol):
     def __init__(self):
         self.received = bytearray()
         self.eof = False
+        self.gone = False
         self.lost = Deferred()
         self.made = Deferred()
         self._want = None
@@ -181,8 +185,16 @@ class RawPeer(Protocol):
         self.received += data
         self._check()
 
+    def readConnectionLost(self):
+        self.eof = True
+        self._check()
+
+    def writeConnectionLost(self):
+        pass
+
     def connectionLost(self, reason):
         self.eof = True
+        self.gone = True
         self._check()
         self.lost.callback(None)
 
@@ -221,6 +233,9 @@ class RawPeer(Protocol):
     def send(self, data):
         self.transport.write(data)
 
+    def send_eof(self):
+        self.transport.loseWriteConnection()
+
     def stop_reading(self):
         self.transport.pauseProducing()
 
@@ -231,7 +246,7 @@ class RawPeer(Protocol):
         return self.lost
 
     def close(self):
-        if not self.eof:
+        if not self.gone:
             self.transport.loseConnection()
         return self.lost
 
@@ -284,13 +299,44 @@ async def eventually(predicate):
     raise AssertionError("the condition never came true")
 
 
-async def turn():
-    """Let the reactor run one short turn."""
+def sleep(seconds):
+    """A Deferred firing after ``seconds`` of the reactor's clock (cancellable)."""
     from twisted.internet.task import deferLater
 
-    await deferLater(_reactor, 0.001, lambda: None)
+    return deferLater(_reactor, seconds, lambda: None)
+
+
+async def cancelled_after(deferred, seconds):
+    """Cancel ``deferred`` unless it fires within ``seconds``; True if it was cancelled."""
+    from twisted.internet.defer import CancelledError
+
+    timer = _reactor.callLater(seconds, deferred.cancel)
+    try:
+        await deferred
+    except CancelledError:
+        return True
+    if timer.active():
+        timer.cancel()
+    return False
+
+
+async def fill(stream, event, seconds=0.3):
+    """Send ``event`` until one send waits ``seconds`` (then cancel it); return how many went."""
+    sent = 0
+    while True:
+        sending = stream.send(event)
+        if not sending.called and await cancelled_after(sending, seconds):
+            return sent
+        await sending
+        sent += 1
 
 
 @pytest.fixture
 def tools():
-    return SimpleNamespace(stream_and_peer=stream_and_peer, eventually=eventually, turn=turn)
+    return SimpleNamespace(
+        fill=fill,
+        stream_and_peer=stream_and_peer,
+        eventually=eventually,
+        sleep=sleep,
+        cancelled_after=cancelled_after,
+    )

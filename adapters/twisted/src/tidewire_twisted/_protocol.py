@@ -17,8 +17,9 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from zope.interface import implementer  # type: ignore[import-untyped]
+from zope.interface import alsoProvides, implementer  # type: ignore[import-untyped]
 
 from tidewire.flow import FlowControl
 
@@ -28,19 +29,23 @@ if TYPE_CHECKING:
 _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
-@implementer(IPushProducer, IHalfCloseableProtocol, IHandshakeListener)
+@implementer(IPushProducer, IHalfCloseableProtocol)
 class StreamProtocol(Protocol):
     """The transport's callbacks for one stream; they only record and wake.
 
     It is also the streaming producer registered on the transport, so the
     transport's ``pauseProducing``/``resumeProducing`` tell the stream when
-    its write buffer is full and when it drained.
+    its write buffer is full and when it drained. Over TLS it also listens
+    for the end of the handshake: it says so only then, because a client
+    endpoint's wrapper passes on one of these interfaces only.
     """
 
     def __init__(self, stream: EventStream[Any, Any]) -> None:
         self._stream = stream
 
     def connectionMade(self) -> None:
+        if isinstance(self.transport, TLSMemoryBIOProtocol):
+            alsoProvides(self, IHandshakeListener)  # asked for when the handshake is done
         self._stream._attach(self.transport)
 
     def dataReceived(self, data: bytes) -> None:

@@ -134,7 +134,7 @@ class EventStream(Generic[ReceivedT, SentT]):
     @property
     def write_backlog(self) -> int:
         """Bytes written and not yet sent, as far as the transport's buffer tells."""
-        transport = self._transport
+        transport = None if self._lost else self._transport  # lost: nothing more leaves
         while transport is not None:
             if hasattr(transport, "dataBuffer"):  # a FileDescriptor: TCP, Unix
                 size: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
