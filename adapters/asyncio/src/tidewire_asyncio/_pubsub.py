@@ -19,31 +19,34 @@ def check_max_queued_messages(limit: object) -> int:
 
 
 class MessageQueue(Generic[ItemT]):
-    """A FIFO that one producer (the reader task) stops filling at ``limit`` items.
+    """A FIFO that its producer stops filling at ``limit`` items.
 
     The queue itself never refuses an item: the producer asks :attr:`full`
-    and, when it is, awaits :meth:`wait_for_room` before taking anything
-    more off the wire. Room is announced once the queue is down to half of
-    ``limit``, so a consumer that catches up does not wake the producer for
-    every item it takes.
+    and, when it is, takes nothing more off the wire until the consumer
+    finds :attr:`has_room` again: at half of ``limit``, so a consumer that
+    catches up does not restart the producer for every item it takes.
     """
 
-    __slots__ = ("_getter", "_items", "_limit", "_resume_at", "_room")
+    __slots__ = ("_getter", "_items", "_limit", "_resume_at")
 
     def __init__(self, limit: int) -> None:
         self._limit = check_max_queued_messages(limit)
         self._resume_at = limit // 2
         self._items: deque[ItemT] = deque()
         self._getter: asyncio.Future[None] | None = None  # the consumer waiting for an item
-        self._room: asyncio.Future[None] | None = None  # the producer waiting for room
 
     def __len__(self) -> int:
         return len(self._items)
 
     @property
     def full(self) -> bool:
-        """Whether the producer should stop until :meth:`wait_for_room` returns."""
+        """Whether the producer should stop until the queue :attr:`has_room` again."""
         return len(self._items) >= self._limit
+
+    @property
+    def has_room(self) -> bool:
+        """Whether a producer that stopped at :attr:`full` should go on."""
+        return len(self._items) <= self._resume_at
 
     def put(self, item: ItemT) -> None:
         """Append ``item`` and wake the consumer waiting for one."""
@@ -52,10 +55,7 @@ class MessageQueue(Generic[ItemT]):
 
     def take(self) -> ItemT:
         """Remove and return the oldest item; the queue must not be empty."""
-        item = self._items.popleft()
-        if self._room is not None and len(self._items) <= self._resume_at:
-            _wake(self._room)
-        return item
+        return self._items.popleft()
 
     async def wait_for_item(self) -> None:
         """Wait until an item is put or :meth:`wake` is called; cancelling is harmless."""
@@ -65,22 +65,9 @@ class MessageQueue(Generic[ItemT]):
         finally:
             self._getter = None
 
-    async def wait_for_room(self) -> None:
-        """Wait until the queue is down to half its limit or :meth:`wake` is called."""
-        self._room = asyncio.get_running_loop().create_future()
-        try:
-            await self._room
-        finally:
-            self._room = None
-
-    def wake_producer(self) -> None:
-        """Let a producer waiting for room go on, to check again why it waits."""
-        _wake(self._room)
-
     def wake(self) -> None:
-        """Wake both sides: the connection is over, or something else changed."""
+        """Wake the consumer: the connection is over."""
         _wake(self._getter)
-        _wake(self._room)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

@@ -67,9 +67,10 @@ class RedisConnection(AsyncClosing):
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
     Commands sent in one loop turn leave in one write; a caller cancelled
-    while waiting abandons only its own request. The reader task is owned:
-    :meth:`aclose` ends it. Once the connection breaks, waiting and later
-    callers get :class:`~tidewire_asyncio.ConnectionLostError`.
+    while waiting abandons only its own request. Replies are routed to
+    their callers as they arrive, in the stream's data callback (no task).
+    Once the connection breaks, waiting and later callers get
+    :class:`~tidewire_asyncio.ConnectionLostError`.
 
     Args:
         stream: An event stream around a fresh
@@ -85,7 +86,7 @@ class RedisConnection(AsyncClosing):
     """
 
     push_handler: PushHandler | None
-    """Called from the reader with every push that is not a pub/sub message
+    """Called as they arrive with every push that is not a pub/sub message
     (``invalidate``...); it must not block. ``None`` drops them."""
 
     def __init__(
@@ -111,7 +112,10 @@ class RedisConnection(AsyncClosing):
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._error: BaseException | None = None
         self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
-        self._reader = self._loop.create_task(self._read_loop())
+        self._routing = False
+        self._stalled = False  # routing stopped: messages are full and no reply is awaited
+        stream.set_listener(self._route)
+        self._route()
 
     @property
     def protocol(self) -> int:
@@ -228,7 +232,8 @@ class RedisConnection(AsyncClosing):
     def _wait_for(self, request_id: int) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = self._loop.create_future()
         self._waiters[request_id] = future
-        self._messages.wake_producer()  # a reader paused on messages must read on
+        if self._stalled:
+            self._resume()  # a reply is awaited: read on past the unread messages
         return future
 
     def _abandon(self, ids: Iterable[int]) -> None:
@@ -279,6 +284,8 @@ class RedisConnection(AsyncClosing):
                 raise self._failure()
             await messages.wait_for_item()
         message = messages.take()
+        if self._stalled and messages.has_room:
+            self._resume()
         return message.decode(self._encoding) if self._decode else message
 
     async def messages(self) -> AsyncIterator[Message]:
@@ -295,37 +302,40 @@ class RedisConnection(AsyncClosing):
                 return
             yield message
 
-    async def _read_loop(self) -> None:
-        stream = self._stream
-        waiters = self._waiters
-        messages = self._messages
+    def _route(self) -> None:
+        """Hand every parsed reply, message and push to whoever waits for it."""
+        if self._routing or self._error is not None:
+            return
+        self._routing = True  # what this calls may call the stream, which may call us
+        stream, waiters, messages = self._stream, self._waiters, self._messages
         try:
-            while True:
-                event: Any = await stream.receive()
-                while event is not NEED_DATA:
-                    kind = type(event)
-                    if kind is Reply:
-                        waiter = waiters.pop(event.request, None)
-                        if waiter is not None and not waiter.done():
-                            waiter.set_result(event)
-                    elif kind is Message:
-                        messages.put(event)  # decoded by get_message(): a bad one fails there
-                    elif kind is Push:
-                        self._on_push(event)
-                    elif isinstance(event, ConnectionClosed):
-                        raise ConnectionLostError("the server closed the connection")
-                    # Before every parse: once no reply is awaited, messages wait for room.
-                    while not waiters and messages.full and self._error is None:
-                        await messages.wait_for_room()
-                    event = stream.receive_nowait()
-        except asyncio.CancelledError:
-            self._fail(StreamClosedError("the connection was closed on this side"))
-            raise
+            while waiters or not messages.full:  # else messages wait for room, unparsed
+                event: Any = stream.receive_nowait()
+                kind = type(event)
+                if kind is Reply:
+                    waiter = waiters.pop(event.request, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(event)
+                elif kind is Message:
+                    messages.put(event)  # decoded by get_message(): a bad one fails there
+                elif kind is Push:
+                    self._on_push(event)
+                elif event is NEED_DATA:
+                    return
+                elif isinstance(event, ConnectionClosed):
+                    raise ConnectionLostError("the server closed the connection")
+            self._stalled = True
         except Exception as exc:
             if not isinstance(exc, (StreamClosedError, RemoteProtocolError)):
-                logger.exception("the Redis reader failed")  # a bug: fail loudly, hang nobody
+                logger.exception("routing Redis replies failed")  # a bug: fail loudly, hang nobody
             self._fail(exc)
             stream.abort()
+        finally:
+            self._routing = False
+
+    def _resume(self) -> None:
+        self._stalled = False
+        self._route()
 
     def _on_push(self, push: Push) -> None:
         handler = self.push_handler
@@ -364,14 +374,12 @@ class RedisConnection(AsyncClosing):
         return lost
 
     async def aclose(self) -> None:
-        """Close the connection and end its reader; waiting callers get StreamClosedError.
+        """Close the connection; waiting callers get StreamClosedError.
 
         Calling it again is harmless.
         """
         if self._error is None:
             self._fail(StreamClosedError("the connection was closed on this side"))
-        self._reader.cancel()
-        await asyncio.wait([self._reader])
         await self._stream.aclose()
 
     def __repr__(self) -> str:
