@@ -165,8 +165,11 @@ def peers(session: nox.Session) -> None:
 SPEEDUPS = "speedups"
 ACCELERATED = [d.key for d in DISTS.values() if d.is_core and SPEEDUPS in d.extras]
 SPEEDUPS_TESTS = ROOT / "tests" / "speedups"  # the differential tests of both paths
-# The behavioural suite every adapter runs, with `--adapter NAME` (tests/adapters/conftest.py).
+# The behavioural suite every adapter runs, with `--adapter NAME` (tests/adapters/conftest.py),
+# but one whose tests cannot be anyio coroutines: Twisted's tests (Deferreds on its reactor)
+# cover the same behaviours one for one in tests/adapters/twisted.
 SHARED_ADAPTER_TESTS = ROOT / "tests" / "adapters" / "shared"
+OWN_BEHAVIOURAL_SUITE = {"twisted"}
 
 
 def _run_tests(
@@ -188,7 +191,7 @@ def _run_tests(
         wanted = [Requirement(f"{dist.name}[{SPEEDUPS}]" if accelerated else str(dist.name))]
         if accelerated:
             test_dirs.append(SPEEDUPS_TESTS)
-        if not dist.is_core:
+        if not dist.is_core and dist.key not in OWN_BEHAVIOURAL_SUITE:
             test_dirs.append(SHARED_ADAPTER_TESTS)
     if not any(test_dirs[0].glob("test_*.py")):
         session.error(f"no tests for {package} in {test_dirs[0].relative_to(ROOT)}")
@@ -197,7 +200,7 @@ def _run_tests(
             wanted += _requirements_file(requirements)
     session.install(*_install_specs(wanted), "pytest", "coverage[toml]")
     paths = [str(test_dir) for test_dir in test_dirs]
-    if dist is not None and not dist.is_core:
+    if dist is not None and SHARED_ADAPTER_TESTS in test_dirs:
         paths.append(f"--adapter={dist.key}")
     if dist is None:
         session.run("pytest", *paths, *session.posargs, env=env)
