@@ -1,0 +1,730 @@
+"""A Redis client on anyio: automatic pipelining, cancel-safe, RESP3 first, asyncio or trio.
+
+:func:`connect` opens a :class:`RedisConnection` that tasks share; :class:`Client`
+keeps one and reconnects it. The policy is the ``tidewire-resp`` core's; this is
+the anyio glue (a reader task in a task group the ``async with`` owns, waiters,
+a bounded message queue). Install with ``pip install "tidewire-anyio[resp]"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.abc
+
+try:
+    import tidewire_resp.errors as _errors
+    from tidewire_resp import (
+        ClientConnection,
+        Command,
+        ErrorReply,
+        Message,
+        Push,
+        Reply,
+        connection_options,
+        decode_value,
+        parse_url,
+        raise_first_error,
+        transaction_result,
+    )
+    from tidewire_resp.errors import *  # noqa: F403 - the error classes, re-exported as they are
+    from tidewire_resp.errors import reply_error
+except ImportError as exc:  # the core is an optional extra
+    raise ImportError(
+        "tidewire_anyio.resp needs the RESP core:"
+        ' pip install "tidewire-anyio[resp]" (or tidewire-resp)'
+    ) from exc
+
+from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
+
+from . import errors
+from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
+from .errors import ConnectionLostError, StreamClosedError
+from .network import connect as _connect_stream
+from .stream import EventStream
+
+__all__ = [  # the core's error classes, then this module's own names
+    *_errors.__all__,
+    "Client",
+    "DedicatedConnection",
+    "Message",
+    "Pipeline",
+    "RedisConnection",
+    "connect",
+    "parse_url",
+]
+
+logger = logging.getLogger("tidewire_anyio.resp")
+
+_MAX_DEPTH = 200  # deep enough for any real reply, far from the recursion limit of decoding
+_WRITE_LIMIT = 1024 * 1024  # wait for the writer to catch up past this many bytes
+_AS_IS = frozenset((int, float, bool, type(None)))  # values decode_value() returns as they are
+PushHandler = Callable[[Push], object]
+
+
+class _Waiter:  # one request's reply, or why it will not come
+    __slots__ = ("error", "ready", "reply")
+
+    def __init__(self) -> None:
+        self.ready = anyio.Event()
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+
+    async def get(self) -> Reply:
+        await self.ready.wait()
+        if self.reply is None:
+            raise self.error  # type: ignore[misc]
+        return self.reply
+
+
+class RedisConnection:
+    """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
+
+    Commands queued before the writer task runs leave in one write; a caller
+    cancelled while waiting abandons only its own request. ``async with``
+    owns the reader task (and the event stream's): leaving it ends them. Once
+    the connection breaks, waiting and later callers get
+    :class:`~tidewire_anyio.ConnectionLostError`.
+
+    Args:
+        stream: An event stream around a fresh
+            :class:`~tidewire_resp.ClientConnection`; it sends no set-up.
+        decode_responses: As for :func:`connect`.
+        encoding: As for :func:`connect`.
+        push_handler: See :attr:`push_handler`.
+        max_queued_messages: As for :func:`connect`.
+
+    Raises:
+        TypeError: the stream's core is not a ``ClientConnection``.
+        ValueError: ``max_queued_messages`` is not a positive int.
+    """
+
+    push_handler: PushHandler | None
+    """Called from the reader with every push that is not a pub/sub message
+    (``invalidate``...); it must not block. ``None`` drops them."""
+
+    def __init__(
+        self,
+        stream: EventStream[Any, Any],
+        *,
+        decode_responses: bool = False,
+        encoding: str = "utf-8",
+        push_handler: PushHandler | None = None,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
+    ) -> None:
+        core = stream.connection
+        if not isinstance(core, ClientConnection):
+            raise TypeError(
+                f"a RedisConnection needs a ClientConnection, not {type(core).__name__}"
+            )
+        self._stream = stream
+        self._core: ClientConnection = core
+        self._decode = decode_responses
+        self._encoding = encoding
+        self.push_handler = push_handler
+        self._waiters: dict[int, _Waiter] = {}
+        self._error: BaseException | None = None
+        self._ended = anyio.Event()
+        self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
+        self._exit: AsyncExitStack | None = None
+        self._reader: anyio.CancelScope | None = None
+
+    @property
+    def protocol(self) -> int:
+        """The protocol in use, 3 or 2 (2 when the server refused ``HELLO 3``)."""
+        return self._core.protocol
+
+    @property
+    def connection(self) -> ClientConnection:
+        """The RESP core (its subscriptions, limits ...)."""
+        return self._core
+
+    @property
+    def events(self) -> EventStream[Any, Any]:
+        """The underlying event stream (``get_extra_info`` and the like)."""
+        return self._stream
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or broken; it cannot be used again."""
+        return self._error is not None
+
+    @property
+    def pending(self) -> int:
+        """How many requests await their reply, abandoned ones included."""
+        return self._core.pending
+
+    @property
+    def queued_messages(self) -> int:
+        """How many pub/sub messages wait for :meth:`get_message`."""
+        return len(self._messages)
+
+    async def execute(self, *args: Any, decode: bool | None = None) -> Any:
+        """Send one command and return its reply, decoded as the Redis guide's table says.
+
+        Args:
+            args: The command name and its arguments (``bytes``, ``str``, ``int``...).
+            decode: Strings as ``str`` or ``bytes``; ``None``: ``decode_responses``.
+
+        Raises:
+            ReplyError: the server's error reply (the subclass follows its code).
+            LocalProtocolError: an argument RESP cannot carry; nothing was sent.
+            ConnectionLostError: the connection broke before the reply came.
+            StreamClosedError: the connection was closed on this side.
+        """
+        value = (await self.request(*args)).value
+        if decode is None:
+            decode = self._decode
+        if type(value) is bytes and not decode:
+            return value  # the common case, without the walk
+        if type(value) is ErrorReply:
+            raise reply_error(value)
+        return decode_value(value, self._encoding if decode else None)
+
+    async def request(self, *args: Any) -> Reply:
+        """Send one command and return the core's :class:`~tidewire_resp.Reply`, undecoded.
+
+        Raises:
+            LocalProtocolError: an argument RESP cannot carry; nothing was sent.
+            ConnectionLostError: the connection broke before the reply came.
+            StreamClosedError: the connection was closed on this side.
+        """
+        if self._error is not None or self._stream.write_backlog > _WRITE_LIMIT:
+            await self._room()
+        self._stream.send_nowait(Command(args))  # written with the others queued before
+        core = self._core
+        request_id = core.last_request
+        if not core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
+            return Reply(None, None, request_id)
+        try:
+            return await self._wait_for(request_id).get()
+        except BaseException:
+            self._abandon((request_id,))
+            raise
+
+    def pipeline(self, *, transaction: bool = False) -> Pipeline:
+        """Start a batch of commands sent in one write (``MULTI``/``EXEC`` with ``transaction``)."""
+        return Pipeline(self, transaction=transaction)
+
+    async def _room(self) -> None:
+        """Wait while the peer is not keeping up (nothing is sent yet); refuse if broken."""
+        if self._error is None and self._stream.write_backlog > _WRITE_LIMIT:
+            with contextlib.suppress(StreamClosedError):  # the reader is about to say why
+                await self._stream.drain()
+        if self._error is not None:
+            raise self._failure()
+
+    async def _batch(self, commands: list[tuple[Any, ...]], transaction: bool) -> list[Any]:
+        """Send commands as one core request (``batch()`` or ``transaction()``); its values."""
+        await self._room()
+        core = self._core
+        request_id = core.transaction(commands) if transaction else core.batch(commands)
+        self._stream.write_pending()
+        if not core.is_pending(request_id):  # CLIENT REPLY OFF: no reply at all
+            return [None] * (len(commands) + 2 * transaction)
+        values: list[Any] = (await self._replies([request_id]))[0].value
+        return values
+
+    async def _send_all(self, commands: list[tuple[Any, ...]]) -> list[Reply]:
+        """Send any commands (``MULTI``, ``SUBSCRIBE``...), checked as a whole; their replies."""
+        await self._room()
+        ids = self._core.send_all(commands)
+        self._stream.write_pending()
+        return await self._replies(ids)
+
+    async def _replies(self, ids: list[int]) -> list[Reply]:
+        """The replies to ``ids`` (null for ``CLIENT REPLY OFF``); cancelling abandons the rest."""
+        is_pending = self._core.is_pending
+        waiters = {i: self._wait_for(i) for i in ids if is_pending(i)}
+        try:
+            return [await waiters[i].get() if i in waiters else Reply(None, None, i) for i in ids]
+        except BaseException:
+            self._abandon(waiters)
+            raise
+
+    def _wait_for(self, request_id: int) -> _Waiter:
+        waiter = self._waiters[request_id] = _Waiter()
+        self._messages.wake_producer()  # a reader paused on messages must read on
+        return waiter
+
+    def _abandon(self, ids: Iterable[int]) -> None:
+        for request_id in ids:
+            if self._waiters.pop(request_id, None) is not None:
+                self._core.cancel(request_id)  # still to come: the core reads and drops it
+
+    async def _setup(self, options: dict[str, Any]) -> None:
+        """Write the set-up commands together, read their replies together."""
+        core = self._core
+        names = ("protocol", "username", "password", "client_name", "db")
+        ids = core.setup(**{name: options[name] for name in names if name in options})
+        self._stream.write_pending()
+        error = core.setup_error(await self._replies(ids))
+        if error is not None:
+            raise reply_error(error)
+
+    async def subscribe(self, *channels: Any) -> list[Any]:
+        """Subscribe to channels; return the confirmations (``[kind, channel, count]`` each)."""
+        return await self.execute("SUBSCRIBE", *channels)  # type: ignore[no-any-return]
+
+    async def psubscribe(self, *patterns: Any) -> list[Any]:
+        """Subscribe to channel patterns (``news.*``); as :meth:`subscribe`."""
+        return await self.execute("PSUBSCRIBE", *patterns)  # type: ignore[no-any-return]
+
+    async def unsubscribe(self, *channels: Any) -> list[Any]:
+        """Unsubscribe from channels (all of them if none given); return the confirmations."""
+        return await self.execute("UNSUBSCRIBE", *channels)  # type: ignore[no-any-return]
+
+    async def punsubscribe(self, *patterns: Any) -> list[Any]:
+        """Unsubscribe from patterns (all of them if none given); return the confirmations."""
+        return await self.execute("PUNSUBSCRIBE", *patterns)  # type: ignore[no-any-return]
+
+    async def get_message(self) -> Message:
+        """Return the next pub/sub message (decoded if replies are), waiting; cancel-safe.
+
+        Past ``max_queued_messages`` unread, the connection stops reading
+        while no reply is awaited (the guide says more).
+
+        Raises:
+            UnicodeDecodeError: this message is not text (it is consumed).
+            ConnectionLostError: the connection broke (after the messages before).
+            StreamClosedError: the connection was closed on this side.
+        """
+        messages = self._messages
+        while not messages:
+            if self._error is not None:
+                raise self._failure()
+            await messages.wait_for_item()
+        message = messages.take()
+        return message.decode(self._encoding) if self._decode else message
+
+    def messages(self) -> AsyncIterator[Message]:
+        """``async for message in connection.messages():`` until closed on this side.
+
+        Raises what :meth:`get_message` raises, but StreamClosedError.
+        """
+        return _Messages(self)  # not an async generator: trio warns about unfinished ones
+
+    async def _read_loop(self) -> None:
+        stream, waiters, messages = self._stream, self._waiters, self._messages
+        try:
+            with anyio.CancelScope() as self._reader:
+                while True:
+                    event: Any = await stream.receive()
+                    while event is not NEED_DATA:
+                        kind = type(event)
+                        if kind is Reply:
+                            waiter = waiters.pop(event.request, None)
+                            if waiter is not None:
+                                waiter.reply = event
+                                waiter.ready.set()
+                        elif kind is Message:
+                            messages.put(event)  # decoded by get_message(): fails there
+                        elif kind is Push:
+                            self._on_push(event)
+                        elif isinstance(event, ConnectionClosed):
+                            raise errors.lost("the server closed the connection")
+                        # Before every parse: once no reply is awaited, messages wait for room.
+                        while not waiters and messages.full and self._error is None:
+                            await messages.wait_for_room()
+                        event = stream.receive_nowait()
+            self._fail(errors.closed("the connection was closed on this side"))
+        except Exception as exc:
+            if not isinstance(exc, (StreamClosedError, RemoteProtocolError)):
+                logger.exception("the Redis reader failed")  # a bug: fail loudly, hang nobody
+            self._fail(exc)
+            stream.abort()
+
+    def _on_push(self, push: Push) -> None:
+        handler = self.push_handler
+        if handler is not None:
+            try:
+                handler(push)
+            except Exception:
+                logger.exception("the push handler failed on %r", push)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The connection is over: every waiting caller gets a clear exception."""
+        if self._error is None:
+            self._error = exc
+        waiters = list(self._waiters.values())
+        self._waiters.clear()
+        for waiter in waiters:
+            waiter.error = self._failure()
+            waiter.ready.set()
+        self._messages.wake()
+        self._ended.set()
+
+    def _failure(self) -> Exception:
+        error = self._error
+        if isinstance(error, StreamClosedError) and not isinstance(error, ConnectionLostError):
+            return errors.closed("the Redis connection was closed on this side")
+        if isinstance(error, RemoteProtocolError) and error.code == "EOF":
+            what = (
+                "the server closed the connection in the middle of a reply (as Redis does"
+                " to a client past its client-output-buffer-limit)"
+            )
+        elif isinstance(error, RemoteProtocolError):
+            what = f"the Redis connection broke the protocol: {error}"
+        else:
+            what = f"the Redis connection was lost ({error})"
+        return errors.lost(
+            f"{what}; a command that was waiting may or may not have run", cause=error
+        )
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed or broken."""
+        await self._ended.wait()
+
+    async def __aenter__(self) -> Self:
+        """Start the reader task (and the event stream's); return the connection."""
+        if self._exit is not None:
+            raise RuntimeError("the connection was already entered")
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(self._stream)
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            tasks.start_soon(self._read_loop)
+            self._exit = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the connection and end its tasks."""
+        stack, self._exit = self._exit, None
+        try:
+            await self.aclose()
+        finally:
+            if stack is not None:
+                await stack.__aexit__(None, None, None)  # the tasks never fail
+
+    async def aclose(self) -> None:
+        """Close the connection and stop its reader; waiting callers get StreamClosedError.
+
+        Calling it again is harmless.
+        """
+        if self._error is None:
+            self._fail(errors.closed("the connection was closed on this side"))
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._stream.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._error is not None else f"RESP{self.protocol}"
+        return f"<RedisConnection {self._stream.get_extra_info('peername')!r} {state}>"
+
+
+class _Messages:  # what RedisConnection.messages() returns
+    def __init__(self, connection: RedisConnection) -> None:
+        self._connection = connection
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    async def __anext__(self) -> Message:
+        try:
+            return await self._connection.get_message()
+        except StreamClosedError as error:
+            if isinstance(error, ConnectionLostError):
+                raise
+            raise StopAsyncIteration from None
+
+
+class Pipeline:
+    """A batch of commands sent in one write, their replies returned together.
+
+    Other tasks never get between its commands. With ``transaction=True``
+    it runs as ``MULTI``/``EXEC``, atomically.
+
+    Args:
+        connection: The connection to send on.
+        transaction: Wrap the batch in ``MULTI``/``EXEC``.
+    """
+
+    def __init__(self, connection: RedisConnection, *, transaction: bool = False) -> None:
+        self._connection = connection
+        self._transaction = transaction
+        self._commands: list[tuple[Any, ...]] = []
+
+    def add(self, *args: Any) -> Pipeline:
+        """Queue a command (nothing is sent yet); return the pipeline."""
+        self._commands.append(args)
+        return self
+
+    def __len__(self) -> int:
+        """How many commands are queued."""
+        return len(self._commands)
+
+    async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
+        """Send the queued commands (emptying the queue); return their replies, decoded.
+
+        Cancelling abandons the replies still to come; the connection stays in sync.
+
+        Args:
+            raise_on_error: Raise the first error reply, or leave errors in place.
+
+        Raises:
+            ReplyError: the first command that failed (with ``raise_on_error``),
+                or ``EXECABORT`` (a transaction refused).
+            WatchError: a watched key changed; the transaction did not run.
+            LocalProtocolError: a command the core refuses; nothing was sent.
+            ConnectionLostError: the connection broke.
+        """
+        commands, self._commands = self._commands, []
+        if not commands:
+            return []
+        connection = self._connection
+        encoding = connection._encoding if connection._decode else None
+        if self._transaction:
+            values = transaction_result(await connection._batch(commands, True), encoding)
+        else:
+            try:
+                values = await connection._batch(commands, False)
+            except LocalProtocolError:  # MULTI, SUBSCRIBE...: not batched, sent as they are
+                values = [reply.value for reply in await connection._send_all(commands)]
+            kinds = set(map(type, values))
+            if not (kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS | {bytes})):
+                values = [decode_value(value, encoding) for value in values]
+        return raise_first_error(values) if raise_on_error else values
+
+
+class DedicatedConnection:
+    """What :func:`connect` returns: ``async with`` it (the reader task lives there).
+
+    Args:
+        opening: The arguments of :func:`connect`, checked.
+    """
+
+    def __init__(self, opening: tuple[dict[str, Any], dict[str, Any], float | None, int]) -> None:
+        self._opening: tuple[Any, ...] | None = opening
+        self._opened: RedisConnection | None = None
+
+    def __await__(self) -> Generator[Any, None, RedisConnection]:
+        raise TypeError(
+            "use async with resp.connect(...) as connection: on anyio the connection's"
+            " reader task lives in a task group the async with owns"
+        )
+
+    async def __aenter__(self) -> RedisConnection:
+        if self._opening is None:
+            raise RuntimeError("this connect() was already entered; call connect() again")
+        options, connection, timeout, max_bulk_length = self._opening
+        self._opening = None
+        self._opened = await _open(options, connection, timeout, max_bulk_length)
+        return self._opened
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.__aexit__(exc_type, exc, tb)
+
+
+def connect(
+    url: str | None = None,
+    *,
+    decode_responses: bool = False,
+    encoding: str = "utf-8",
+    push_handler: PushHandler | None = None,
+    connect_timeout: float | None = None,
+    max_bulk_length: int = 512 * 1024 * 1024,
+    max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
+    **options: Any,
+) -> DedicatedConnection:
+    """Open a connection to Redis and set it up in one round trip: ``async with`` it.
+
+    ``connect("redis://user:secret@host:6379/2")``, ``rediss://`` for TLS,
+    ``unix:///run/redis.sock?db=1`` (see :func:`~tidewire_resp.parse_url`); keyword options
+    override what the URL says: ``host``, ``port``, ``path``, ``db``,
+    ``username``, ``password``, ``ssl``, ``server_hostname``,
+    ``client_name``, ``protocol`` (3, or 2). The set-up (``AUTH``, ``HELLO
+    3``, ``CLIENT SETNAME``, ``SELECT``) is one write; a server that refuses
+    ``HELLO 3`` leaves RESP2 (:attr:`RedisConnection.protocol` says). Unlike
+    asyncio's, it cannot be awaited.
+
+    Args:
+        url: A ``redis://``, ``rediss://`` or ``unix://`` URL.
+        decode_responses: Return strings as ``str`` rather than ``bytes``.
+        encoding: The encoding for ``decode_responses`` (also for messages).
+        push_handler: See :attr:`RedisConnection.push_handler`.
+        connect_timeout: Seconds allowed to connect and set up.
+        max_bulk_length: The longest string reply accepted (512 MiB).
+        max_queued_messages: How many pub/sub messages may wait unread
+            (1000) before the connection stops reading.
+        **options: The connection options above.
+
+    Raises:
+        ReplyError: a set-up command failed (``WrongPassError`` ...).
+        OSError: the connection could not be made.
+        TimeoutError: ``connect_timeout`` passed.
+        TypeError: an option of another name; or awaited instead of entered.
+        ValueError: a bad URL, ``protocol`` or ``max_queued_messages``.
+    """
+    merged = connection_options(url, **options)
+    check_max_queued_messages(max_queued_messages)  # before connecting
+    connection = {
+        "decode_responses": decode_responses,
+        "encoding": encoding,
+        "push_handler": push_handler,
+        "max_queued_messages": max_queued_messages,
+    }
+    return DedicatedConnection((merged, connection, connect_timeout, max_bulk_length))
+
+
+async def _open(
+    options: dict[str, Any],
+    connection: dict[str, Any],
+    timeout: float | None,
+    max_bulk_length: int,
+) -> RedisConnection:
+    def core() -> ClientConnection:
+        return ClientConnection(max_depth=_MAX_DEPTH, max_bulk_length=max_bulk_length)
+
+    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    with anyio.fail_after(timeout):
+        path = options.get("path")
+        stream = await _connect_stream(
+            core,
+            None if path else options.get("host", "localhost"),
+            None if path else options.get("port", 6379),
+            path=path,
+            ssl=options.get("ssl"),
+            server_hostname=options.get("server_hostname"),
+        )
+    opened = RedisConnection(stream, **connection)
+    await opened.__aenter__()  # its task group outside the timeout's cancel scope
+    try:
+        with anyio.fail_after(deadline - anyio.current_time()):
+            await opened._setup(options)
+    except BaseException as exc:
+        await opened.__aexit__(type(exc), exc, exc.__traceback__)  # no scope may wrap it
+        raise
+    return opened
+
+
+class _Opening:  # the shared connection a Client is opening, for the callers that wait
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.error: BaseException | None = None
+
+
+class Client:
+    """A Redis client that keeps one shared connection and reconnects it: ``async with`` it.
+
+    The shared connection is opened on first use by a task in the client's
+    task group (leaving the ``async with`` closes it). When it breaks, its
+    waiting callers get :class:`~tidewire_anyio.ConnectionLostError`
+    (nothing is retried) and the next command opens a fresh one.
+
+    Args:
+        url: As for :func:`connect`.
+        options: Any other :func:`connect` keyword argument.
+    """
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        self._url = url
+        self._options = options
+        self._shared: RedisConnection | None = None
+        self._opening: _Opening | None = None
+        self._closed = False
+        self._exit: AsyncExitStack | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._keeper: anyio.CancelScope | None = None  # of the task holding the shared one
+
+    async def _connection(self) -> RedisConnection:
+        if self._closed or self._tasks is None:
+            raise errors.closed("the client was closed" if self._closed else "enter the client")
+        shared = self._shared
+        if shared is not None and not shared.closed:
+            return shared
+        opening = self._opening
+        if opening is None:  # one task opens; concurrent callers wait for it
+            opening = self._opening = _Opening()
+            self._tasks.start_soon(self._keep, opening)
+        await opening.done.wait()
+        if opening.error is not None:
+            raise opening.error
+        if self._closed or self._shared is None:
+            raise errors.closed("the client was closed")
+        return self._shared
+
+    async def _keep(self, opening: _Opening) -> None:
+        """Open the shared connection and hold it open until it ends or the client closes."""
+        try:
+            with anyio.CancelScope() as self._keeper:  # aclose() cancels it (not the body's tasks)
+                async with self.connection() as shared:
+                    self._shared = shared
+                    self._opening = None
+                    opening.done.set()
+                    await shared.wait_closed()
+        except Exception as exc:
+            if not opening.done.is_set():
+                opening.error = exc
+        finally:
+            if self._opening is opening:
+                self._opening = None
+            opening.done.set()
+
+    async def execute(self, *args: Any, decode: bool | None = None) -> Any:
+        """Run one command on the shared connection; see :meth:`RedisConnection.execute`."""
+        connection = await self._connection()
+        return await connection.execute(*args, decode=decode)
+
+    async def pipeline_execute(
+        self, commands: list[tuple[Any, ...]], *, transaction: bool = False
+    ) -> list[Any]:
+        """Run a batch on the shared connection, as a :class:`Pipeline` would."""
+        pipeline = (await self._connection()).pipeline(transaction=transaction)
+        for args in commands:
+            pipeline.add(*args)
+        return await pipeline.execute()
+
+    def connection(self) -> DedicatedConnection:
+        """``async with client.connection() as conn:`` a connection of its own (``WATCH``...)."""
+        return connect(self._url, **self._options)
+
+    def pubsub(self) -> DedicatedConnection:
+        """``async with client.pubsub() as conn:`` a connection of its own for pub/sub."""
+        return connect(self._url, **self._options)
+
+    async def __aenter__(self) -> Self:
+        """Start the client's task group; return the client."""
+        async with AsyncExitStack() as stack:
+            self._tasks = await stack.enter_async_context(anyio.create_task_group())
+            self._exit = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the shared connection and end the client's tasks."""
+        await self.aclose()
+        stack, self._exit = self._exit, None
+        if stack is not None:
+            await stack.__aexit__(None, None, None)  # _keep() never fails
+
+    async def aclose(self) -> None:
+        """Close the shared connection (not dedicated ones) and end an opening one."""
+        self._closed = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+        if self._shared is not None:
+            await self._shared.aclose()
