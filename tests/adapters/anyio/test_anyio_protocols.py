@@ -56,14 +56,16 @@ async def test_generic_anyio_code_drives_a_line_server():
     async def handler(stream):
         results.append(await echo_all(stream))
 
-    async with lines.serve(handler, "127.0.0.1", 0) as server:
-        async with lines.connect("127.0.0.1", server.port) as stream:
-            for line in (b"one", b"two"):
-                await stream.send_line(line)
-                assert await stream.receive_line() == line
-            await stream.send_eof()
-            with pytest.raises(anyio.EndOfStream):
-                await stream.receive_line()
+    async with (
+        lines.serve(handler, "127.0.0.1", 0) as server,
+        lines.connect("127.0.0.1", server.port) as stream,
+    ):
+        for line in (b"one", b"two"):
+            await stream.send_line(line)
+            assert await stream.receive_line() == line
+        await stream.send_eof()
+        with pytest.raises(anyio.EndOfStream):
+            await stream.receive_line()
     assert results == [[b"one", b"two"]]
 
 
