@@ -18,18 +18,26 @@ try:
     from tidewire_resp import (
         ClientConnection,
         Command,
-        ErrorReply,
         Message,
         Push,
         Reply,
         connection_options,
-        decode_value,
         parse_url,
         raise_first_error,
         transaction_result,
     )
     from tidewire_resp.errors import *  # noqa: F403 - the error classes, re-exported as they are
     from tidewire_resp.errors import reply_error
+    from tidewire_resp.sharing import (
+        DEFAULT_MAX_QUEUED_MESSAGES,
+        MAX_DEPTH,
+        WRITE_LIMIT,
+        MessageBacklog,
+        batch_values,
+        check_max_queued_messages,
+        failure,
+        reply_value,
+    )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.resp needs the RESP core:"
@@ -39,7 +47,6 @@ except ImportError as exc:  # the core is an optional extra
 from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
 
 from ._closing import AsyncClosing, Connecting
-from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
 from .stream import EventStream
@@ -57,9 +64,6 @@ __all__ = [  # the core's error classes, then this module's own names
 
 logger = logging.getLogger("tidewire_asyncio.resp")
 
-_MAX_DEPTH = 200  # deep enough for any real reply, far from the recursion limit of decoding
-_WRITE_LIMIT = 1024 * 1024  # wait for the transport to drain past this many bytes
-_AS_IS = frozenset((int, float, bool, type(None)))  # values decode_value() returns as they are
 PushHandler = Callable[[Push], object]
 
 
@@ -111,7 +115,8 @@ class RedisConnection(AsyncClosing):
         self._loop = asyncio.get_running_loop()
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._error: BaseException | None = None
-        self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
+        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
+        self._message_waiter: asyncio.Future[None] | None = None  # get_message() waits here
         self._routing = False
         self._stalled = False  # routing stopped: messages are full and no reply is awaited
         stream.set_listener(self._route)
@@ -163,11 +168,7 @@ class RedisConnection(AsyncClosing):
         value = (await self.request(*args)).value
         if decode is None:
             decode = self._decode
-        if type(value) is bytes and not decode:
-            return value  # the common case, without the walk
-        if type(value) is ErrorReply:
-            raise reply_error(value)
-        return decode_value(value, self._encoding if decode else None)
+        return reply_value(value, self._encoding if decode else None)
 
     async def request(self, *args: Any) -> Reply:
         """Send one command and return the core's :class:`~tidewire_resp.Reply`, undecoded.
@@ -177,7 +178,7 @@ class RedisConnection(AsyncClosing):
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
         """
-        if self._error is not None or self._stream.write_backlog > _WRITE_LIMIT:
+        if self._error is not None or self._stream.write_backlog > WRITE_LIMIT:
             await self._room()
         self._stream.send_nowait(Command(args))  # written with this loop turn's others
         core = self._core
@@ -196,10 +197,10 @@ class RedisConnection(AsyncClosing):
 
     async def _room(self) -> None:
         """Wait while the peer is not keeping up (nothing is sent yet); refuse if broken."""
-        if self._stream.write_backlog > _WRITE_LIMIT:
+        if self._stream.write_backlog > WRITE_LIMIT:
             await self._stream.drain()
         if self._error is not None:
-            raise self._failure()
+            raise failure(self._error)
 
     async def _batch(self, commands: list[tuple[Any, ...]], transaction: bool) -> list[Any]:
         """Send commands as one core request (``batch()`` or ``transaction()``); its values."""
@@ -281,8 +282,12 @@ class RedisConnection(AsyncClosing):
         messages = self._messages
         while not messages:
             if self._error is not None:
-                raise self._failure()
-            await messages.wait_for_item()
+                raise failure(self._error)
+            self._message_waiter = self._loop.create_future()
+            try:
+                await self._message_waiter
+            finally:
+                self._message_waiter = None
         message = messages.take()
         if self._stalled and messages.has_room:
             self._resume()
@@ -318,6 +323,7 @@ class RedisConnection(AsyncClosing):
                         waiter.set_result(event)
                 elif kind is Message:
                     messages.put(event)  # decoded by get_message(): a bad one fails there
+                    _wake(self._message_waiter)
                 elif kind is Push:
                     self._on_push(event)
                 elif event is NEED_DATA:
@@ -353,25 +359,8 @@ class RedisConnection(AsyncClosing):
         self._waiters.clear()
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_exception(self._failure())
-        self._messages.wake()
-
-    def _failure(self) -> Exception:
-        error = self._error
-        if type(error) is StreamClosedError:  # its subclasses mean the peer's end
-            return StreamClosedError("the Redis connection was closed on this side")
-        if isinstance(error, RemoteProtocolError) and error.code == "EOF":
-            what = (
-                "the server closed the connection in the middle of a reply (as Redis does"
-                " to a client past its client-output-buffer-limit)"
-            )
-        elif isinstance(error, RemoteProtocolError):
-            what = f"the Redis connection broke the protocol: {error}"
-        else:
-            what = f"the Redis connection was lost ({error})"
-        lost = ConnectionLostError(f"{what}; a command that was waiting may or may not have run")
-        lost.__cause__ = error
-        return lost
+                waiter.set_exception(failure(self._error))
+        _wake(self._message_waiter)
 
     async def aclose(self) -> None:
         """Close the connection; waiting callers get StreamClosedError.
@@ -439,9 +428,7 @@ class Pipeline:
                 values = await connection._batch(commands, False)
             except LocalProtocolError:  # MULTI, SUBSCRIBE...: not batched, sent as they are
                 values = [reply.value for reply in await connection._send_all(commands)]
-            kinds = set(map(type, values))
-            if not (kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS | {bytes})):
-                values = [decode_value(value, encoding) for value in values]
+            values = batch_values(values, encoding)
         return raise_first_error(values) if raise_on_error else values
 
 
@@ -502,7 +489,7 @@ async def _open(
     max_bulk_length: int,
 ) -> RedisConnection:
     def core() -> ClientConnection:
-        return ClientConnection(max_depth=_MAX_DEPTH, max_bulk_length=max_bulk_length)
+        return ClientConnection(max_depth=MAX_DEPTH, max_bulk_length=max_bulk_length)
 
     async with asyncio.timeout(timeout):
         path = options.get("path")
@@ -606,3 +593,8 @@ class DedicatedConnection(Connecting[RedisConnection]):
 
     def __init__(self, client: Client) -> None:
         super().__init__(client._open())
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
