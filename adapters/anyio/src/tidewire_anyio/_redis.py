@@ -10,21 +10,14 @@ import anyio
 import anyio.abc
 
 from tidewire import LocalProtocolError
-from tidewire_resp import (
-    Message,
-    Reply,
-    decode_value,
-    raise_first_error,
-    transaction_result,
-)
+from tidewire_resp import Message, Reply, raise_first_error, transaction_result
+from tidewire_resp.sharing import batch_values
 
 from . import errors
 from .errors import ConnectionLostError, StreamClosedError
 
 if TYPE_CHECKING:
     from .resp import DedicatedConnection, RedisConnection
-
-_AS_IS = frozenset((int, float, bool, type(None)))  # values decode_value() returns as they are
 
 
 class _Waiter:  # one request's reply, or why it will not come
@@ -110,9 +103,7 @@ class Pipeline:
                 values = await connection._batch(commands, False)
             except LocalProtocolError:  # MULTI, SUBSCRIBE...: not batched, sent as they are
                 values = [reply.value for reply in await connection._send_all(commands)]
-            kinds = set(map(type, values))
-            if not (kinds <= _AS_IS or (encoding is None and kinds <= _AS_IS | {bytes})):
-                values = [decode_value(value, encoding) for value in values]
+            values = batch_values(values, encoding)
         return raise_first_error(values) if raise_on_error else values
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import anyio
 import anyio.abc
@@ -24,16 +24,22 @@ try:
     from tidewire_resp import (
         ClientConnection,
         Command,
-        ErrorReply,
         Message,
         Push,
         Reply,
         connection_options,
-        decode_value,
         parse_url,
     )
     from tidewire_resp.errors import *  # noqa: F403 - the error classes, re-exported as they are
     from tidewire_resp.errors import reply_error
+    from tidewire_resp.sharing import (
+        DEFAULT_MAX_QUEUED_MESSAGES,
+        MAX_DEPTH,
+        WRITE_LIMIT,
+        check_max_queued_messages,
+        failure,
+        reply_value,
+    )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_anyio.resp needs the RESP core:"
@@ -43,7 +49,7 @@ except ImportError as exc:  # the core is an optional extra
 from tidewire import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from . import errors
-from ._pubsub import DEFAULT_MAX_QUEUED_MESSAGES, MessageQueue, check_max_queued_messages
+from ._pubsub import MessageQueue
 from ._redis import Client, Pipeline, _Messages, _Waiter
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
@@ -62,8 +68,6 @@ __all__ = [  # the core's error classes, then this module's own names
 
 logger = logging.getLogger("tidewire_anyio.resp")
 
-_MAX_DEPTH = 200  # deep enough for any real reply, far from the recursion limit of decoding
-_WRITE_LIMIT = 1024 * 1024  # wait for the writer to catch up past this many bytes
 PushHandler = Callable[[Push], object]
 Client.__module__ = Pipeline.__module__ = __name__  # documented here, where they are imported from
 
@@ -166,11 +170,7 @@ class RedisConnection:
         value = (await self.request(*args)).value
         if decode is None:
             decode = self._decode
-        if type(value) is bytes and not decode:
-            return value  # the common case, without the walk
-        if type(value) is ErrorReply:
-            raise reply_error(value)
-        return decode_value(value, self._encoding if decode else None)
+        return reply_value(value, self._encoding if decode else None)
 
     async def request(self, *args: Any) -> Reply:
         """Send one command and return the core's :class:`~tidewire_resp.Reply`, undecoded.
@@ -180,7 +180,7 @@ class RedisConnection:
             ConnectionLostError: the connection broke before the reply came.
             StreamClosedError: the connection was closed on this side.
         """
-        if self._error is not None or self._stream.write_backlog > _WRITE_LIMIT:
+        if self._error is not None or self._stream.write_backlog > WRITE_LIMIT:
             await self._room()
         self._stream.send_nowait(Command(args))  # written with the others queued before
         core = self._core
@@ -199,7 +199,7 @@ class RedisConnection:
 
     async def _room(self) -> None:
         """Wait while the peer is not keeping up (nothing is sent yet); refuse if broken."""
-        if self._error is None and self._stream.write_backlog > _WRITE_LIMIT:
+        if self._error is None and self._stream.write_backlog > WRITE_LIMIT:
             with contextlib.suppress(StreamClosedError):  # the reader is about to say why
                 await self._stream.drain()
         if self._error is not None:
@@ -318,7 +318,7 @@ class RedisConnection:
                         while not waiters and messages.full and self._error is None:
                             await messages.wait_for_room()
                         event = stream.receive_nowait()
-            self._fail(errors.closed("the connection was closed on this side"))
+            self._fail(StreamClosedError("the connection was closed on this side"))
         except Exception as exc:
             if not isinstance(exc, (StreamClosedError, RemoteProtocolError)):
                 logger.exception("the Redis reader failed")  # a bug: fail loudly, hang nobody
@@ -346,21 +346,10 @@ class RedisConnection:
         self._ended.set()
 
     def _failure(self) -> Exception:
-        error = self._error
-        if isinstance(error, StreamClosedError) and not isinstance(error, ConnectionLostError):
-            return errors.closed("the Redis connection was closed on this side")
-        if isinstance(error, RemoteProtocolError) and error.code == "EOF":
-            what = (
-                "the server closed the connection in the middle of a reply (as Redis does"
-                " to a client past its client-output-buffer-limit)"
-            )
-        elif isinstance(error, RemoteProtocolError):
-            what = f"the Redis connection broke the protocol: {error}"
-        else:
-            what = f"the Redis connection was lost ({error})"
-        return errors.lost(
-            f"{what}; a command that was waiting may or may not have run", cause=error
-        )
+        error = failure(cast(BaseException, self._error))  # the core's words, anyio's classes too
+        if isinstance(error, ConnectionLostError):
+            return errors.lost(str(error), cause=error.__cause__)
+        return errors.closed(str(error))
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed or broken."""
@@ -397,7 +386,7 @@ class RedisConnection:
         Calling it again is harmless.
         """
         if self._error is None:
-            self._fail(errors.closed("the connection was closed on this side"))
+            self._fail(StreamClosedError("the connection was closed on this side"))
         if self._reader is not None:
             self._reader.cancel()
         await self._stream.aclose()
@@ -501,7 +490,7 @@ async def _open(
     max_bulk_length: int,
 ) -> RedisConnection:
     def core() -> ClientConnection:
-        return ClientConnection(max_depth=_MAX_DEPTH, max_bulk_length=max_bulk_length)
+        return ClientConnection(max_depth=MAX_DEPTH, max_bulk_length=max_bulk_length)
 
     deadline = math.inf if timeout is None else anyio.current_time() + timeout
     with anyio.fail_after(timeout):
