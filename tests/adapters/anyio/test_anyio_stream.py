@@ -84,7 +84,7 @@ async def test_any_byte_stream_memory_object_streams(netstring, pipe):
 async def test_connect_runs_a_core_over_a_byte_stream_of_ours(netstring, pipe):
     ours, peer = pipe
     factory = netstring.NetstringConnection
-    async with tidewire_anyio.connect(factory, transport=ours) as stream:
+    async with tidewire_anyio.connect(factory, stream=ours) as stream:
         assert stream.owns_tasks
         await peer.send(ns(b"over memory"))
         assert (await stream.receive()).payload == b"over memory"
@@ -163,7 +163,7 @@ async def test_a_users_tls_stream(netstring, tls):
     async with tidewire_anyio.serve(factory, echo, "127.0.0.1", 0, ssl=server_ctx) as server:
         tcp = await anyio.connect_tcp("127.0.0.1", server.port)
         wrapped = await TLSStream.wrap(tcp, hostname="localhost", ssl_context=client_ctx)
-        async with tidewire_anyio.connect(factory, transport=wrapped) as stream:
+        async with tidewire_anyio.connect(factory, stream=wrapped) as stream:
             assert stream.get_extra_info("ssl_object") is not None
             await stream.send(netstring.Netstring(b"over the user's TLS"))
             assert (await stream.receive()).payload == b"over the user's TLS"

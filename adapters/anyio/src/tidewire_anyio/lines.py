@@ -311,7 +311,7 @@ def connect(
     ``max_line_length`` and ``max_raw_size`` (the largest block
     :meth:`LineStream.receive_exactly` takes) are the core's limits;
     ``**options`` go to :func:`tidewire_anyio.connect` (``ssl``,
-    ``server_hostname``, ``sock``, ``path``, ``transport``, water marks).
+    ``server_hostname``, ``sock``, ``path``, ``stream``, water marks).
 
     Returns:
         Entered, the connected :class:`LineStream`, closed on the way out;

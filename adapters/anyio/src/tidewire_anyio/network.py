@@ -61,15 +61,16 @@ class ConnectOptions(StreamOptions, total=False):
     ``server_hostname``, ``sock`` (a connected socket), ``path`` (a Unix
     socket), ``local_addr``, ``ssl_handshake_timeout`` and
     ``happy_eyeballs_delay`` mean what they mean for asyncio's
-    ``loop.create_connection()``; ``transport`` is an already open
-    :class:`anyio.abc.ByteStream` to run the core over (``ssl`` wraps it too).
+    ``loop.create_connection()``; ``stream`` is an already open
+    :class:`anyio.abc.ByteStream` to run the core over (``ssl`` wraps it
+    too), as trio's ``stream=``.
     """
 
     ssl: ssl.SSLContext | bool | None
     server_hostname: str | None
     sock: socket.socket | None
     path: str | os.PathLike[str] | None
-    transport: anyio.abc.ByteStream | None
+    stream: anyio.abc.ByteStream | None
     local_addr: tuple[str, int] | None
     ssl_handshake_timeout: float | None
     happy_eyeballs_delay: float | None
@@ -108,7 +109,7 @@ def connect(
 ) -> Connecting[EventStream[ReceivedT, SentT]]:
     """Open a connection and return a stream driving a new core: ``async with`` it or ``await`` it.
 
-    Connects to ``host``:``port``, or over ``sock``, ``transport`` or to
+    Connects to ``host``:``port``, or over ``sock``, ``stream`` or to
     ``path`` (see :class:`ConnectOptions`). ``async with`` enters the stream
     (it reads ahead and answers on its own); ``await`` returns it unentered.
     Bound the time with ``anyio.fail_after()``.
@@ -120,7 +121,7 @@ def connect(
         **options: :class:`ConnectOptions` and :class:`StreamOptions`.
 
     Raises:
-        ValueError: none of ``host`` and ``port``, ``sock``, ``transport`` or
+        ValueError: none of ``host`` and ``port``, ``sock``, ``stream`` or
             ``path``, or more than one of them, or bad water marks.
         OSError: the connection could not be made (refused, TLS verification ...).
     """
@@ -144,9 +145,9 @@ async def open_transport(
     host: str | None, port: int | None, options: Mapping[str, Any]
 ) -> anyio.abc.ByteStream:
     """Open the byte stream :class:`ConnectOptions` describe (shared by every connect())."""
-    sock, path, given = options.get("sock"), options.get("path"), options.get("transport")
+    sock, path, given = options.get("sock"), options.get("path"), options.get("stream")
     if sum(x is not None for x in (sock, path, given)) > 1:
-        raise ValueError("connect() takes sock or path, not both (or transport)")
+        raise ValueError("connect() takes sock or path, not both (or stream)")
     tls = options.get("ssl") or None
     context = ssl.create_default_context() if tls is True else tls
     hostname = options.get("server_hostname") or host
