@@ -33,7 +33,7 @@ _BUILTINS = (
     "|AssertionError|NotImplementedError|OSError|ConnectionError|EOFError|TimeoutError"
     "|RuntimeError"
 )
-_FOREIGN = "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket|os"
+_FOREIGN = "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket|os|anyio"
 _TYPING = (
     "Any|Callable|Iterable|Iterator|Sequence|Mapping|Literal|ClassVar|Final|NoReturn"
     "|Awaitable|AsyncIterator|Generic|Self"
