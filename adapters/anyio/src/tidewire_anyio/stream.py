@@ -132,7 +132,7 @@ class EventStream(Generic[ReceivedT, SentT]):
 
     @property
     def owns_tasks(self) -> bool:
-        """True while the stream is entered: its own tasks read, write and keep time."""
+        """Whether the stream is entered, so that its own tasks read, write and keep time."""
         return self._tasks is not None
 
     @property
