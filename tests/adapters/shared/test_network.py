@@ -178,11 +178,13 @@ async def test_server_lifecycle(adapter, netstring):
     assert server.sockets == ()
     with pytest.raises(RuntimeError, match="not listening"):
         assert server.port
-    await server
-    with pytest.raises(RuntimeError, match="already started"):
-        await server.start()
-    port = server.port
-    async with await adapter.connect(netstring.NetstringConnection, "127.0.0.1", port):
+    async with (
+        server,  # started (on trio, in the server's own nursery); leaving it is harmless here
+        await adapter.connect(netstring.NetstringConnection, "127.0.0.1", server.port),
+    ):
+        with pytest.raises(RuntimeError, match="already started"):
+            await server.start()
+        port = server.port
         await started.wait()
         assert len(server.streams) == 1
         server.close()  # stop accepting; the handler goes on

@@ -146,12 +146,29 @@ async def _open(host: str | None, port: int | None, rest: dict[str, Any]) -> tri
         raise ValueError("connect() needs host and port, sock or path")
     local = rest.get("local_addr")
     delay = rest.get("happy_eyeballs_delay")
-    return await trio.open_tcp_stream(
-        host,
-        port,
-        happy_eyeballs_delay=0.25 if delay is None else delay,
-        local_address=None if local is None else local[0],
-    )
+    try:
+        return await trio.open_tcp_stream(
+            host,
+            port,
+            happy_eyeballs_delay=0.25 if delay is None else delay,
+            local_address=None if local is None else local[0],
+        )
+    except OSError as exc:
+        one = _one_error(exc)
+        if one is exc:
+            raise
+        raise one from None
+
+
+def _one_error(exc: OSError) -> OSError:
+    """Return the attempts' one error if they all had it (asyncio's rule), else ``exc``."""
+    group = exc.__cause__
+    if isinstance(group, ExceptionGroup):
+        first = group.exceptions[0]
+        same = all(type(e) is type(first) and str(e) == str(first) for e in group.exceptions)
+        if same and isinstance(first, OSError):
+            return first
+    return exc
 
 
 async def _connect(
@@ -238,13 +255,20 @@ class Server:
             listeners += await trio.open_tcp_listeners(self._port or 0, host=host, backlog=backlog)
         return listeners
 
-    async def start(self, nursery: trio.Nursery) -> Self:
+    async def start(self, nursery: trio.Nursery | None = None) -> Self:
         """Listen, serving in a task of ``nursery``; returns the server itself.
 
         Raises:
             OSError: the address could not be bound.
-            RuntimeError: the server was already started.
+            RuntimeError: the server was already started, or no nursery was
+                given (trio runs nothing in the background).
         """
+        if self._started:
+            raise RuntimeError("the server was already started")
+        if nursery is None:
+            raise RuntimeError(
+                "start(nursery) serves in a task of your nursery; or use async with serve(...)"
+            )
         await nursery.start(self.serve_forever)
         return self
 

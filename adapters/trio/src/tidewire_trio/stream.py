@@ -159,7 +159,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         if self._closed or self._lost:
             raise self._broken()
         if self._transport is None:
-            raise RuntimeError("the stream has no trio stream yet")
+            raise RuntimeError("the stream has no transport (trio stream) yet")
         return self._transport
 
     # -- receiving ------------------------------------------------------------
@@ -418,8 +418,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             return
         self._shut = True
         try:
-            if self._queue and not self._lost:
-                async with self._send_lock:
+            async with self._send_lock:  # a send under way finishes first, as on asyncio
+                if self._queue and not self._lost:
                     await self._write_queue()
             await transport.aclose()
         except trio.Cancelled:

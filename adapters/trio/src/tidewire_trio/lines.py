@@ -1,0 +1,316 @@
+"""Line protocols (SMTP, IRC, memcached, NDJSON ...) on trio, over the ``tidewire-lines`` core.
+
+The readline trio never had: a :class:`LineStream` over any
+:class:`~tidewire_trio.EventStream`, with limits that hold however the bytes
+are split. Install with ``pip install "tidewire-trio[lines]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, Generic, TypeVar, overload
+
+try:
+    from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+except ImportError as exc:  # the core is an optional extra
+    raise ImportError(
+        "tidewire_trio.lines needs the line protocol core:"
+        ' pip install "tidewire-trio[lines]" (or tidewire-lines)'
+    ) from exc
+
+from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
+from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
+
+from ._closing import AsyncClosing, Connecting
+from .network import Server
+from .network import connect as _connect
+from .stream import EventStream
+
+__all__ = ["LineStream", "connect", "serve"]
+
+T = TypeVar("T", bytes, str)
+
+
+class LineStream(AsyncClosing, Generic[T]):
+    """Lines over a connection: ``bytes`` lines, or ``str`` over a ``TextLineConnection``.
+
+    Lines that arrive together are split in bulk and returned without
+    reading again; switching to raw bytes between lines never loses or reorders a
+    byte; a cancelled receiving call consumed nothing. Besides the errors
+    listed, every call may raise :class:`~tidewire.ConnectionLostError` (the
+    connection broke) or :class:`~tidewire.StreamClosedError` (closed on this
+    side), and a receiving one :class:`~tidewire.EndOfStream` (the peer closed
+    its side first: its ``event`` holds the ``leftover`` and ``missing`` bytes).
+
+    Args:
+        stream: The event stream to read and write lines on.
+
+    Raises:
+        TypeError: the stream's core is not a line connection.
+    """
+
+    def __init__(self, stream: EventStream[Any, Any]) -> None:
+        core = stream.connection
+        if not isinstance(core, LineConnection | TextLineConnection):
+            raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
+        self._stream = stream
+        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
+        self._text = isinstance(core, TextLineConnection)
+        # LineConnection.lines(): a live view of the lines split and not yet
+        # returned; it stops by itself at a mode switch or an error.
+        self._batch: Iterator[Any] = iter(())
+        self._closed_event: LinesClosed | None = None
+
+    @property
+    def events(self) -> EventStream[Any, Any]:
+        """The underlying event stream."""
+        return self._stream
+
+    @property
+    def connection(self) -> LineConnection | TextLineConnection:
+        """The line protocol core (its delimiters, limits and mode)."""
+        core: LineConnection | TextLineConnection = self._core
+        return core
+
+    @property
+    def closed_event(self) -> LinesClosed | None:
+        """The core's closing event, once the peer's end was reached."""
+        return self._closed_event
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return the transport's extra information ``name``, or ``default``."""
+        return self._stream.get_extra_info(name, default)
+
+    # -- receiving ----------------------------------------------------------
+
+    def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
+        assert isinstance(event, LinesClosed)  # what every line core ends with
+        self._closed_event = event
+        more = f"; {len(event.leftover)} bytes left over, {event.missing} missing"
+        detail = more if event.leftover or event.missing else ""
+        return EndOfStream(f"the peer closed its side while {what} was awaited{detail}", event)
+
+    async def receive_line(self) -> T:
+        """Return the next line, without its delimiter.
+
+        Raises:
+            RemoteProtocolError: the line is too long, or in text mode does
+                not decode; the stream is then failed.
+            RuntimeError: the core is in raw mode.
+        """
+        for line in self._batch:  # the hot path: no event, no wait
+            return line  # type: ignore[no-any-return]
+        return await self._receive_line()
+
+    async def _receive_line(self) -> T:
+        core = self._core
+        if core.mode is Mode.RAW:
+            raise RuntimeError(
+                f"the core is in raw mode (raw_remaining={core.raw_remaining}): read the rest"
+                " of the block, or call connection.set_line_mode()"
+            )
+        event = await self._stream.receive()
+        if isinstance(event, ConnectionClosed):
+            raise self._ended(event, "a line")
+        if self._text:
+            text: T = event.text
+            return text
+        self._batch = core.lines()  # the lines that came with it
+        line: T = event.line
+        return line
+
+    def __aiter__(self) -> LineStream[T]:
+        return self
+
+    async def __anext__(self) -> T:  # receive_line(), until the peer's end
+        for line in self._batch:
+            return line  # type: ignore[no-any-return]
+        try:
+            return await self._receive_line()
+        except EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def receive_exactly(self, size: int) -> bytes:
+        """Return the next ``size`` bytes verbatim, then go back to reading lines.
+
+        The block is buffered until complete, so ``size`` may be at most the
+        core's ``max_raw_size``; :meth:`receive_chunks` takes any size. If
+        cancelled, nothing was consumed and the stream still reads lines.
+
+        Raises:
+            LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
+            RemoteProtocolError: the stream had failed.
+        """
+        core = self._core
+        if type(size) is int and size > core.max_raw_size:
+            raise LocalProtocolError(
+                f"a block of {size} bytes is larger than max_raw_size ({core.max_raw_size}):"
+                f" receive it in pieces with receive_chunks({size})"
+            )
+        core.set_raw_mode(size)
+        try:
+            event = await self._stream.receive()
+        except BaseException:
+            if core.mode is Mode.RAW:  # nothing of the block was handed over
+                core.set_line_mode()
+            raise
+        if isinstance(event, ConnectionClosed):
+            raise self._ended(event, f"a block of {size} bytes")
+        data: bytes = event.data
+        return data
+
+    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
+        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
+
+        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
+        ``bytes`` adding up to ``n``, holding no more than one read; then lines
+        resume. A cancelled step consumed nothing; after a ``break``, the rest
+        (``connection.raw_remaining``) is still to be read.
+
+        Raises:
+            LocalProtocolError: ``size`` is not an int >= 0 (at once).
+            RemoteProtocolError: the stream had failed.
+        """
+        self._core.set_raw_mode(size, chunked=True)
+        return _Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
+
+    # -- sending ------------------------------------------------------------
+
+    async def send_line(self, line: T) -> None:
+        """Send ``line`` and the first delimiter, with anything queued before it.
+
+        Returns once written; a call cancelled while writing leaves the stream
+        broken (trio's rule for ``send_all``).
+
+        Raises:
+            LocalProtocolError: ``line`` contains a delimiter, or is ``str``
+                in bytes mode or ``bytes`` in text mode; nothing was sent.
+        """
+        stream = self._stream
+        if stream.closed:
+            await stream.drain()  # raises why: closed on this side, or the connection broke
+        self._core.send_line(line)
+        await stream.drain()
+
+    async def send_raw(self, data: bytes) -> None:
+        """Send ``data`` verbatim; raises as :meth:`send_line`."""
+        await self._stream.send(RawData(data))
+
+    async def send_eof(self) -> None:
+        """Close our sending side; see :meth:`~tidewire_trio.EventStream.send_eof`."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the connection; see :meth:`~tidewire_trio.EventStream.aclose`."""
+        self._batch = iter(())  # closed here: no more lines, as for any receive
+        await self._stream.aclose()
+
+    def abort(self) -> None:
+        """Close the connection at once; see :meth:`~tidewire_trio.EventStream.abort`."""
+        self._batch = iter(())
+        self._stream.abort()
+
+
+class _Chunks:  # what LineStream.receive_chunks() returns
+    def __init__(self, stream: EventStream[Any, Any], ended: Callable[..., EndOfStream]) -> None:
+        self._stream = stream
+        self._ended = ended
+        self._done = False
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            event = await self._stream.receive()
+            if isinstance(event, ConnectionClosed):
+                self._done = True
+                raise self._ended(event)
+            self._done = event.remaining == 0
+            if event.data:  # the one piece of an empty block is empty
+                data: bytes = event.data
+                return data
+        raise StopAsyncIteration
+
+
+def _factory(
+    delimiter: Delimiter, encoding: str | None, max_line_length: int, max_raw_size: int
+) -> Callable[[], LineConnection | TextLineConnection]:
+    limits = {"max_line_length": max_line_length, "max_raw_size": max_raw_size}
+    if encoding is None:
+        return partial(LineConnection, delimiter, **limits)
+    TextLineConnection(delimiter, encoding=encoding)  # raise ValueError now, not per connection
+    return partial(TextLineConnection, delimiter, encoding=encoding, **limits)
+
+
+@overload
+def connect(
+    host: str | None = ..., port: int | None = ..., *, encoding: None = ..., **options: Any
+) -> Connecting[LineStream[bytes]]: ...
+@overload
+def connect(
+    host: str | None = ..., port: int | None = ..., *, encoding: str, **options: Any
+) -> Connecting[LineStream[str]]: ...
+def connect(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    delimiter: Delimiter = b"\r\n",
+    encoding: str | None = None,
+    max_line_length: int = 65536,
+    max_raw_size: int = _MAX_RAW,
+    **options: Any,
+) -> Connecting[LineStream[bytes]] | Connecting[LineStream[str]]:
+    r"""Connect to ``host``:``port``; ``await`` the result, or use it with ``async with``.
+
+    ``delimiter`` ends a line (with a tuple, any of them: ``(b"\r\n", b"\n")``;
+    sending uses the first); an ``encoding`` gives ``str`` lines;
+    ``max_line_length`` and ``max_raw_size`` (the largest block
+    :meth:`LineStream.receive_exactly` takes) are the core's limits;
+    ``**options`` go to :func:`tidewire_trio.connect` (``ssl``,
+    ``server_hostname``, ``sock``, ``path`` for a Unix socket, water marks).
+
+    Returns:
+        Awaited, the connected :class:`LineStream` (close it with ``aclose()``);
+        entered, the same, closed on the way out.
+
+    Raises:
+        ValueError: an empty delimiter, a negative limit or an unknown encoding.
+        OSError: the connection could not be made.
+    """
+    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+
+    async def opening() -> LineStream[Any]:
+        return LineStream(await _connect(factory, host, port, **options))
+
+    return Connecting(opening())
+
+
+def serve(
+    handler: Callable[[LineStream[Any]], Awaitable[None]],
+    host: str | Sequence[str] | None = None,
+    port: int | None = None,
+    *,
+    delimiter: Delimiter = b"\r\n",
+    encoding: str | None = None,
+    max_line_length: int = 65536,
+    max_raw_size: int = _MAX_RAW,
+    **options: Any,
+) -> Server:
+    """Serve a line protocol: ``handler(line_stream)`` runs once per connection.
+
+    Use as ``async with serve(handler, host, port) as server:`` (see
+    :func:`tidewire_trio.serve`); each connection closes when its handler
+    returns. ``delimiter``, ``encoding`` and the limits are as for
+    :func:`connect`; ``**options`` go to :func:`tidewire_trio.serve`
+    (``ssl``, ``sock``, ``path``, ``backlog``, water marks ...).
+
+    Returns:
+        The server, not yet listening; ``await`` it or enter it.
+
+    Raises:
+        ValueError: an empty delimiter, a negative limit or an unknown encoding.
+    """
+    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+    return Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
