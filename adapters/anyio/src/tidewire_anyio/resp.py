@@ -2,8 +2,8 @@
 
 :func:`connect` opens a :class:`RedisConnection` that tasks share; :class:`Client`
 keeps one and reconnects it. The policy is the ``tidewire-resp`` core's; this is
-the anyio glue (a reader task in a task group the ``async with`` owns, waiters,
-a bounded message queue). Install with ``pip install "tidewire-anyio[resp]"``.
+the anyio glue (routing in the entered event stream's reader task, waiters,
+the ``async with`` that owns those tasks). Install with ``pip install "tidewire-anyio[resp]"``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
-from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -36,6 +35,7 @@ try:
         DEFAULT_MAX_QUEUED_MESSAGES,
         MAX_DEPTH,
         WRITE_LIMIT,
+        MessageBacklog,
         check_max_queued_messages,
         failure,
         reply_value,
@@ -49,7 +49,7 @@ except ImportError as exc:  # the core is an optional extra
 from tidewire import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from . import errors
-from ._pubsub import MessageQueue
+from ._closing import Signal
 from ._redis import Client, Pipeline, _Messages, _Waiter
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
@@ -76,8 +76,10 @@ class RedisConnection:
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
     Commands queued before the writer task runs leave in one write; a caller
-    cancelled while waiting abandons only its own request. ``async with``
-    owns the reader task (and the event stream's): leaving it ends them. Once
+    cancelled while waiting abandons only its own request. Replies, messages
+    and pushes are routed as they arrive, from the entered event stream's
+    reader task (as asyncio's are from its data callback); ``async with``
+    owns those tasks: leaving it ends them. Once
     the connection breaks, waiting and later callers get
     :class:`~tidewire_anyio.ConnectionLostError`.
 
@@ -95,7 +97,7 @@ class RedisConnection:
     """
 
     push_handler: PushHandler | None
-    """Called from the reader with every push that is not a pub/sub message
+    """Called from the stream's reader with every push that is not a pub/sub message
     (``invalidate``...); it must not block. ``None`` drops them."""
 
     def __init__(
@@ -120,9 +122,13 @@ class RedisConnection:
         self._waiters: dict[int, _Waiter] = {}
         self._error: BaseException | None = None
         self._ended = anyio.Event()
-        self._messages: MessageQueue[Message] = MessageQueue(max_queued_messages)
-        self._exit: AsyncExitStack | None = None
-        self._reader: anyio.CancelScope | None = None
+        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
+        self._message_arrived = Signal()
+        self._routing = False
+        self._stalled = False  # routing stopped at unread messages, with no reply awaited
+        self._entered = False
+        stream.set_listener(self._route)  # replies are routed from the stream's reader task
+        self._route()
 
     @property
     def protocol(self) -> int:
@@ -235,7 +241,8 @@ class RedisConnection:
 
     def _wait_for(self, request_id: int) -> _Waiter:
         waiter = self._waiters[request_id] = _Waiter()
-        self._messages.wake_producer()  # a reader paused on messages must read on
+        if self._stalled:
+            self._resume()  # a reply is awaited: read on past the unread messages
         return waiter
 
     def _abandon(self, ids: Iterable[int]) -> None:
@@ -284,8 +291,10 @@ class RedisConnection:
         while not messages:
             if self._error is not None:
                 raise self._failure()
-            await messages.wait_for_item()
+            await self._message_arrived.wait()
         message = messages.take()
+        if self._stalled and messages.has_room:
+            self._resume()
         return message.decode(self._encoding) if self._decode else message
 
     def messages(self) -> AsyncIterator[Message]:
@@ -295,35 +304,42 @@ class RedisConnection:
         """
         return _Messages(self)  # not an async generator: trio warns about unfinished ones
 
-    async def _read_loop(self) -> None:
+    def _route(self) -> None:
+        """Hand every parsed reply, message and push to whoever waits for it."""
+        if self._routing or self._error is not None:
+            return
+        self._routing = True  # what this calls may call the stream, which may call us
         stream, waiters, messages = self._stream, self._waiters, self._messages
         try:
-            with anyio.CancelScope() as self._reader:
-                while True:
-                    event: Any = await stream.receive()
-                    while event is not NEED_DATA:
-                        kind = type(event)
-                        if kind is Reply:
-                            waiter = waiters.pop(event.request, None)
-                            if waiter is not None:
-                                waiter.reply = event
-                                waiter.ready.set()
-                        elif kind is Message:
-                            messages.put(event)  # decoded by get_message(): fails there
-                        elif kind is Push:
-                            self._on_push(event)
-                        elif isinstance(event, ConnectionClosed):
-                            raise errors.lost("the server closed the connection")
-                        # Before every parse: once no reply is awaited, messages wait for room.
-                        while not waiters and messages.full and self._error is None:
-                            await messages.wait_for_room()
-                        event = stream.receive_nowait()
-            self._fail(StreamClosedError("the connection was closed on this side"))
+            while waiters or not messages.full:  # else messages wait for room, unparsed
+                event: Any = stream.receive_nowait()
+                kind = type(event)
+                if kind is Reply:
+                    waiter = waiters.pop(event.request, None)
+                    if waiter is not None:
+                        waiter.reply = event
+                        waiter.ready.set()
+                elif kind is Message:
+                    messages.put(event)  # decoded by get_message(): a bad one fails there
+                    self._message_arrived.fire()
+                elif kind is Push:
+                    self._on_push(event)
+                elif event is NEED_DATA:
+                    return
+                elif isinstance(event, ConnectionClosed):
+                    raise errors.lost("the server closed the connection")
+            self._stalled = True
         except Exception as exc:
             if not isinstance(exc, (StreamClosedError, RemoteProtocolError)):
-                logger.exception("the Redis reader failed")  # a bug: fail loudly, hang nobody
+                logger.exception("routing Redis replies failed")  # a bug: fail loudly, hang nobody
             self._fail(exc)
             stream.abort()
+        finally:
+            self._routing = False
+
+    def _resume(self) -> None:
+        self._stalled = False
+        self._route()
 
     def _on_push(self, push: Push) -> None:
         handler = self.push_handler
@@ -342,7 +358,7 @@ class RedisConnection:
         for waiter in waiters:
             waiter.error = self._failure()
             waiter.ready.set()
-        self._messages.wake()
+        self._message_arrived.fire()
         self._ended.set()
 
     def _failure(self) -> Exception:
@@ -356,14 +372,11 @@ class RedisConnection:
         await self._ended.wait()
 
     async def __aenter__(self) -> Self:
-        """Start the reader task (and the event stream's); return the connection."""
-        if self._exit is not None:
+        """Start the event stream's tasks (its reader routes the replies); return the connection."""
+        if self._entered:
             raise RuntimeError("the connection was already entered")
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self._stream)
-            tasks = await stack.enter_async_context(anyio.create_task_group())
-            tasks.start_soon(self._read_loop)
-            self._exit = stack.pop_all()
+        self._entered = True
+        await self._stream.__aenter__()
         return self
 
     async def __aexit__(
@@ -372,23 +385,18 @@ class RedisConnection:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Close the connection and end its tasks."""
-        stack, self._exit = self._exit, None
-        try:
-            await self.aclose()
-        finally:
-            if stack is not None:
-                await stack.__aexit__(None, None, None)  # the tasks never fail
+        """Close the connection and end the event stream's tasks."""
+        if self._error is None:
+            self._fail(StreamClosedError("the connection was closed on this side"))
+        await self._stream.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
-        """Close the connection and stop its reader; waiting callers get StreamClosedError.
+        """Close the connection; waiting callers get StreamClosedError.
 
         Calling it again is harmless.
         """
         if self._error is None:
             self._fail(StreamClosedError("the connection was closed on this side"))
-        if self._reader is not None:
-            self._reader.cancel()
         await self._stream.aclose()
 
     def __repr__(self) -> str:
