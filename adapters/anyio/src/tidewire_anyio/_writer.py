@@ -41,7 +41,7 @@ class Writer:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._in_flight = 0  # bytes of the byte stream's send() in progress
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
         self._scope: anyio.CancelScope | None = None
 
     @property

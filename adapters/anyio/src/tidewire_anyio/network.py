@@ -11,6 +11,7 @@ server owns. Both take a *connection factory*: any callable returning a new
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -286,6 +287,8 @@ class Server:
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return
                 except OSError as exc:  # out of file descriptors and the like: go on
+                    if not self.sockets:
+                        return  # close() shut the listening socket down
                     logger.warning("accepting a connection failed: %s", exc)
                     await anyio.sleep(0.1)
                     continue
@@ -393,9 +396,9 @@ class Server:
         """Stop accepting connections; those being handled go on."""
         if not self._closing:
             self._closing = True
-            if self._tasks is None:  # never entered: nobody else will close them
-                for listener in self._listeners:
-                    _close_now(listener)
+            for listener in self._listeners:
+                # Refused from now on; the accept loop wakes and closes the listener.
+                _stop_listening(listener, close=self._tasks is None)
             self._notify()
 
     async def wait_closed(self) -> None:
@@ -417,10 +420,15 @@ class Server:
 _CLOSED = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
 
 
-def _close_now(listener: anyio.abc.Listener[Any]) -> None:
+def _stop_listening(listener: anyio.abc.Listener[Any], *, close: bool) -> None:
     sock = listener.extra(SocketAttribute.raw_socket, None)  # noqa: S610
-    if sock is not None:
+    if sock is None:
+        return
+    if close:  # nobody waits on it: closing the descriptor is safe
         sock.close()
+    else:  # a task waits in accept(): shutdown wakes it, closing under it would not be safe
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 async def _listen(

@@ -96,7 +96,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._listener: Callable[[], None] | None = None
         self._resumed = Signal()  # the core took enough bytes: read again
         self._timer_moved = Signal()
-        self._turn_lock = anyio.Lock()
+        self._turn_lock = anyio.Lock(fast_acquire=True)
         self._turns = 0  # senders holding or awaiting their turn
         self._tasks: anyio.abc.TaskGroup | None = None  # while entered
         self._reader_scope: anyio.CancelScope | None = None
