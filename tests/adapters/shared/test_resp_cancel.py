@@ -101,6 +101,8 @@ async def test_pending_callers_get_connection_lost(tools, server):
         conn_id = await conn.execute("CLIENT", "ID")
         async with anyio.create_task_group() as tg:
             blocked = spawn(tg, lambda: conn.execute("BLPOP", "never", 0))
+            # The BLPOP first (trio runs the tasks started together in any order).
+            await tools.eventually(lambda: conn.pending == 1)
             batch = spawn(tg, lambda: conn.pipeline().add("PING").add("PING").execute())
             await tools.eventually(lambda: conn.pending == 2)  # BLPOP, the batch
             assert await admin.execute("CLIENT", "KILL", "ID", conn_id) == 1
