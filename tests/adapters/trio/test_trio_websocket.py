@@ -10,6 +10,11 @@ implementation as a real peer both ways.
 
 import functools
 import logging
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import trio
@@ -175,3 +180,82 @@ async def test_websockets_trio_client_against_our_server():
         await peer.send(b"\x00\x01")
         assert await peer.recv() == b"\x00\x01"
         assert await peer.ping() is not None
+
+
+# -- the conformance testee on trio, and the type hints ------------------------------
+
+MiB = 1024 * 1024
+EXAMPLES = Path(__file__).parents[3] / "docs" / "examples"
+
+
+async def test_the_echo_example_is_a_working_testee_on_trio():
+    """docs/examples/websocket_echo.py --framework trio: 16 MiB messages, permessage-deflate."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(EXAMPLES / "websocket_echo.py"), "--port", str(port)]
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(
+            functools.partial(
+                trio.run_process,
+                [*command, "--framework", "trio"],
+                stdout=subprocess.PIPE,
+                check=False,
+            )
+        )
+        try:
+            banner = b""
+            while b"\n" not in banner:
+                banner += await process.stdout.receive_some()
+            assert f"ws://127.0.0.1:{port}".encode() in banner
+            async with websockets.trio.client.connect(
+                f"ws://127.0.0.1:{port}/", max_size=None
+            ) as client:
+                assert client.protocol.extensions  # permessage-deflate was agreed
+                for message in ("text stays text", b"\x00binary", b"b" * (16 * MiB)):
+                    await client.send(message)
+                    assert await client.recv() == message
+                await client.send(b"b" * (16 * MiB + 1))
+                with pytest.raises(websockets.ConnectionClosedError):
+                    await client.recv()
+                assert client.close_code == 1009
+        finally:
+            process.kill()
+
+
+def test_the_type_hints_refuse_a_mapping_and_an_int(tmp_path):
+    """mypy --strict rejects send({...}) and send(123) on trio's WebSocket too."""
+    checked = tmp_path / "sends.py"
+    checked.write_text(
+        textwrap.dedent(
+            """
+            from collections.abc import AsyncIterator
+            from tidewire_trio.websocket import WebSocket
+
+            async def pieces() -> AsyncIterator[str]:
+                yield "a"
+
+            async def use(ws: WebSocket) -> None:
+                await ws.send("text")
+                await ws.send(b"bytes")
+                await ws.send(["a", "b"])
+                await ws.send(pieces())
+                await ws.send({"a": 1, "bb": 2})  # refused
+                await ws.send(123)  # refused
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(checked)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    refused = [
+        str(number)
+        for number, line in enumerate(checked.read_text().splitlines(), 1)
+        if line.endswith("# refused")
+    ]
+    assert result.stdout.startswith(str(checked)), result.stderr
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == refused, result.stdout
