@@ -7,9 +7,11 @@ are split. Install with ``pip install "tidewire-trio[lines]"``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar, overload
+
+import trio
 
 try:
     from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
@@ -287,6 +289,22 @@ def connect(
     return Connecting(opening())
 
 
+@overload
+def serve(
+    handler: Callable[[LineStream[Any]], Awaitable[None]],
+    host: str | Sequence[str] | None = ...,
+    port: int | None = ...,
+    *,
+    task_status: trio.TaskStatus[Server],
+    **options: Any,
+) -> Coroutine[Any, Any, None]: ...
+@overload
+def serve(
+    handler: Callable[[LineStream[Any]], Awaitable[None]],
+    host: str | Sequence[str] | None = ...,
+    port: int | None = ...,
+    **options: Any,
+) -> Server: ...
 def serve(
     handler: Callable[[LineStream[Any]], Awaitable[None]],
     host: str | Sequence[str] | None = None,
@@ -296,21 +314,25 @@ def serve(
     encoding: str | None = None,
     max_line_length: int = 65536,
     max_raw_size: int = _MAX_RAW,
+    task_status: trio.TaskStatus[Server] | None = None,
     **options: Any,
-) -> Server:
+) -> Server | Coroutine[Any, Any, None]:
     """Serve a line protocol: ``handler(line_stream)`` runs once per connection.
 
-    Use as ``async with serve(handler, host, port) as server:`` (see
-    :func:`tidewire_trio.serve`); each connection closes when its handler
+    ``async with serve(handler, host, port) as server:``, or ``await
+    nursery.start(partial(serve, handler, host, port))``, as
+    :func:`tidewire_trio.serve`; each connection closes when its handler
     returns. ``delimiter``, ``encoding`` and the limits are as for
     :func:`connect`; ``**options`` go to :func:`tidewire_trio.serve`
     (``ssl``, ``sock``, ``path``, ``backlog``, water marks ...).
 
     Returns:
-        The server, not yet listening; ``await`` it or enter it.
+        The server, not yet listening; or, with ``task_status``, the
+        coroutine that serves.
 
     Raises:
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
     """
     factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
-    return Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
+    server = Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
+    return server if task_status is None else server.serve_forever(task_status=task_status)
