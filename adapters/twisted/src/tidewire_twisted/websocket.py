@@ -108,10 +108,10 @@ def connect(
     endpoint = rest.pop("endpoint", None)
     if endpoint is None:
         endpoint = _endpoint_for(clock, target.host, target.port)
-        if target.secure and rest.get("ssl") is None:
-            rest["ssl"] = optionsForClientTLS(target.host)
-    elif not target.secure:
-        rest.pop("ssl", None)
+    if not target.secure:
+        rest.pop("ssl", None)  # ws:// is plain TCP whatever the options say
+    elif rest.get("ssl") is None:
+        rest["ssl"] = optionsForClientTLS(target.host)
     dial = _connect(factory, endpoint, reactor=clock, **rest)
     opening = Deferred.fromCoroutine(_open(dial, request, max_queue))
     if timeout is not None:
