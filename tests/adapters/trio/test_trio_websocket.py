@@ -11,6 +11,7 @@ implementation as a real peer both ways.
 import functools
 import logging
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -259,3 +260,16 @@ def test_the_type_hints_refuse_a_mapping_and_an_int(tmp_path):
     assert result.stdout.startswith(str(checked)), result.stderr
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     assert [line.split(":")[1] for line in errors] == refused, result.stdout
+
+
+async def test_wss_with_a_context_and_verified_by_default(tls):
+    server_context, client_context = tls
+    async with ws.serve(echo, "127.0.0.1", 0, ssl=server_context) as server:
+        uri = f"wss://localhost:{server.port}/"
+        async with ws.connect(uri, ssl=client_context) as client:
+            await client.send("over TLS")
+            assert await client.receive() == "over TLS"
+            assert client.get_extra_info("ssl_object") is not None
+        with pytest.raises(ssl.SSLCertVerificationError):
+            async with ws.connect(uri):  # the default context does not trust our CA
+                pass
