@@ -34,6 +34,7 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from chathub import asyncio_hub, room  # noqa: E402
+from chathub import web as site  # noqa: E402
 from chathub.outbox import MAX_PENDING, Outbox  # noqa: E402
 
 
@@ -148,7 +149,7 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         # The page comes from the WebSocket's port; nothing else is there.
         page = await http_get(hub.http_port, "/")
         assert page.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert page.endswith(asyncio_hub.PAGE.body)
+        assert page.endswith(site.PAGE.body)
         assert (await http_get(hub.http_port, "/secret")).startswith(b"HTTP/1.1 404")
         # An upgrade request the WebSocket core refuses gets its HTTP error.
         broken = await http_get(hub.http_port, "/chat", "Upgrade: websocket\r\n")
@@ -198,7 +199,7 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         assert await expect(web, "<bobby>") == "<bobby> still here"  # the long one never came
 
         # Over the line port's limit: the user is told, then disconnected.
-        await nc.say("y" * (asyncio_hub.MAX_LINE + 10))
+        await nc.say("y" * (site.MAX_LINE + 10))
         await nc.expect("! line too long")
         await nc.expect_eof()
         await expect(web, "* bobby left")
@@ -206,7 +207,7 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         # A WebSocket message over the limit closes that connection with 1009.
         big = await web_client(closing, hub.http_port)
         await expect(big, "nickname")
-        await big.send("z" * (asyncio_hub.MAX_MESSAGE + 1))
+        await big.send("z" * (site.MAX_MESSAGE + 1))
         with pytest.raises(ws_adapter.WebSocketClosedError) as closed:
             with anyio.fail_after(10):
                 await big.receive()
@@ -221,13 +222,13 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         await hub.aclose()
 
 
-async def start_hub(*options):
+async def start_hub(*options, framework="asyncio"):
     """Run the real command with free ports; return the process and its two ports."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLES / "chathub"),
         "--framework",
-        "asyncio",
+        framework,
         "--http-port",
         "0",
         "--line-port",
@@ -259,10 +260,13 @@ async def stop_hub(process):
     assert b"chathub: stopped" in rest
 
 
-async def test_two_hubs_share_a_room_through_redis(closing):
+@pytest.mark.parametrize(
+    ("framework_a", "framework_b"), [("asyncio", "asyncio"), ("asyncio", "trio"), ("trio", "anyio")]
+)
+async def test_two_hubs_share_a_room_through_redis(closing, framework_a, framework_b):
     with redis_server.running_redis() as redis:
-        hub_a, http_a, _ = await start_hub("--redis", redis.url)
-        hub_b, _, line_b = await start_hub("--redis", redis.url)
+        hub_a, http_a, _ = await start_hub("--redis", redis.url, framework=framework_a)
+        hub_b, _, line_b = await start_hub("--redis", redis.url, framework=framework_b)
         try:
             web = await web_client(closing, http_a)
             await expect(web, "nickname")
@@ -381,8 +385,9 @@ async def test_a_redis_option_that_is_not_a_redis_url_is_one_clear_line(url):
     )
 
 
-async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing):
-    process, http_port, line_port = await start_hub()
+@pytest.mark.parametrize("framework", ["asyncio", "trio", "anyio"])
+async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing, framework):
+    process, http_port, line_port = await start_hub(framework=framework)
     try:
         web = await web_client(closing, http_port)
         await expect(web, "nickname")
@@ -478,6 +483,35 @@ async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closin
             await devtools.wait_for_log("<nc-user> hello browser")
     finally:
         await hub.aclose()
+
+
+async def test_a_browser_on_a_trio_hub_and_nc_on_an_asyncio_hub_share_a_room(tmp_path, closing):
+    with redis_server.running_redis() as redis:
+        trio_hub, http_port, _ = await start_hub("--redis", redis.url, framework="trio")
+        asyncio_hub_process, _, line_port = await start_hub("--redis", redis.url)
+        url = f"http://127.0.0.1:{http_port}/"
+        profile = tmp_path / "profile"
+        try:
+            with chromium.headless(url, profile):
+                devtools = DevTools(await ws_adapter.connect(await find_tab(profile, url)))
+                await devtools.wait_for_log("what is your nickname?")
+                await devtools.type_and_send("chromium")
+                await devtools.wait_for_log("* chromium joined")
+                nc = await line_client(closing, line_port)
+                await nc.expect("nickname")
+                await nc.say("nc-user")
+                await devtools.wait_for_log("* nc-user joined")  # asyncio hub -> trio hub
+                await devtools.type_and_send("hello from trio")
+                assert await nc.expect("hello") == "<chromium> hello from trio"
+                await nc.say("hello from asyncio")
+                await devtools.wait_for_log("<nc-user> hello from asyncio")
+            await stop_hub(trio_hub)
+            await stop_hub(asyncio_hub_process)
+        finally:
+            for process in (trio_hub, asyncio_hub_process):
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
 
 
 # -- bursts, slow readers and readers that read nothing (issue 12, item 15) --------------------
@@ -690,7 +724,7 @@ async def test_a_burst_published_on_the_room_channel_reaches_every_reader_in_ord
         closing.push_async_callback(announcer.aclose)
         pipeline = announcer.pipeline()
         for text in burst:
-            pipeline.add("PUBLISH", asyncio_hub.CHANNEL, text)
+            pipeline.add("PUBLISH", site.CHANNEL, text)
         await pipeline.execute()
         with anyio.fail_after(60):
             received = await asyncio.gather(*(said_by(u, "bot", 1000) for u in everyone))
@@ -734,8 +768,8 @@ async def test_a_client_that_reads_nothing_is_dropped_and_the_room_carries_on(cl
         # The deaf were sent the start of the burst in order, then a goodbye.
         line_end, web_end = await asyncio.gather(drain(deaf_line), drain(deaf_web))
         assert line_end == "end of file"
-        assert deaf_line.heard[-1] == f"! {asyncio_hub.NOT_READING}"
-        assert web_end == (1008, asyncio_hub.NOT_READING)
+        assert deaf_line.heard[-1] == f"! {site.NOT_READING}"
+        assert web_end == (1008, site.NOT_READING)
         for deaf in (deaf_line, deaf_web):
             chat = [text for text in deaf.heard if text.startswith("<user0> ")]
             assert chat == expected[: len(chat)]

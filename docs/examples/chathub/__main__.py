@@ -12,9 +12,13 @@ if not __package__:  # run as a path (python docs/examples/chathub): make the pa
     sys.path.insert(0, str(Path(__file__).parent.parent))
     __package__ = "chathub"
 
-# Each framework's module has main(host, http_port, line_port, redis) -> exit status; trio and
-# Twisted hubs slot in here when their adapters exist.
-FRAMEWORKS = {"asyncio": "chathub.asyncio_hub"}
+# --framework -> (the hub's module, the arguments before its main()'s host, ports and redis):
+# trio and anyio share one module, as their adapters share every name.
+FRAMEWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "asyncio": ("chathub.asyncio_hub", ()),
+    "trio": ("chathub.anyio_hub", ("trio",)),
+    "anyio": ("chathub.anyio_hub", ("anyio",)),
+}
 
 
 def redis_url(text: str) -> str:
@@ -56,8 +60,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the hub on the chosen framework until Ctrl-C."""
     args = parse(argv)
-    hub = importlib.import_module(FRAMEWORKS[args.framework])
-    sys.exit(hub.main(args.host, args.http_port, args.line_port, args.redis))
+    module, first = FRAMEWORKS[args.framework]
+    hub = importlib.import_module(module)
+    sys.exit(hub.main(*first, args.host, args.http_port, args.line_port, args.redis))
 
 
 if __name__ == "__main__":

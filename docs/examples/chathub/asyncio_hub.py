@@ -12,53 +12,27 @@ import asyncio
 import contextlib
 import secrets
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from pathlib import Path
 
 from tidewire import RemoteProtocolError
 from tidewire_asyncio import ConnectionLostError, StreamClosedError, lines, resp, websocket
-from tidewire_asyncio.websocket import (
-    HTTPRequest,
-    RejectConnection,
-    Request,
-    WebSocket,
-    WebSocketClosedError,
-)
+from tidewire_asyncio.websocket import WebSocket, WebSocketClosedError
 
 from .outbox import CLOSED, GOODBYE_TIMEOUT, MAX_PENDING, STALL_TIMEOUT, Outbox
 from .room import Member, Room
-
-PAGE = RejectConnection(
-    200,
-    ((b"Content-Type", b"text/html; charset=utf-8"),),
-    (Path(__file__).parent / "page.html").read_bytes(),
+from .web import (
+    CHANNEL,
+    LINE_DELIMITERS,
+    MAX_LINE,
+    MAX_MESSAGE,
+    NOT_READING,
+    SHUTTING_DOWN,
+    chat_only,
+    keep_send_buffer_small,
+    page,
 )
-NOT_FOUND = RejectConnection(
-    404, ((b"Content-Type", b"text/plain"),), b"the page is at /, the WebSocket at /chat\n"
-)
-CHAT_PATH = "/chat"
-"""Where the WebSocket is; the page is at ``/``."""
-MAX_LINE = 4096
-"""Bytes a line may have on the line port; a longer one ends the connection."""
-MAX_MESSAGE = 64 * 1024
-"""Bytes a WebSocket message may have; a larger one closes with 1009."""
-NOT_READING = "you are not reading what the room says; disconnecting you"
-"""Why a client is dropped: a WebSocket's close reason (code 1008), a line user's last line."""
-SEND_BUFFER = 64 * 1024
-"""Bytes the kernel may hold for one client's socket."""
-CHANNEL = "tidewire-chathub"
-
-
-def keep_send_buffer_small(sock: socket.socket | None) -> None:
-    """Cap the kernel's share of what waits for a client (Linux grows it to megabytes).
-
-    So a client that reads nothing fills its outbox, and is noticed, soon.
-    """
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 async def session(
@@ -70,26 +44,6 @@ async def session(
         await room.chat(member, texts(member))
     finally:
         await outbox.aclose()
-
-
-def page(request: HTTPRequest) -> RejectConnection | None:
-    """The WebSocket port's plain-HTTP hook: ``GET /`` gets the page.
-
-    A plain ``GET /chat`` is left to the server, which answers ``426 Upgrade
-    Required``; any other path is a 404.
-    """
-    if request.target in ("/", "/index.html"):
-        return PAGE
-    return None if _path(request.target) == CHAT_PATH else NOT_FOUND
-
-
-def chat_only(request: Request) -> RejectConnection | None:
-    """The upgrade hook: the WebSocket is at ``/chat`` only, whatever the query."""
-    return None if _path(request.target) == CHAT_PATH else NOT_FOUND
-
-
-def _path(target: str) -> str:
-    return target.partition("?")[0]
 
 
 async def websocket_client(room: Room, stall_timeout: float, websocket: WebSocket) -> None:
@@ -227,7 +181,7 @@ class Hub:
             partial(line_client, self.room, stall_timeout),
             host,
             line_port,
-            delimiter=(b"\r\n", b"\n"),
+            delimiter=LINE_DELIMITERS,
             max_line_length=MAX_LINE,
         )
         self.bus: RedisBus | None = None
@@ -260,8 +214,8 @@ class Hub:
 
     async def aclose(self) -> None:
         """Say goodbye, close WebSockets with 1001 and line clients, then Redis."""
-        await self.room.deliver("* the hub is shutting down")  # this hub's members only
-        await self.web.aclose("the hub is shutting down")
+        await self.room.deliver(f"* {SHUTTING_DOWN}")  # this hub's members only
+        await self.web.aclose(SHUTTING_DOWN)
         await asyncio.sleep(0.1)  # let line clients' writers send the notice
         await self.lines.aclose()
         if self.bus is not None:
