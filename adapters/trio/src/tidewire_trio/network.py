@@ -116,7 +116,7 @@ def connect(
 
     Connects to ``host``:``port``, over ``sock``, to ``path``, or wraps
     ``stream`` (see :class:`ConnectOptions`). Bound the time with
-    :func:`trio.fail_after` around it.
+    ``trio.fail_after()`` around it.
 
     Args:
         connection_factory: Returns the core, e.g. ``NetstringConnection``.

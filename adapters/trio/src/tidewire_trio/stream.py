@@ -36,7 +36,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
     Made by :func:`~tidewire_trio.connect` or handed to a
     :func:`~tidewire_trio.serve` handler. The stream reads only inside
     :meth:`receive`, which also writes the core's automatic replies and drives
-    its timer with :func:`trio.move_on_at`; :meth:`send` writes before it
+    its timer with ``trio.move_on_at()``; :meth:`send` writes before it
     returns. See the adapter's guide for the whole contract.
 
     Args:
@@ -112,7 +112,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
 
     @property
     def write_backlog(self) -> int:
-        """Bytes serialised and not yet written: queued, and in the write under way."""
+        """The bytes serialised and not yet written (queued, or in the write under way)."""
         return self._queued + self._in_flight
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -177,8 +177,8 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection broke, after every complete
                 event received before it.
             StreamClosedError: the stream was closed on this side.
-            trio.BusyResourceError: another task is receiving (it is also a
-                ``RuntimeError``, as on asyncio).
+            RuntimeError: another task is receiving (a ``trio.BusyResourceError``
+                that is also a ``RuntimeError``, as on asyncio).
         """
         if self._receiving:
             raise BusyError("another task is already receiving on this stream")
@@ -214,7 +214,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             RemoteProtocolError: as :meth:`receive`.
             ConnectionLostError: as :meth:`receive`.
             StreamClosedError: as :meth:`receive`.
-            trio.BusyResourceError: another task is waiting in :meth:`receive`.
+            RuntimeError: another task is waiting in :meth:`receive` (as there).
         """
         if self._receiving:
             raise BusyError("another task is already receiving on this stream")
