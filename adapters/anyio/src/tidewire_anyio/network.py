@@ -12,6 +12,7 @@ server owns. Both take a *connection factory*: any callable returning a new
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -306,7 +307,7 @@ class Server:
                 self._streams[stream] = scope
                 async with stream:
                     await self._call_handler(stream)
-            except (StreamClosedError, ProtocolError) as exc:  # ConnectionLostError too
+            except StreamClosedError as exc:  # the TLS handshake failed
                 logger.debug("connection %r ended: %s", stream, exc)
             finally:
                 if self._streams.pop(stream, None) is not None:
@@ -330,8 +331,9 @@ class Server:
     async def _call_handler(self, stream: EventStream[Any, Any]) -> None:
         try:
             await self._handler(stream)
-        except (StreamClosedError, ProtocolError):
-            raise
+        except (StreamClosedError, ProtocolError) as exc:  # ConnectionLostError too
+            # Said before the stream closes: closing may be cancelled by aclose().
+            logger.debug("connection %r ended: %s", stream, exc)
         except Exception:
             logger.exception("the handler for %r failed", stream)
 
@@ -443,15 +445,31 @@ async def _listen(
         return [await anyio.create_unix_listener(os.fspath(options["path"]), backlog=backlog)]
     hosts = [host] if host is None or isinstance(host, str) else list(host)
     listeners: list[anyio.abc.Listener[Any]] = []
+    reuse_port = options.get("reuse_port", False)
     for one in hosts:
+        if one is not None and _numeric(one):  # bound at once: no lookup in a worker thread
+            sock = socket.create_server(
+                (one, port or 0), family=_family(one), backlog=backlog, reuse_port=reuse_port
+            )
+            listeners.append(await anyio.abc.SocketListener.from_socket(sock))
+            continue
         multi = await anyio.create_tcp_listener(
-            local_host=one,
-            local_port=port or 0,
-            backlog=backlog,
-            reuse_port=options.get("reuse_port", False),
+            local_host=one, local_port=port or 0, backlog=backlog, reuse_port=reuse_port
         )
         listeners.extend(multi.listeners)
     return listeners
+
+
+def _numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
 
 
 @overload
