@@ -11,11 +11,9 @@ default answers are the core's, on the reactor's clock. Install with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Unpack, cast
+from typing import Any, Unpack
 
-from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.python.failure import Failure
@@ -37,6 +35,7 @@ except ImportError as exc:  # the core is an optional extra
     ) from exc
 from tidewire import ConnectionLostError
 
+from ._endpoints import endpoint_for
 from ._ws_server import ServerOptions, WebSocketServer, serve
 from ._ws_socket import Data, Piece, WebSocket, core_factory
 from .network import ConnectOptions
@@ -107,7 +106,7 @@ def connect(
     factory = core_factory(tw.ClientConnection, rest, clock)
     endpoint = rest.pop("endpoint", None)
     if endpoint is None:
-        endpoint = _endpoint_for(clock, target.host, target.port)
+        endpoint = endpoint_for(clock, target.host, target.port)
     if not target.secure:
         rest.pop("ssl", None)  # ws:// is plain TCP whatever the options say
     elif rest.get("ssl") is None:
@@ -117,18 +116,6 @@ def connect(
     if timeout is not None:
         opening.addTimeout(timeout, clock, onTimeoutCancel=_timed_out)
     return opening
-
-
-def _endpoint_for(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
-    """TCP to an IP address directly, else through the reactor's resolver (happy eyeballs)."""
-    endpoint: Any
-    if isIPAddress(host):
-        endpoint = TCP4ClientEndpoint(reactor, host, port)
-    elif isIPv6Address(host):
-        endpoint = TCP6ClientEndpoint(reactor, host, port)  # type: ignore[no-untyped-call]
-    else:
-        endpoint = HostnameEndpoint(reactor, host, port)
-    return cast(IStreamClientEndpoint, endpoint)
 
 
 def _timed_out(result: Any, timeout: float) -> Any:
