@@ -7,7 +7,8 @@ where the shared bodies cancel a scope. Shared test -> here:
 
 tests/adapters/shared/test_resp.py:
   test_url_sets_db_name_and_resp3 -> same name
-  test_falls_back_to_resp2_when_hello_is_refused -> (not yet)
+  test_falls_back_to_resp2_when_hello_is_refused -> same name
+  test_unsendable_argument_sends_nothing -> same name
   test_connection_refused -> same name
   test_strings -> test_strings_and_decoding
   test_pipeline_returns_replies_in_order -> same name
@@ -25,8 +26,12 @@ tests/adapters/shared/test_resp_pubsub.py:
   test_subscribe_receive_unsubscribe -> same name (RESP2 and RESP3)
   test_get_message_waits_and_survives_cancellation -> same name
   test_client_side_caching_invalidations -> same name
+  test_resp3_subscribed_connection_runs_commands -> same name
+  test_resp2_subscribed_connection_refuses_commands -> same name
+tests/adapters/shared/test_resp_pubsub_flood.py:
+  test_a_subscriber_that_does_not_read_holds_the_flood_back -> same name
 Not yet here: the rest of test_resp.py's reply types, test_resp_bad_requests.py,
-test_resp_pubsub_flood.py (see the report).
+the rest of test_resp_pubsub_flood.py (see the report).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.error import ConnectionRefusedError as Refused  # Twisted's, as endpoints say
 from twisted.internet.task import deferLater
 
+from tidewire import LocalProtocolError
 from tidewire_twisted import ConnectionLostError, StreamClosedError, resp
 
 
@@ -267,3 +273,88 @@ async def test_client_side_caching_invalidations(reactor, server):
     finally:
         await conn.aclose()
         await other.aclose()
+
+
+async def test_falls_back_to_resp2_when_hello_is_refused(reactor):
+    with redis_server.running_redis("--rename-command", "HELLO", "") as old:
+        conn = await resp.connect(old.url, client_name="legacy", db=1)
+        try:
+            assert conn.protocol == 2
+            assert await conn.execute("CLIENT", "GETNAME") == b"legacy"
+            assert await conn.execute("HSET", "h", "f", "v") == 1
+            assert await conn.execute("HGETALL", "h") == [b"f", b"v"]
+        finally:
+            await conn.aclose()
+
+
+async def test_unsendable_argument_sends_nothing(reactor, server):
+    conn = await resp.connect(server.url)
+    try:
+        with pytest.raises(LocalProtocolError):
+            await conn.execute("SET", "k", None)
+        with pytest.raises(LocalProtocolError):
+            await conn.pipeline().add("SET", "k", True).execute()
+        assert await conn.execute("PING") == b"PONG"
+        assert conn.pending == 0
+    finally:
+        await conn.aclose()
+
+
+async def test_resp3_subscribed_connection_runs_commands(reactor, server):
+    conn = await resp.connect(server.url)
+    try:
+        await conn.subscribe("self")
+        assert await conn.execute("SET", "k", "v") == b"OK"
+        assert await conn.execute("PUBLISH", "self", "to me") == 1
+        assert await conn.execute("GET", "k") == b"v"
+        assert await conn.get_message() == resp.Message("message", b"self", b"to me")
+    finally:
+        await conn.aclose()
+
+
+async def test_resp2_subscribed_connection_refuses_commands(reactor, server):
+    conn = await resp.connect(server.url, protocol=2)
+    try:
+        await conn.subscribe("c")
+        with pytest.raises(resp.ReplyError, match=r"only .* allowed in this context"):
+            await conn.execute("GET", "k")
+        assert await conn.execute("PING") == [b"pong", b""]
+    finally:
+        await conn.aclose()
+
+
+FLOOD = 50_000
+BOUND = 100
+
+
+def payload(number, size):
+    return b"%06d:" % number + b"x" * size
+
+
+@pytest.mark.parametrize("protocol", [3, 2])
+async def test_a_subscriber_that_does_not_read_holds_the_flood_back(reactor, server, protocol):
+    """50k small messages, nobody reading: the reader stops, the transport is paused,
+    the rest waits at the server; then all arrive, in order, with the queue bounded."""
+    subscriber = await resp.connect(
+        f"unix://{server.unix_path}", protocol=protocol, max_queued_messages=BOUND
+    )
+    publisher = await resp.connect(server.url)
+    try:
+        await subscriber.subscribe("flood")
+        delivered = 0
+        for start in range(0, FLOOD, 1000):
+            pipeline = publisher.pipeline()
+            for number in range(start, start + 1000):
+                pipeline.add("PUBLISH", "flood", payload(number, 40))
+            delivered += sum(await pipeline.execute())
+        assert delivered == FLOOD
+        await eventually(reactor, lambda: subscriber.events.reading_paused)
+        assert subscriber.queued_messages == BOUND
+        for number in range(FLOOD):
+            message = await subscriber.get_message()
+            assert message.data == payload(number, 40)
+            assert subscriber.queued_messages <= BOUND
+        assert await subscriber.execute("PING") in (b"PONG", [b"pong", b""])
+    finally:
+        await subscriber.aclose()
+        await publisher.aclose()
