@@ -22,6 +22,10 @@ tests/adapters/shared/test_resp_cancel.py:
   test_server_going_away -> same name (redis-server killed mid-pipeline)
   test_client_reconnects_after_loss -> same name (every Deferred fires)
   test_client_connect_failure_is_not_cached -> same name
+  test_closed_connection_raises_stream_closed -> same name
+  test_protocol_violation_fails_callers -> same name
+  test_a_reply_cut_short_by_the_server_says_so -> same name
+  test_connect_timeout -> same name
 tests/adapters/shared/test_resp_pubsub.py:
   test_subscribe_receive_unsubscribe -> same name (RESP2 and RESP3)
   test_get_message_waits_and_survives_cancellation -> same name
@@ -39,10 +43,12 @@ from __future__ import annotations
 import pytest
 import redis_server  # loaded by tests/adapters/conftest.py
 from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectionRefusedError as Refused  # Twisted's, as endpoints say
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
-from tidewire import LocalProtocolError
+from tidewire import LocalProtocolError, RemoteProtocolError
 from tidewire_twisted import ConnectionLostError, StreamClosedError, resp
 
 
@@ -358,3 +364,74 @@ async def test_a_subscriber_that_does_not_read_holds_the_flood_back(reactor, ser
     finally:
         await subscriber.aclose()
         await publisher.aclose()
+
+
+class FakeRedis(Protocol):
+    """A peer that says what the test tells it to."""
+
+    def __init__(self):
+        self.received = b""
+
+    def dataReceived(self, data):
+        self.received += data
+
+
+async def fake_redis(reactor):
+    peers = []
+    factory = Factory()
+    factory.buildProtocol = lambda addr: peers.append(FakeRedis()) or peers[-1]
+    port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
+    return port, peers
+
+
+async def test_protocol_violation_fails_callers(reactor):
+    port, peers = await fake_redis(reactor)
+    try:
+        conn = await resp.connect(f"redis://127.0.0.1:{port.getHost().port}", protocol=2)
+        call = conn.execute("PING")
+        await eventually(reactor, lambda: peers and b"PING" in peers[0].received)
+        peers[0].transport.write(b"@oops\r\n")
+        with pytest.raises(ConnectionLostError, match="broke the protocol") as caught:
+            await call
+        assert isinstance(caught.value.__cause__, RemoteProtocolError)
+        await conn.aclose()
+    finally:
+        await port.stopListening()
+
+
+async def test_a_reply_cut_short_by_the_server_says_so(reactor):
+    port, peers = await fake_redis(reactor)
+    try:
+        conn = await resp.connect(f"redis://127.0.0.1:{port.getHost().port}", protocol=2)
+        call = conn.execute("GET", "big")
+        await eventually(reactor, lambda: peers and b"GET" in peers[0].received)
+        peers[0].transport.write(b"$100\r\nonly part")
+        peers[0].transport.loseConnection()  # a clean end of stream, not a reset
+        with pytest.raises(ConnectionLostError, match="in the middle of a reply"):
+            await call
+        await conn.aclose()
+    finally:
+        await port.stopListening()
+
+
+async def test_connect_timeout(reactor):
+    port, peers = await fake_redis(reactor)  # accepts, never answers the set-up
+    try:
+        with pytest.raises(TimeoutError):
+            await resp.connect(f"redis://127.0.0.1:{port.getHost().port}", connect_timeout=0.05)
+        for peer in peers:
+            peer.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
+async def test_closed_connection_raises_stream_closed(reactor, server):
+    conn = await resp.connect(server.url)
+    blocked = conn.execute("BLPOP", "never", 0)
+    await conn.aclose()
+    await conn.aclose()  # harmless
+    with pytest.raises(StreamClosedError):
+        await blocked
+    with pytest.raises(StreamClosedError):
+        await conn.execute("PING")
+    assert "closed" in repr(conn)
