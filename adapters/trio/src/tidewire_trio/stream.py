@@ -9,7 +9,6 @@ TCP with no buffering of ours, and there is no task to own.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Generic, TypeVar, cast
 
 import trio
@@ -241,23 +240,32 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         transport = self._check_usable()
         if flow.timed:
             flow.timer_changed()  # the core's deadline after everything since the last read
-        deadline = flow.timer
-        with trio.move_on_at(math.inf if deadline is None else deadline) as timer:
-            try:
-                data = await transport.receive_some(_RECEIVE_SIZE)
-            except trio.BrokenResourceError as exc:
-                self._lose(exc.__cause__ or exc)
+        if flow.timer is None:
+            data = await self._read(transport)  # no deadline: no cancel scope to pay for
+        else:
+            with trio.move_on_at(flow.timer) as timer:
+                data = await self._read(transport)
+            if timer.cancelled_caught:
+                flow.fire_timer(trio.current_time())
                 return
-            except trio.ClosedResourceError:
-                if not self._closed:  # closed behind our back
-                    self._lose(None, "the trio stream was closed under the EventStream")
-                raise self._broken() from None
-        if timer.cancelled_caught:
-            flow.fire_timer(trio.current_time())
-        elif data:
+        if data is None:
+            return
+        if data:
             flow.data_received(cast(bytes, data))  # a bytearray is as good to the core
         else:
             flow.eof_received()
+
+    async def _read(self, transport: trio.abc.Stream) -> bytes | bytearray | None:
+        """One ``receive_some()``; ``None`` once the connection broke."""
+        try:
+            return await transport.receive_some(_RECEIVE_SIZE)
+        except trio.BrokenResourceError as exc:
+            self._lose(exc.__cause__ or exc)
+            return None
+        except trio.ClosedResourceError:
+            if not self._closed:  # closed behind our back
+                self._lose(None, "the trio stream was closed under the EventStream")
+            raise self._broken() from None
 
     def __aiter__(self) -> EventStream[ReceivedT, SentT]:
         """Iterate over received events until the peer closes cleanly."""
@@ -285,9 +293,12 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._send_lock:
+        await self._take_turn()
+        try:
             self._serialise(event)
             await self._write_queue()
+        finally:
+            self._send_lock.release()
 
     def send_nowait(self, event: SentT) -> None:
         """Serialise ``event`` now and queue its bytes, in order, without waiting.
@@ -330,10 +341,13 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._send_lock:
+        await self._take_turn()
+        try:
             self._check_usable()
             self.write_pending()
             await self._write_queue()
+        finally:
+            self._send_lock.release()
 
     async def run_writer(self) -> None:
         """Write queued bytes as soon as they are queued, until the stream is closed.
@@ -353,10 +367,22 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
             except StreamClosedError:
                 return
 
+    async def _take_turn(self) -> None:
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()  # first come, first served
+        else:
+            lock.acquire_nowait()  # free means nobody waits (trio hands a lock over)
+
     async def _flush(self) -> None:
-        async with self._send_lock:
+        if not self._queue:
+            return
+        await self._take_turn()
+        try:
             if not self._closed and not self._lost:
                 await self._write_queue()
+        finally:
+            self._send_lock.release()
 
     async def _write_queue(self) -> None:
         """Write the queue (the send lock is held); a write cancelled half-way breaks the stream."""
