@@ -279,3 +279,51 @@ async def test_a_unix_socket_endpoint(reactor, tmp_path):
         await client.send("local")
         assert await client.receive() == "local"
         await client.close()
+
+
+# -- the callback idiom ----------------------------------------------------------------------
+
+
+class Shout(ws.WebSocketProtocol):
+    """Upper-cases text; each answer is sent before the next message is taken."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def connectionMade(self):
+        self.log.append(("made", self.websocket.request.target))
+
+    def messageReceived(self, message):
+        return self.websocket.send(message.upper())
+
+    def connectionLost(self, code, reason):
+        self.log.append(("lost", code))
+
+
+async def test_the_callback_idiom_serves_and_connects(reactor):
+    log = []
+    async with serving(Shout.handler(log)) as server:
+
+        def exchange():
+            from websockets.sync.client import connect
+
+            with connect(f"ws://127.0.0.1:{server.port}/loud") as client:
+                client.send("hello")
+                return client.recv()
+
+        assert await in_thread(reactor, exchange) == "HELLO"
+        await turn()
+        assert log == [("made", "/loud"), ("lost", 1000)]
+
+        received = Deferred()
+
+        class Collect(ws.WebSocketProtocol):
+            def messageReceived(self, message):
+                received.callback(message)
+
+        client = await ws.connect(f"ws://127.0.0.1:{server.port}/", ping_interval=None)
+        running = Collect().run(client)
+        await client.send("quiet")
+        assert await received == "QUIET"
+        await client.close()
+        await running

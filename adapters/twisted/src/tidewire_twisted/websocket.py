@@ -10,7 +10,8 @@ default answers are the core's, on the reactor's clock. Install with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any, Unpack
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -54,6 +55,7 @@ __all__ = [
     "ServerOptions",
     "WebSocket",
     "WebSocketClosedError",
+    "WebSocketProtocol",
     "WebSocketServer",
     "connect",
     "serve",
@@ -141,6 +143,52 @@ async def _open(
         stream.abort()
         raise ConnectionLostError("the server closed the connection during the handshake")
     return WebSocket(stream, request, answer, max_queue=max_queue)
+
+
+class WebSocketProtocol:
+    """The callback idiom: subclass it, override the callbacks, serve ``YourClass.handler()``.
+
+    ``messageReceived`` is called with each message in order; if it
+    returns a Deferred (or is ``async def``), the next message waits for it,
+    so a slow consumer holds the peer back. :attr:`websocket` is the
+    connection (``self.websocket.send(...)``). ``handler(*args)`` builds
+    one instance per connection with ``args``; :meth:`run` drives one
+    instance over a client's WebSocket.
+    """
+
+    websocket: WebSocket
+    """The connection, set before :meth:`connectionMade`."""
+
+    def connectionMade(self) -> None:
+        """The connection is open."""
+
+    def messageReceived(self, message: Data) -> object:
+        """A message arrived: ``str`` for text, ``bytes`` for binary."""
+        return None
+
+    def connectionLost(self, code: int, reason: str) -> None:
+        """The connection ended with ``code`` (1006: no closing handshake) and ``reason``."""
+
+    @classmethod
+    def handler(cls, *args: Any, **kwargs: Any) -> Callable[[WebSocket], Deferred[None]]:
+        """A handler for :func:`serve` or a ``WebSocketResource``: one instance per connection."""
+        return lambda websocket: cls(*args, **kwargs).run(websocket)
+
+    def run(self, websocket: WebSocket) -> Deferred[None]:
+        """Deliver ``websocket``'s messages to the callbacks; fires when it has ended."""
+        self.websocket = websocket
+        return Deferred.fromCoroutine(self._deliver())
+
+    async def _deliver(self) -> None:
+        websocket = self.websocket
+        self.connectionMade()
+        try:
+            async for message in websocket:
+                result = self.messageReceived(message)
+                if isinstance(result, Deferred) or inspect.isawaitable(result):
+                    await result
+        finally:
+            self.connectionLost(websocket.close_code or 1006, websocket.close_reason)
 
 
 for _public in (WebSocket, WebSocketServer, ServerOptions, serve):
