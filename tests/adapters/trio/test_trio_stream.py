@@ -264,3 +264,14 @@ async def test_the_peers_end_then_closing_event_on_a_memory_stream(netstring):
         await peer.send_eof()
         assert [e.payload async for e in stream] == [b"last"]
         assert isinstance(await stream.receive(), ConnectionClosed)
+
+
+async def test_a_send_in_a_cancelled_scope_sent_nothing(netstring):
+    stream, peer = await pair(netstring)
+    async with stream:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await stream.send(netstring.Netstring(b"cancelled"))
+        assert scope.cancelled_caught
+        await stream.send(netstring.Netstring(b"after"))
+        assert await peer.receive_some() == ns(b"after")

@@ -372,6 +372,7 @@ class EventStream(AsyncClosing, Generic[ReceivedT, SentT]):
         if lock.locked():
             await lock.acquire()  # first come, first served
         else:
+            await trio.lowlevel.checkpoint_if_cancelled()  # cancelled: nothing was serialised
             lock.acquire_nowait()  # free means nobody waits (trio hands a lock over)
 
     async def _flush(self) -> None:
