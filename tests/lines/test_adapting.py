@@ -1,0 +1,61 @@
+"""tidewire_lines.adapting: the decisions every adapter's line stream shares."""
+
+import pytest
+
+from tidewire import EndOfStream, LocalProtocolError
+from tidewire_lines import LineConnection, LinesClosed, Mode, TextLineConnection
+from tidewire_lines.adapting import (
+    check_block,
+    check_line_mode,
+    connection_factory,
+    end_of_stream,
+)
+
+
+def test_the_factory_builds_bytes_or_text_cores_with_the_limits():
+    core = connection_factory(b"\n", None, 10, 20)()
+    assert type(core) is LineConnection and core.max_raw_size == 20
+    text = connection_factory((b"\r\n", b"\n"), "latin-1", 10, 20)()
+    assert type(text) is TextLineConnection
+    text.receive_data(b"caf\xe9\n")
+    assert text.next_event().text == "café"
+    core.receive_data(b"x" * 11)
+    with pytest.raises(Exception, match="max_line_length"):
+        core.next_event()
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding", "limit"),
+    [(b"", None, 1), (b"\n", "no-such-codec", 1), (b"\n", None, -1)],
+)
+def test_the_factory_refuses_bad_options_at_once(delimiter, encoding, limit):
+    with pytest.raises(ValueError, match=r"delimiter|encoding|negative"):
+        connection_factory(delimiter, encoding, limit, 1)
+
+
+def test_a_block_above_max_raw_size_is_refused_before_anything_changes():
+    core = LineConnection(max_raw_size=100)
+    check_block(core, 100)
+    check_block(core, "not checked here")  # the core's set_raw_mode() words that
+    with pytest.raises(LocalProtocolError, match=r"receive_chunks\(101\)"):
+        check_block(core, 101)
+    assert core.mode is Mode.LINES
+
+
+def test_a_line_is_refused_in_raw_mode():
+    core = LineConnection()
+    check_line_mode(core)
+    core.set_raw_mode(5)
+    with pytest.raises(RuntimeError, match="raw_remaining=5"):
+        check_line_mode(core)
+
+
+def test_end_of_stream_hands_over_the_partial_line():
+    event = LinesClosed(leftover=b"half", missing=0)
+    error = end_of_stream(event, "a line")
+    assert isinstance(error, EndOfStream) and error.event is event
+    assert str(error) == (
+        "the peer closed its side while a line was awaited; 4 bytes left over, 0 missing"
+    )
+    clean = end_of_stream(LinesClosed(leftover=b"", missing=0), "a line")
+    assert str(clean) == "the peer closed its side while a line was awaited"
