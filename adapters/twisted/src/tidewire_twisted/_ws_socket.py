@@ -192,7 +192,7 @@ class WebSocket:
         """Return a Deferred firing with the next message: ``str`` for text, ``bytes`` for binary.
 
         Cancelling it loses nothing, also between the chunks of a message.
-        Fails with :class:`WebSocketClosedError` once the connection closed
+        Fails with :class:`~tidewire_websocket.WebSocketClosedError` once the connection closed
         (every message received before was delivered first), with
         ``RuntimeError`` if another call is waiting.
         """
@@ -249,7 +249,7 @@ class WebSocket:
         message; if it cannot be finished after part of it went out (an
         error, a cancelled Deferred), the connection fails with 1011. Waits
         while the transport is full. Fails with ``TypeError`` (not a
-        message), :class:`WebSocketClosedError` (closing or closed).
+        message), :class:`~tidewire_websocket.WebSocketClosedError` (closing or closed).
         """
         return Deferred.fromCoroutine(self._send(message))
 
@@ -302,7 +302,7 @@ class WebSocket:
     def ping(self, data: bytes | None = None) -> Deferred[float]:
         """Send a ping; the Deferred fires with the round-trip time in seconds when its pong comes.
 
-        Fails with :class:`WebSocketClosedError` if the connection closes
+        Fails with :class:`~tidewire_websocket.WebSocketClosedError` if the connection closes
         first, ``ValueError`` if a ping with the same payload is waiting.
         """
         return Deferred.fromCoroutine(self._ping(data))

@@ -77,7 +77,7 @@ class RedisConnection:
     Commands sent in one reactor turn leave in one write; cancelling a
     caller's Deferred abandons only its own request (the core reads and
     drops its reply). Once the connection breaks, waiting and later callers
-    get :class:`~tidewire_twisted.ConnectionLostError`: no Deferred is left
+    get :class:`~tidewire.ConnectionLostError`: no Deferred is left
     unfired.
 
     Args:
@@ -459,7 +459,7 @@ class Client:
     """A Redis client that keeps one shared connection and reconnects it.
 
     The connection is opened on first use. When it breaks, its waiting
-    callers get :class:`~tidewire_twisted.ConnectionLostError` (nothing is
+    callers get :class:`~tidewire.ConnectionLostError` (nothing is
     retried, no Deferred stays unfired) and the next command opens a fresh one.
 
     Args:

@@ -90,7 +90,7 @@ def connect(
         ValueError: not a WebSocket URI (credentials in it included), or a
             bad option; raised at once.
 
-    The Deferred fails with :class:`HandshakeRejected` (an HTTP error
+    The Deferred fails with :class:`~tidewire_websocket.HandshakeRejected` (an HTTP error
     answer), ``RemoteProtocolError`` (an answer breaking RFC 6455),
     ``TimeoutError`` (``open_timeout``) or the endpoint's connection error.
     """
