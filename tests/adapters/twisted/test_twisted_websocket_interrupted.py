@@ -21,6 +21,8 @@ tests/adapters/shared/test_websocket_interrupted.py -> here:
     -> test_a_blocked_sender_gets_the_closed_error_when_another_call_closes
   test_send_refuses_what_is_not_a_message_before_sending_anything -> same name
   test_send_accepts_bytes_like_pieces -> same name
+Besides: test_cancelled_ping_close_and_wait_closed_keep_the_connection_in_step
+(Deferred.cancel() at the remaining waiting calls).
 """
 
 from __future__ import annotations
@@ -380,3 +382,27 @@ async def test_send_accepts_bytes_like_pieces(reactor):
         assert await client.receive() == b"abcdef"
         await client.send(memoryview(b"whole"))
         assert await client.receive() == b"whole"
+
+
+# -- Deferred.cancel() at the other waiting calls ----------------------------------------
+
+
+async def test_cancelled_ping_close_and_wait_closed_keep_the_connection_in_step(reactor):
+    async with pair(echo) as (_, client):
+        pinging = client.ping(b"first")
+        pinging.cancel()  # its pong still comes, and is dropped
+        with pytest.raises(CancelledError):
+            await pinging
+        await client.send("after the ping")
+        assert await client.receive() == "after the ping"
+        assert await client.ping(b"second") >= 0  # the next ping is matched to its own pong
+        waiting = client.wait_closed()
+        waiting.cancel()  # only this waiter goes: the connection is untouched
+        with pytest.raises(CancelledError):
+            await waiting
+        closing = client.close()
+        closing.cancel()  # stops waiting for the end, not the closing handshake
+        with pytest.raises(CancelledError):
+            await closing
+        await client.wait_closed()
+        assert client.close_code == 1000
