@@ -34,8 +34,10 @@ tests/adapters/shared/test_resp_pubsub.py:
   test_resp2_subscribed_connection_refuses_commands -> same name
 tests/adapters/shared/test_resp_pubsub_flood.py:
   test_a_subscriber_that_does_not_read_holds_the_flood_back -> same name
-Not yet here: the rest of test_resp.py's reply types, test_resp_bad_requests.py,
-the rest of test_resp_pubsub_flood.py (see the report).
+tests/adapters/shared/test_resp_bad_requests.py:
+  test_bad_requests_never_reach_another_callers_reply -> same name
+Not yet here: the rest of test_resp.py's reply types, the rest of
+test_resp_bad_requests.py and test_resp_pubsub_flood.py (see the report).
 """
 
 from __future__ import annotations
@@ -435,3 +437,91 @@ async def test_closed_connection_raises_stream_closed(reactor, server):
     with pytest.raises(StreamClosedError):
         await conn.execute("PING")
     assert "closed" in repr(conn)
+
+
+class BrokenBytes(bytes):
+    """Bytes whose conversion raises (the core calls ``bytes()`` on a subclass)."""
+
+    def __bytes__(self):
+        raise RuntimeError("broken __bytes__")
+
+
+class BrokenStr(str):
+    """A str whose conversion raises (the core calls ``str()`` on a subclass)."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        raise RuntimeError("broken __str__")
+
+    def encode(self, *args, **kwargs):
+        raise RuntimeError("broken encode")
+
+
+BAD_ARGUMENTS = ["\ud800", "ok\udfff", object(), None, True, BrokenBytes(b"x"), BrokenStr("y")]
+
+
+def bad_request(rng):
+    """A coroutine function taking the connection, that must raise."""
+    bad = rng.choice(BAD_ARGUMENTS)
+    before = [("SET", "bad-before", "1")] * rng.randrange(3)
+    after = [("GET", "bad-after")] * rng.randrange(3)
+    commands = [*before, ("SET", "bad", bad), *after]
+
+    async def batch(conn, transaction):
+        pipeline = conn.pipeline(transaction=transaction)
+        for args in commands:
+            pipeline.add(*args)
+        return await pipeline.execute()
+
+    async def command(conn):
+        return await conn.execute("SET", "bad", bad)
+
+    return rng.choice(
+        [lambda c: batch(c, True), lambda c: batch(c, True), lambda c: batch(c, False), command]
+    )
+
+
+@pytest.mark.parametrize("protocol", [3, 2])
+async def test_bad_requests_never_reach_another_callers_reply(reactor, server, protocol):
+    import random
+
+    rng = random.Random(12)
+    mismatches, refused = [], []
+    conn = await resp.connect(server.url, protocol=protocol)
+
+    async def good(i):
+        key, value = f"own-{i}", f"value-{i}".encode()
+        way = i % 3
+        if way == 0:
+            got = [await conn.execute("SET", key, value), await conn.execute("GET", key)]
+        else:
+            pipeline = conn.pipeline(transaction=way == 2).add("SET", key, value).add("GET", key)
+            got = await pipeline.execute()
+        if got not in ([b"OK", value], [True, value]):
+            mismatches.append((i, got))
+
+    async def bad(request):
+        try:
+            await request(conn)
+        except (LocalProtocolError, RuntimeError) as exc:
+            refused.append(type(exc))
+        else:
+            mismatches.append(("a bad request went through", request))
+
+    try:
+        for _ in range(10):
+            calls = []
+            for i in range(200):
+                calls.append(Deferred.fromCoroutine(good(i)))
+                if i % 4 == 0:
+                    calls.append(Deferred.fromCoroutine(bad(bad_request(rng))))
+            await DeferredList(calls, fireOnOneErrback=True)
+        assert mismatches == []
+        assert len(refused) == 10 * 50
+        # And the connection is still in step: not inside a MULTI, replies matched.
+        assert await conn.execute("ECHO", "last") == b"last"
+        assert await conn.pipeline(transaction=True).add("ECHO", "t").execute() == [b"t"]
+        assert not conn.closed
+    finally:
+        await conn.aclose()
