@@ -5,6 +5,7 @@ anyio's exception classes, the entered and unentered forms, TaskGroup.start
 with task_status, and cancellation at every await keeping the core in step.
 """
 
+import contextlib
 import socket
 
 import anyio
@@ -201,3 +202,50 @@ async def test_a_stream_is_entered_once(netstring, pipe):
     async with tidewire_anyio.EventStream(netstring.NetstringConnection(), ours) as stream:
         with pytest.raises(RuntimeError, match="already entered"):
             await stream.__aenter__()
+
+
+@pytest.fixture
+def heartbeat(netstring):
+    """A netstring core that says b"beat" to both sides every hour of silence."""
+
+    class Heartbeat(netstring.NetstringConnection):
+        def __init__(self):
+            super().__init__()
+            self._deadline = anyio.current_time() + 3600
+            self._beats = 0
+
+        def _next_event(self):
+            if self._beats:
+                self._beats -= 1
+                return netstring.Netstring(b"beat")
+            return super()._next_event()
+
+        def get_timer(self):
+            return self._deadline
+
+        def handle_timer(self, now):
+            if now >= self._deadline:
+                self._write(ns(b"beat"))
+                self._beats += 1
+                self._deadline = now + 3600
+
+    return Heartbeat
+
+
+@pytest.mark.parametrize("entered", [True, False])
+async def test_the_core_timer_runs_on_anyios_clock_entered_or_not(
+    heartbeat, pipe, virtual_clock, entered
+):
+    ours, peer = pipe
+    stream = tidewire_anyio.EventStream(heartbeat(), ours)
+    async with contextlib.AsyncExitStack() as stack:
+        if entered:
+            await stack.enter_async_context(stream)
+        start = virtual_clock()
+        with anyio.fail_after(4000):  # virtual seconds: a timer nobody keeps fails here
+            assert (await stream.receive()).payload == b"beat"
+        assert virtual_clock() - start >= 3600
+        if not entered:
+            await stream.drain()  # unentered, what the core wrote leaves with the next await
+        assert await peer.receive() == ns(b"beat")
+        await stream.aclose()
