@@ -17,6 +17,12 @@ import anyio.abc
 
 try:
     from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+    from tidewire_lines.adapting import (
+        check_block,
+        check_line_mode,
+        connection_factory,
+        end_of_stream,
+    )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_anyio.lines needs the line protocol core:"
@@ -24,7 +30,7 @@ except ImportError as exc:  # the core is an optional extra
     ) from exc
 
 from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
-from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
+from tidewire import ConnectionClosed, Delimiter, EndOfStream
 
 from . import errors
 from ._closing import Connecting
@@ -115,9 +121,8 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
     def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
         assert isinstance(event, LinesClosed)  # what every line core ends with
         self._closed_event = event
-        more = f"; {len(event.leftover)} bytes left over, {event.missing} missing"
-        detail = more if event.leftover or event.missing else ""
-        return errors.ended(f"the peer closed its side while {what} was awaited{detail}", event)
+        error = end_of_stream(event, what)  # the core's words; raised as anyio's too
+        return errors.ended(str(error), event)
 
     async def receive_line(self) -> T:
         """Return the next line, without its delimiter.
@@ -137,11 +142,7 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
 
     async def _receive_line(self) -> T:
         core = self._core
-        if core.mode is Mode.RAW:
-            raise RuntimeError(
-                f"the core is in raw mode (raw_remaining={core.raw_remaining}): read the rest"
-                " of the block, or call connection.set_line_mode()"
-            )
+        check_line_mode(core)
         event = await self._stream.receive()
         if isinstance(event, ConnectionClosed):
             raise self._ended(event, "a line")
@@ -177,11 +178,7 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
             RemoteProtocolError: the stream had failed.
         """
         core = self._core
-        if type(size) is int and size > core.max_raw_size:
-            raise LocalProtocolError(
-                f"a block of {size} bytes is larger than max_raw_size ({core.max_raw_size}):"
-                f" receive it in pieces with receive_chunks({size})"
-            )
+        check_block(core, size)
         core.set_raw_mode(size)
         try:
             event = await self._stream.receive()
@@ -276,16 +273,6 @@ class _Chunks:  # what LineStream.receive_chunks() returns
         raise StopAsyncIteration
 
 
-def _factory(
-    delimiter: Delimiter, encoding: str | None, max_line_length: int, max_raw_size: int
-) -> Callable[[], LineConnection | TextLineConnection]:
-    limits = {"max_line_length": max_line_length, "max_raw_size": max_raw_size}
-    if encoding is None:
-        return partial(LineConnection, delimiter, **limits)
-    TextLineConnection(delimiter, encoding=encoding)  # raise ValueError now, not per connection
-    return partial(TextLineConnection, delimiter, encoding=encoding, **limits)
-
-
 @overload
 def connect(
     host: str | None = ..., port: int | None = ..., *, encoding: None = ..., **options: Any
@@ -321,7 +308,7 @@ def connect(
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
         OSError: the connection could not be made.
     """
-    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
 
     async def opening() -> LineStream[Any]:
         return LineStream(await _connect(factory, host, port, **options))
@@ -356,7 +343,7 @@ def serve(
     Raises:
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
     """
-    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
     server = Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
     if task_status is None:
         return server
