@@ -32,6 +32,8 @@ tests/adapters/shared/test_resp_pubsub.py:
   test_client_side_caching_invalidations -> same name
   test_resp3_subscribed_connection_runs_commands -> same name
   test_resp2_subscribed_connection_refuses_commands -> same name
+  test_messages_end_when_the_connection_is_closed -> same name
+  test_an_undecodable_message_fails_only_its_reader -> same name
 tests/adapters/shared/test_resp_pubsub_flood.py:
   test_a_subscriber_that_does_not_read_holds_the_flood_back -> same name
 tests/adapters/shared/test_resp_bad_requests.py:
@@ -525,3 +527,58 @@ async def test_bad_requests_never_reach_another_callers_reply(reactor, server, p
         assert not conn.closed
     finally:
         await conn.aclose()
+
+
+async def test_messages_end_when_the_connection_is_closed(reactor, server):
+    conn = await resp.connect(server.url)
+    await conn.subscribe("x")
+    received = []
+
+    async def consume():
+        async for message in conn.messages():
+            received.append(message)
+
+    consuming = Deferred.fromCoroutine(consume())
+    assert not consuming.called
+    await conn.aclose()
+    await consuming  # the loop ended, no error
+    assert received == []
+    with pytest.raises(StreamClosedError):
+        await conn.get_message()
+
+
+@pytest.mark.parametrize("protocol", [3, 2])
+async def test_an_undecodable_message_fails_only_its_reader(reactor, server, protocol):
+    """A payload that is not UTF-8 on a text connection: get_message() raises for it alone."""
+    sub = await resp.connect(server.url, protocol=protocol, decode_responses=True)
+    pub = await resp.connect(server.url)
+    other = await resp.connect(server.url)
+    try:
+        await other.execute("DEL", "undecodable-list")
+        await sub.subscribe("ch")
+        # RESP2 allows no other command while subscribed
+        popped = sub.execute("BLPOP", "undecodable-list", 0) if protocol == 3 else None
+        await pub.execute("PUBLISH", "ch", b"\xff\xfe")
+        await pub.execute("PUBLISH", "ch", "après")
+        with pytest.raises(UnicodeDecodeError) as caught:
+            await sub.get_message()
+        assert caught.value.object == b"\xff\xfe"  # the raw payload, for the curious
+        assert await sub.get_message() == resp.Message("message", "ch", "après")
+        await pub.execute("PUBLISH", "ch", b"\xff")
+
+        async def loop_over_messages():
+            async for _ in sub.messages():
+                pass
+
+        with pytest.raises(UnicodeDecodeError):
+            await Deferred.fromCoroutine(loop_over_messages())
+        await pub.execute("PUBLISH", "ch", "again")
+        assert await sub.get_message() == resp.Message("message", "ch", "again")
+        await other.execute("RPUSH", "undecodable-list", "item")
+        if popped is not None:
+            assert await popped == ["undecodable-list", "item"]
+        assert not sub.closed
+        assert await sub.execute("PING") in ("PONG", ["pong", ""])
+    finally:
+        for conn in (sub, pub, other):
+            await conn.aclose()

@@ -9,7 +9,7 @@ Deferreds). Install with ``pip install "tidewire-twisted[resp]"``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -275,6 +275,20 @@ class RedisConnection:
         if messages.has_room:
             wake(self._room)
         return message.decode(self._encoding) if self._decode else message
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """``async for message in connection.messages():`` until closed on this side.
+
+        Raises what :meth:`get_message` raises, but StreamClosedError.
+        """
+        while True:
+            try:
+                message = await self._get_message()
+            except StreamClosedError as error:
+                if isinstance(error, ConnectionLostError):
+                    raise
+                return
+            yield message
 
     async def _read(self) -> None:
         """The reader: hands every reply, message and push to whoever waits for it."""
