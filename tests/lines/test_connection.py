@@ -1,3 +1,4 @@
+import itertools
 import re
 
 import pytest
@@ -594,3 +595,24 @@ def test_lines_raises_after_the_lines_before_a_long_one():
         received.extend(connection.lines())
     assert received == [b"ok"]
     assert connection.receive_state is ReceiveState.ERROR
+
+
+def test_lines_ready_counts_the_lines_split_and_not_yet_returned() -> None:
+    conn = LineConnection(b"\n")
+    assert conn.lines_ready == 0
+    conn.receive_data(b"a\nb\nc\npartial")
+    assert conn.next_event() == Line(b"a")
+    assert conn.lines_ready == 2  # b and c came with it
+    assert list(itertools.islice(conn.lines(), 1)) == [b"b"]
+    assert conn.lines_ready == 1
+    conn.set_raw_mode(3)  # the rest goes back to the buffer, verbatim
+    assert conn.lines_ready == 0
+    assert conn.next_event() == RawData(b"c\np", remaining=0)
+
+
+def test_lines_ready_is_0_with_several_delimiters() -> None:
+    conn = LineConnection((b"\r\n", b"\n"))
+    conn.receive_data(b"a\nb\r\nc\n")
+    assert conn.next_event() == Line(b"a")
+    assert conn.lines_ready == 0  # one line at a time
+    assert conn.next_event() == Line(b"b")

@@ -64,3 +64,42 @@ async def test_a_cancelled_receive_line_consumed_nothing():
         assert scope.cancelled_caught
         await peer.send_all(b"ne\r\n")
         assert await stream.receive_line() == b"half a line"
+
+
+class CountingStream(trio.abc.HalfCloseableStream):
+    """A memory stream that records each send_all(): the writes the peer sees."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.writes = []
+
+    async def send_all(self, data):
+        self.writes.append(bytes(data))
+        await self.stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self):
+        await self.stream.wait_send_all_might_not_block()
+
+    async def send_eof(self):
+        await self.stream.send_eof()
+
+    async def receive_some(self, max_bytes=None):
+        return await self.stream.receive_some(max_bytes)
+
+    async def aclose(self):
+        await self.stream.aclose()
+
+
+async def test_the_answers_to_a_burst_of_lines_leave_in_one_write_before_its_last_line():
+    ours, peer = trio.testing.memory_stream_pair()
+    counting = CountingStream(ours)
+    async with lines.connect(stream=counting, delimiter=b"\n") as stream:
+        await peer.send_all(b"a\nb\nc\n")  # one burst
+        await stream.send_line(b"A:" + await stream.receive_line())
+        await stream.send_line(b"B:" + await stream.receive_line())
+        assert counting.writes == []  # held while more lines of the burst are ready
+        assert await stream.receive_line() == b"c"  # the last: the answers went first
+        assert counting.writes == [b"A:a\nB:b\n"]
+        await stream.send_line(b"C:c")  # nothing more is ready: written at once
+        assert counting.writes == [b"A:a\nB:b\n", b"C:c\n"]
+    assert await peer.receive_some() == b"A:a\nB:b\nC:c\n"

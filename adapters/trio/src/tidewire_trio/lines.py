@@ -37,6 +37,8 @@ from .stream import EventStream
 
 __all__ = ["LineStream", "connect", "serve"]
 
+_HELD = 64 * 1024  # answers to a burst of lines held for one write, at most
+
 T = TypeVar("T", bytes, str)
 
 
@@ -105,6 +107,8 @@ class LineStream(AsyncClosing, Generic[T]):
                 not decode; the stream is then failed.
             RuntimeError: the core is in raw mode.
         """
+        if self._core.lines_ready == 1 and self._stream.write_backlog:
+            await self._stream.drain()  # the burst's last line: its answers leave now
         for line in self._batch:  # the hot path: no event, no wait
             return line  # type: ignore[no-any-return]
         return await self._receive_line()
@@ -126,6 +130,8 @@ class LineStream(AsyncClosing, Generic[T]):
         return self
 
     async def __anext__(self) -> T:  # receive_line(), until the peer's end
+        if self._core.lines_ready == 1 and self._stream.write_backlog:
+            await self._stream.drain()  # the burst's last line: its answers leave now
         for line in self._batch:
             return line  # type: ignore[no-any-return]
         try:
@@ -178,8 +184,10 @@ class LineStream(AsyncClosing, Generic[T]):
     async def send_line(self, line: T) -> None:
         """Send ``line`` and the first delimiter, with anything queued before it.
 
-        Returns once written; a call cancelled while writing leaves the stream
-        broken (trio's rule for ``send_all``).
+        Returns once written, or, while more lines of the burst it answers are
+        ready, once queued: the answers to a burst leave in one write when
+        :meth:`receive_line` hands over its last line. A call cancelled while
+        writing leaves the stream broken (trio's rule for ``send_all``).
 
         Raises:
             LocalProtocolError: ``line`` contains a delimiter, or is ``str``
@@ -188,8 +196,15 @@ class LineStream(AsyncClosing, Generic[T]):
         stream = self._stream
         if stream.closed:
             await stream.drain()  # raises why: closed on this side, or the connection broke
-        self._core.send_line(line)
-        await stream.drain()
+        core = self._core
+        core.send_line(line)
+        if core.lines_ready and stream.write_backlog < _HELD:
+            # More lines of this burst are ready: their answers leave together,
+            # when the last one is handed over (receive_line() writes them first).
+            stream.write_pending()
+            await trio.lowlevel.checkpoint_if_cancelled()
+        else:
+            await stream.drain()
 
     async def send_raw(self, data: bytes) -> None:
         """Send ``data`` verbatim; raises as :meth:`send_line`."""

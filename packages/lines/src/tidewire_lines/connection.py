@@ -114,6 +114,18 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
         """Bytes of the current counted raw block not yet returned; ``None`` otherwise."""
         return self._raw_remaining
 
+    @property
+    def lines_ready(self) -> int:
+        """How many received lines are already split off and wait to be returned.
+
+        The next that many calls of :meth:`~tidewire.Connection.next_event`
+        (or steps of ``lines()``) return them without more data. An adapter
+        answering a burst of lines uses it to write the answers together, once
+        the burst's last line is handed over. Lines are split in bursts only
+        with a single delimiter; with several it is always 0.
+        """
+        return len(self._pending)
+
     def set_raw_mode(self, size: int | None = None, *, chunked: bool = False) -> None:
         """Receive the following bytes verbatim, as :class:`RawData` events.
 
