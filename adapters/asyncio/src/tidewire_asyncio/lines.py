@@ -11,6 +11,12 @@ from typing import Any, Generic, TypeVar, overload
 
 try:
     from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+    from tidewire_lines.adapting import (
+        check_block,
+        check_line_mode,
+        connection_factory,
+        end_of_stream,
+    )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
         "tidewire_asyncio.lines needs the line protocol core:"
@@ -18,7 +24,7 @@ except ImportError as exc:  # the core is an optional extra
     ) from exc
 
 from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
-from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
+from tidewire import ConnectionClosed, Delimiter, EndOfStream
 
 from ._closing import AsyncClosing, Connecting
 from .network import Server
@@ -87,9 +93,7 @@ class LineStream(AsyncClosing, Generic[T]):
     def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
         assert isinstance(event, LinesClosed)  # what every line core ends with
         self._closed_event = event
-        more = f"; {len(event.leftover)} bytes left over, {event.missing} missing"
-        detail = more if event.leftover or event.missing else ""
-        return EndOfStream(f"the peer closed its side while {what} was awaited{detail}", event)
+        return end_of_stream(event, what)
 
     async def receive_line(self) -> T:
         """Return the next line, without its delimiter.
@@ -105,11 +109,7 @@ class LineStream(AsyncClosing, Generic[T]):
 
     async def _receive_line(self) -> T:
         core = self._core
-        if core.mode is Mode.RAW:
-            raise RuntimeError(
-                f"the core is in raw mode (raw_remaining={core.raw_remaining}): read the rest"
-                " of the block, or call connection.set_line_mode()"
-            )
+        check_line_mode(core)
         event = await self._stream.receive()
         if isinstance(event, ConnectionClosed):
             raise self._ended(event, "a line")
@@ -143,11 +143,7 @@ class LineStream(AsyncClosing, Generic[T]):
             RemoteProtocolError: the stream had failed.
         """
         core = self._core
-        if type(size) is int and size > core.max_raw_size:
-            raise LocalProtocolError(
-                f"a block of {size} bytes is larger than max_raw_size ({core.max_raw_size}):"
-                f" receive it in pieces with receive_chunks({size})"
-            )
+        check_block(core, size)
         core.set_raw_mode(size)
         try:
             event = await self._stream.receive()
@@ -237,16 +233,6 @@ class _Chunks:  # what LineStream.receive_chunks() returns
         raise StopAsyncIteration
 
 
-def _factory(
-    delimiter: Delimiter, encoding: str | None, max_line_length: int, max_raw_size: int
-) -> Callable[[], LineConnection | TextLineConnection]:
-    limits = {"max_line_length": max_line_length, "max_raw_size": max_raw_size}
-    if encoding is None:
-        return partial(LineConnection, delimiter, **limits)
-    TextLineConnection(delimiter, encoding=encoding)  # raise ValueError now, not per connection
-    return partial(TextLineConnection, delimiter, encoding=encoding, **limits)
-
-
 @overload
 def connect(
     host: str | None = ..., port: int | None = ..., *, encoding: None = ..., **options: Any
@@ -282,7 +268,7 @@ def connect(
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
         OSError: the connection could not be made.
     """
-    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
 
     async def opening() -> LineStream[Any]:
         return LineStream(await _connect(factory, host, port, **options))
@@ -315,5 +301,5 @@ def serve(
     Raises:
         ValueError: an empty delimiter, a negative limit or an unknown encoding.
     """
-    factory = _factory(delimiter, encoding, max_line_length, max_raw_size)
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
     return Server(factory, lambda stream: handler(LineStream(stream)), host, port, **options)
