@@ -385,6 +385,7 @@ async def test_long_pipelines_of_every_reply_type(conn):
 
 async def test_pipelines_of_numbers_and_nulls_when_decoding(server):
     async with resp.connect(server.url, decode_responses=True) as conn:
+        await conn.execute("DEL", "c")  # the module's server outlives a run on one backend
         pipe = conn.pipeline().add("DEL", "c").add("INCR", "c").add("GET", "nothing")
         assert await pipe.execute() == [0, 1, None]
         assert await conn.pipeline().add("GET", "c").execute() == ["1"]

@@ -334,10 +334,12 @@ async def test_a_blocked_sender_gets_the_closed_error_when_another_task_closes(k
         (123, r"str, bytes-like, or an iterable or async iterable of them, not int"),
         (None, "not NoneType"),
         ([1, 2], r"str or bytes-like, not int"),
-        ((piece for piece in [None]), "not NoneType"),
+        (lambda: (piece for piece in [None]), "not NoneType"),  # a new generator per run
     ],
 )
 async def test_send_refuses_what_is_not_a_message_before_sending_anything(message, match):
+    if callable(message):
+        message = message()
     async def echo(websocket):
         async for received in websocket:
             await websocket.send(received)
