@@ -25,6 +25,7 @@ and move time by hand.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import os
 import socket
@@ -95,6 +96,7 @@ def run_deferred(deferred, timeout=TEST_TIMEOUT):
 def _check_clean():
     """Fail the test if it left connections or ports open (after letting closes finish)."""
     _spin_until(lambda: _baseline() <= _BASELINE, 2.0)
+    gc.collect()  # an unclosed socket's warning belongs to the test that dropped it
     left = _baseline() - _BASELINE
     for selectable in left:
         _reactor.removeReader(selectable)
@@ -153,7 +155,8 @@ def tls_files(ca, tmp_path_factory):
     cert = ca.issue_cert("localhost", "127.0.0.1")
     key = folder / "server.pem"
     cert.private_key_and_cert_chain_pem.write_to_path(str(key))
-    authority = folder / "ca.pem"
+    (folder / "authorities").mkdir()  # caCertsDir= reads every file in it
+    authority = folder / "authorities" / "ca.pem"
     ca.cert_pem.write_to_path(str(authority))
     return key, authority
 
@@ -334,6 +337,7 @@ async def fill(stream, event, seconds=0.3):
 @pytest.fixture
 def tools():
     return SimpleNamespace(
+        RawPeer=RawPeer,
         fill=fill,
         stream_and_peer=stream_and_peer,
         eventually=eventually,

@@ -44,9 +44,15 @@ class StreamProtocol(Protocol):
         self._stream = stream
 
     def connectionMade(self) -> None:
-        if isinstance(self.transport, TLSMemoryBIOProtocol):
+        transport = self.transport
+        if isinstance(transport, TLSMemoryBIOProtocol):
             alsoProvides(self, IHandshakeListener)  # asked for when the handshake is done
-        self._stream._attach(self.transport)
+            between = transport.wrappedProtocol
+            if between is not self and hasattr(between, "handshakeCompleted"):
+                # An "ssl:" client endpoint puts its wrapper between TLS and us;
+                # it passes the call on, but said it would not when it was made.
+                alsoProvides(between, IHandshakeListener)
+        self._stream._attach(transport)
 
     def dataReceived(self, data: bytes) -> None:
         self._stream._on_data(data)

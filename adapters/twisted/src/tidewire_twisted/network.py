@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypedDict, TypeVar, Unpack, cast
+from typing import Any, Self, TypedDict, TypeVar, Unpack, cast
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.endpoints import clientFromString, serverFromString, wrapClientTLS
@@ -234,11 +234,20 @@ class Server:
         """Return a Deferred firing when the server is closed; cancelling it closes the server."""
         if self._closed:
             return succeed(None)
-        waiter: Deferred[None] = Deferred(lambda _: self._close_by_cancel())
+        waiter: Deferred[None] = Deferred(self._close_by_cancel)
         self._closed_waiters.append(waiter)
         return waiter
 
-    def _close_by_cancel(self) -> None:
+    async def __aenter__(self) -> Self:
+        """``async with server:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Await :meth:`aclose` on the way out."""
+        await self.aclose()
+
+    def _close_by_cancel(self, waiter: Deferred[None]) -> None:
+        self._closed_waiters.remove(waiter)  # it gets CancelledError, the others None
         self.aclose()
 
     # -- closing ------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone
@@ -491,6 +491,14 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._flow.discard_input()
         self._turns.fail_all(self._broken())
         self._deliver()
+
+    async def __aenter__(self) -> Self:
+        """``async with stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Await :meth:`aclose` on the way out."""
+        await self.aclose()
 
     def __repr__(self) -> str:
         if self._closed or self._lost:
