@@ -33,7 +33,9 @@ _BUILTINS = (
     "|AssertionError|NotImplementedError|OSError|ConnectionError|EOFError|TimeoutError"
     "|RuntimeError"
 )
-_FOREIGN = "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket|os|anyio"
+_FOREIGN = (
+    "typing|collections|enum|re|abc|types|hypothesis|h11|asyncio|ssl|trio|twisted|socket|os|anyio"
+)
 _TYPING = (
     "Any|Callable|Iterable|Iterator|Sequence|Mapping|Literal|ClassVar|Final|NoReturn"
     "|Awaitable|AsyncIterator|Generic|Self"
@@ -50,6 +52,9 @@ nitpick_ignore_regex = [
     (r"py:class", r"(st\.)?(SearchStrategy|DataObject)"),
     (r"py:attr", r"tidewire\.events\.Sentinel\.NEED_DATA"),  # inside the NeedData alias
     (r"py:class", r"tidewire\w*\._\w+\..+"),  # private bases, e.g. in "Bases:" lines
+    # zope.interface interfaces print as "<InterfaceClass twisted...>" in signatures.
+    (r"py:class", r"<InterfaceClass .*"),
+    (r"py:class", r"(IReactorTime|Handler|ServerSettings)"),  # Twisted's, and private aliases
 ]
 
 

@@ -340,6 +340,7 @@ async def test_a_blocked_sender_gets_the_closed_error_when_another_task_closes(k
 async def test_send_refuses_what_is_not_a_message_before_sending_anything(message, match):
     if callable(message):
         message = message()
+
     async def echo(websocket):
         async for received in websocket:
             await websocket.send(received)

@@ -280,7 +280,7 @@ class EventStream(Generic[ReceivedT, SentT]):
 
         One receive may wait at a time; cancelling it consumed nothing.
 
-        Raises (through the Deferred):
+        Raises:
             RemoteProtocolError: the peer broke the protocol or a limit (what
                 the core owed the peer was written first); raised again later.
             ConnectionLostError: the connection broke, after every complete
@@ -376,7 +376,7 @@ class EventStream(Generic[ReceivedT, SentT]):
 
         Waiting senders go one at a time, in order; a cancelled one sent nothing.
 
-        Raises (through the Deferred):
+        Raises:
             LocalProtocolError: the core refused the event; nothing changed.
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
@@ -417,7 +417,7 @@ class EventStream(Generic[ReceivedT, SentT]):
     def drain(self) -> Deferred[None]:
         """Return a Deferred firing once the transport wants more (after earlier waiting senders).
 
-        Raises (through the Deferred):
+        Raises:
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
@@ -429,7 +429,7 @@ class EventStream(Generic[ReceivedT, SentT]):
     def send_eof(self) -> Deferred[None]:
         """Close our sending side (a TCP half-close), after earlier sends.
 
-        Raises (through the Deferred):
+        Raises:
             NotImplementedError: the transport cannot half-close (TLS).
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
