@@ -344,3 +344,10 @@ def tools():
         sleep=sleep,
         cancelled_after=cancelled_after,
     )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the reactor's thread pool (name resolution starts it): its threads outlive pytest."""
+    pool = getattr(_reactor, "threadpool", None)
+    if pool is not None:
+        pool.stop()
