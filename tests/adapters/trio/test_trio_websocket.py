@@ -207,7 +207,9 @@ async def test_the_echo_example_is_a_working_testee_on_trio():
         try:
             banner = b""
             while b"\n" not in banner:
-                banner += await process.stdout.receive_some()
+                chunk = await process.stdout.receive_some()
+                assert chunk, f"the example exited before listening: {banner!r}"
+                banner += chunk
             assert f"ws://127.0.0.1:{port}".encode() in banner
             async with websockets.trio.client.connect(
                 f"ws://127.0.0.1:{port}/", max_size=None
