@@ -100,7 +100,14 @@ def pytest_configure(config):
         raise pytest.UsageError(f"--adapter {name}: not one of {', '.join(sorted(ADAPTERS))}")
     under_test = load_module("adapter_under_test", HERE / "adapter_under_test.py")
     under_test.name = name
-    under_test.adapter = importlib.import_module(ADAPTERS[name][0])
+    try:
+        under_test.adapter = importlib.import_module(ADAPTERS[name][0])
+    except ModuleNotFoundError as missing:
+        if missing.name != ADAPTERS[name][0]:
+            raise
+        # Not installed: fine for tests/adapters/twisted, which runs no shared test;
+        # a shared test run without it fails on the missing attribute.
+        return
     for protocol in ("lines", "websocket", "resp"):  # adapter.lines ... for the bodies
         try:
             importlib.import_module(f"{ADAPTERS[name][0]}.{protocol}")
