@@ -130,12 +130,8 @@ class LineStream(AsyncClosing, Generic[T]):
         return self
 
     async def __anext__(self) -> T:  # receive_line(), until the peer's end
-        if self._core.lines_ready == 1 and self._stream.write_backlog:
-            await self._stream.drain()  # the burst's last line: its answers leave now
-        for line in self._batch:
-            return line  # type: ignore[no-any-return]
         try:
-            return await self._receive_line()
+            return await self.receive_line()
         except EndOfStream:
             raise StopAsyncIteration from None
 
