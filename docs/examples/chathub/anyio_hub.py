@@ -124,6 +124,7 @@ class RedisBus:
         self.channel = f"{CHANNEL}.{secrets.token_hex(8)}"
         self.on_the_way = 0  # messages we published that our own members do not have yet
         self.room_for_more = anyio.Event()
+        self.listening = True
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Connect and subscribe."""
@@ -144,12 +145,12 @@ class RedisBus:
         except StreamClosedError:
             pass
         finally:
-            self.on_the_way = -1_000_000  # publishers stop waiting: the hub is stopping
-            self.room_for_more.set()
+            self.listening = False
+            self.room_for_more.set()  # publishers stop waiting: the hub is stopping
 
     async def publish(self, text: str) -> None:
         """Send ``text`` to every hub, this one included; wait while too many are on the way."""
-        while self.on_the_way >= MAX_PENDING:
+        while self.listening and self.on_the_way >= MAX_PENDING:
             self.room_for_more = anyio.Event()
             await self.room_for_more.wait()
         self.on_the_way += 1
