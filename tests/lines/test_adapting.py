@@ -5,6 +5,7 @@ import pytest
 from tidewire import EndOfStream, LocalProtocolError
 from tidewire_lines import LineConnection, LinesClosed, Mode, TextLineConnection
 from tidewire_lines.adapting import (
+    Chunks,
     check_block,
     check_line_mode,
     connection_factory,
@@ -59,3 +60,56 @@ def test_end_of_stream_hands_over_the_partial_line():
     )
     clean = end_of_stream(LinesClosed(leftover=b"", missing=0), "a line")
     assert str(clean) == "the peer closed its side while a line was awaited"
+
+
+class Fed:
+    """An event stream stand-in whose receive() hands over what the core parses."""
+
+    def __init__(self, core):
+        self.core = core
+
+    async def receive(self):
+        return self.core.next_event()
+
+
+def run(coroutine):
+    """Run a coroutine that never waits (Fed's receive() does not)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the coroutine waited")
+
+
+async def collect(chunks):
+    return [piece async for piece in chunks]
+
+
+def test_chunks_yield_a_block_in_pieces_then_stop():
+    core = LineConnection(b"\n")
+    core.set_raw_mode(5, chunked=True)
+    core.receive_data(b"abc")
+    chunks = Chunks(Fed(core), lambda event: end_of_stream(event, "a block"))
+    assert run(chunks.__anext__()) == b"abc"
+    core.receive_data(b"denext\n")
+    assert run(collect(chunks)) == [b"de"]
+    assert core.next_event().line == b"next"  # lines resume after the block
+
+
+def test_chunks_of_an_empty_block_yield_nothing():
+    core = LineConnection(b"\n")
+    core.set_raw_mode(0, chunked=True)
+    assert run(collect(Chunks(Fed(core), lambda event: end_of_stream(event, "x")))) == []
+
+
+def test_chunks_raise_the_end_of_stream_error_at_the_peers_end():
+    core = LineConnection(b"\n")
+    core.set_raw_mode(5, chunked=True)
+    core.receive_data(b"ab")
+    core.receive_eof()
+    chunks = Chunks(Fed(core), lambda event: end_of_stream(event, "a block of 5 bytes"))
+    assert run(chunks.__anext__()) == b"ab"
+    with pytest.raises(EndOfStream, match="a block of 5 bytes"):
+        run(chunks.__anext__())
+    with pytest.raises(StopAsyncIteration):
+        run(chunks.__anext__())

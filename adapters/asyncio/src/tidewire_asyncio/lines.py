@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar, overload
 try:
     from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
     from tidewire_lines.adapting import (
+        Chunks,
         check_block,
         check_line_mode,
         connection_factory,
@@ -169,7 +170,7 @@ class LineStream(AsyncClosing, Generic[T]):
             RemoteProtocolError: the stream had failed.
         """
         self._core.set_raw_mode(size, chunked=True)
-        return _Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
+        return Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
 
     # -- sending ------------------------------------------------------------
 
@@ -209,28 +210,6 @@ class LineStream(AsyncClosing, Generic[T]):
         """Close the connection at once; see :meth:`~tidewire_asyncio.EventStream.abort`."""
         self._batch = iter(())
         self._stream.abort()
-
-
-class _Chunks:  # what LineStream.receive_chunks() returns
-    def __init__(self, stream: EventStream[Any, Any], ended: Callable[..., EndOfStream]) -> None:
-        self._stream = stream
-        self._ended = ended
-        self._done = False
-
-    def __aiter__(self) -> _Chunks:
-        return self
-
-    async def __anext__(self) -> bytes:
-        while not self._done:
-            event = await self._stream.receive()
-            if isinstance(event, ConnectionClosed):
-                self._done = True
-                raise self._ended(event)
-            self._done = event.remaining == 0
-            if event.data:  # the one piece of an empty block is empty
-                data: bytes = event.data
-                return data
-        raise StopAsyncIteration
 
 
 @overload

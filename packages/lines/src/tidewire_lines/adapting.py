@@ -8,17 +8,24 @@ before anything changes, and :func:`end_of_stream` words the peer's end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-from tidewire import Delimiter, EndOfStream, LocalProtocolError
+from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
 
 from .connection import BaseLineConnection, LineConnection, Mode
 from .events import LinesClosed
 from .text import TextLineConnection
 
-__all__ = ["check_block", "check_line_mode", "connection_factory", "end_of_stream"]
+__all__ = [
+    "Chunks",
+    "Receiving",
+    "check_block",
+    "check_line_mode",
+    "connection_factory",
+    "end_of_stream",
+]
 
 
 def connection_factory(
@@ -73,3 +80,45 @@ def end_of_stream(event: LinesClosed, what: str) -> EndOfStream:
     more = f"; {len(event.leftover)} bytes left over, {event.missing} missing"
     detail = more if event.leftover or event.missing else ""
     return EndOfStream(f"the peer closed its side while {what} was awaited{detail}", event)
+
+
+class Receiving(Protocol):
+    """What :class:`Chunks` reads from: any adapter's event stream (its ``receive()``)."""
+
+    def receive(self) -> Awaitable[Any]:
+        """The next event, once it has arrived (a coroutine, or a Deferred on Twisted)."""
+
+
+class Chunks:
+    """The async iterator ``LineStream.receive_chunks()`` returns, on any framework.
+
+    It yields the non-empty pieces of a chunked raw block (the core is in
+    ``set_raw_mode(size, chunked=True)``) as the stream receives them, and
+    stops after the last. A piece is taken only when asked for, so a
+    cancelled step consumed nothing.
+
+    Args:
+        stream: The line stream's event stream.
+        ended: Builds the error for the peer's end before the block's last
+            byte (``end_of_stream`` with its ``what`` filled in).
+    """
+
+    def __init__(self, stream: Receiving, ended: Callable[[LinesClosed], EndOfStream]) -> None:
+        self._stream = stream
+        self._ended = ended
+        self._done = False
+
+    def __aiter__(self) -> Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            event = await self._stream.receive()
+            if isinstance(event, ConnectionClosed):
+                self._done = True
+                raise self._ended(event)  # type: ignore[arg-type]
+            self._done = event.remaining == 0
+            if event.data:  # the one piece of an empty block is empty
+                data: bytes = event.data
+                return data
+        raise StopAsyncIteration
