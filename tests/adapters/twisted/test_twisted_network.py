@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import socket
+import sys
 
 import pytest
 from OpenSSL import SSL
@@ -158,6 +159,14 @@ async def test_tls_bad_certificate_fails_to_connect(reactor, netstring, twisted_
                 netstring.NetstringConnection, address(server), ssl=untrusting
             )
         assert server.streams == frozenset()
+
+
+def test_tls_without_pyopenssl_is_refused_plainly(reactor, netstring, twisted_tls, monkeypatch):
+    # Plain TCP never imports pyOpenSSL; TLS without it names the extra to install.
+    server_tls, _ = twisted_tls
+    monkeypatch.setitem(sys.modules, "twisted.protocols.tls", None)
+    with pytest.raises(ImportError, match=r"tidewire-twisted\[tls\]"):
+        tidewire_twisted.serve(netstring.NetstringConnection, echo, LOCAL, ssl=server_tls)
 
 
 async def test_connect_refused_and_bad_arguments(reactor, netstring):

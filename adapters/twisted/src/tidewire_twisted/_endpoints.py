@@ -1,7 +1,8 @@
-"""The client endpoint for a host and port, shared by the WebSocket and Redis clients."""
+"""Endpoints and TLS, shared by the stream, WebSocket and Redis layers."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, cast
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
@@ -19,3 +20,17 @@ def endpoint_for(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
     else:
         endpoint = HostnameEndpoint(reactor, host, port)
     return cast(IStreamClientEndpoint, endpoint)
+
+
+def tls_module(name: str) -> Any:
+    """Import one of Twisted's TLS modules, which need pyOpenSSL, on first use.
+
+    Plain TCP never needs it, so it is an extra (``tidewire-twisted[tls]``,
+    which is ``twisted[tls]``), and its absence is said plainly.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as missing:
+        raise ImportError(
+            "TLS on Twisted needs pyOpenSSL: pip install 'tidewire-twisted[tls]'"
+        ) from missing

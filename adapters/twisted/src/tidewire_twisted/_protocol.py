@@ -6,8 +6,9 @@ import collections
 import contextlib
 import socket
 import struct
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import (
@@ -17,16 +18,27 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import alsoProvides, implementer  # type: ignore[import-untyped]
 
 from tidewire.flow import FlowControl
 
 if TYPE_CHECKING:
+    from twisted.protocols.tls import TLSMemoryBIOProtocol
+
     from .stream import EventStream
 
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+
+
+def is_tls(transport: object) -> TypeGuard[TLSMemoryBIOProtocol]:
+    """Whether Twisted's TLS wraps the transport, without importing pyOpenSSL.
+
+    A TLS transport exists only once ``twisted.protocols.tls`` was imported,
+    and plain TCP must not need pyOpenSSL (the ``tls`` extra).
+    """
+    tls = sys.modules.get("twisted.protocols.tls")
+    return tls is not None and isinstance(transport, tls.TLSMemoryBIOProtocol)
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
@@ -45,7 +57,7 @@ class StreamProtocol(Protocol):
 
     def connectionMade(self) -> None:
         transport = self.transport
-        if isinstance(transport, TLSMemoryBIOProtocol):
+        if is_tls(transport):
             alsoProvides(self, IHandshakeListener)  # asked for when the handshake is done
             between = transport.wrappedProtocol
             if between is not self and hasattr(between, "handshakeCompleted"):

@@ -28,11 +28,11 @@ from twisted.internet.interfaces import (
     IStreamServerEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from tidewire import Connection, Event, ProtocolError
 
+from ._endpoints import tls_module
 from .errors import StreamClosedError
 from .stream import EventStream, default_reactor
 
@@ -326,7 +326,7 @@ def serve(
     factory: Any = Factory.forProtocol(Protocol)
     factory.buildProtocol = server._build
     if tls is not None:
-        factory = TLSMemoryBIOFactory(tls, False, factory)
+        factory = tls_module("twisted.protocols.tls").TLSMemoryBIOFactory(tls, False, factory)
 
     def listening(port: IListeningPort) -> Server:
         server._port = port

@@ -15,7 +15,6 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.ssl import optionsForClientTLS
 
 try:
     import tidewire_resp.errors as _errors
@@ -50,7 +49,7 @@ except ImportError as exc:  # the core is an optional extra
 
 from tidewire import ConnectionClosed, LocalProtocolError, RemoteProtocolError
 
-from ._endpoints import endpoint_for
+from ._endpoints import endpoint_for, tls_module
 from ._waiting import wake
 from .errors import ConnectionLostError, StreamClosedError
 from .network import connect as _connect_stream
@@ -458,7 +457,9 @@ async def _open(
         endpoint = endpoint_for(clock, host, options.get("port", 6379))
     tls = options.get("ssl")
     if tls is True:  # rediss://: the system's roots, checked against the host name
-        tls = optionsForClientTLS(options.get("server_hostname") or host)
+        tls = tls_module("twisted.internet.ssl").optionsForClientTLS(
+            options.get("server_hostname") or host
+        )
     stream = await _connect_stream(core, endpoint, reactor=clock, ssl=tls or None)
     opened = RedisConnection(stream, **settings)
     try:

@@ -16,16 +16,16 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress, IReactorTime, ITransport
 from twisted.internet.protocol import Protocol
-from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
 from tidewire import NEED_DATA, Connection, ConnectionClosed, Event, NeedData, ReceiveState
 from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 
-from ._protocol import Alarm, StreamProtocol, Turns, abort_transport
+from ._protocol import Alarm, StreamProtocol, Turns, abort_transport, is_tls
 from .errors import ConnectionLostError, StreamClosedError
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "EventStream"]
+
 
 ReceivedT = TypeVar("ReceivedT", bound=Event)
 SentT = TypeVar("SentT", bound=Event)
@@ -154,7 +154,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         transport = self._transport
         if transport is None:
             return default
-        tls = isinstance(transport, TLSMemoryBIOProtocol)
+        tls = is_tls(transport)
         getters: dict[str, Callable[[], Any]] = {
             "peer": transport.getPeer,
             "host": transport.getHost,
@@ -185,7 +185,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         transport.registerProducer(self._protocol, True)
         self._write(self._connection.data_to_send())  # a core may speak first
         self._alarm.check()
-        if not isinstance(transport, TLSMemoryBIOProtocol):
+        if not is_tls(transport):
             self._on_ready()  # over TLS: once the handshake is done
 
     def _when_ready(self) -> Deferred[EventStream[ReceivedT, SentT]]:
@@ -438,9 +438,7 @@ class EventStream(Generic[ReceivedT, SentT]):
 
     def _send_eof_now(self) -> None:
         transport = self._check_usable()
-        if isinstance(transport, TLSMemoryBIOProtocol) or not hasattr(
-            transport, "loseWriteConnection"
-        ):
+        if is_tls(transport) or not hasattr(transport, "loseWriteConnection"):
             raise NotImplementedError(
                 f"{type(transport).__name__} cannot close only its sending side"
             )

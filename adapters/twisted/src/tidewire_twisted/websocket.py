@@ -16,7 +16,6 @@ from typing import Any, Unpack
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
-from twisted.internet.ssl import optionsForClientTLS
 from twisted.python.failure import Failure
 
 try:
@@ -36,7 +35,7 @@ except ImportError as exc:  # the core is an optional extra
     ) from exc
 from tidewire import ConnectionLostError
 
-from ._endpoints import endpoint_for
+from ._endpoints import endpoint_for, tls_module
 from ._ws_server import ServerOptions, WebSocketServer, serve
 from ._ws_socket import Data, Piece, WebSocket, core_factory
 from .network import ConnectOptions
@@ -112,7 +111,7 @@ def connect(
     if not target.secure:
         rest.pop("ssl", None)  # ws:// is plain TCP whatever the options say
     elif rest.get("ssl") is None:
-        rest["ssl"] = optionsForClientTLS(target.host)
+        rest["ssl"] = tls_module("twisted.internet.ssl").optionsForClientTLS(target.host)
     dial = _connect(factory, endpoint, reactor=clock, **rest)
     opening = Deferred.fromCoroutine(_open(dial, request, max_queue))
     if timeout is not None:
