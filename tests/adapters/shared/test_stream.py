@@ -28,20 +28,6 @@ async def send_forever(stream, event):
 
 
 @pytest.fixture
-def reads_ahead(adapter):
-    """For tests of what waits unread in a stream that reads while nobody receives.
-
-    asyncio's EventStream reads the transport by itself (push mode) and stops
-    at its high-water mark; trio's reads only inside ``receive()`` (pull
-    mode), so nothing ever waits unread for these tests to look at:
-    tests/adapters/trio/test_trio_stream.py checks its bounded memory and
-    ``receive_nowait()`` the pull way.
-    """
-    if adapter.__name__ == "tidewire_trio":
-        pytest.skip("pull mode: the stream reads only inside receive(); see tests/adapters/trio")
-
-
-@pytest.fixture
 def replying(netstring):
     """A netstring core that answers pings by itself and owes b"bye" on error.
 
@@ -209,9 +195,7 @@ async def test_concurrent_receive_is_refused(adapter, netstring, tools):
         await sock.send(ns(b"x"))
 
 
-async def test_slow_consumer_pauses_reading_with_bounded_memory(
-    adapter, netstring, tools, reads_ahead
-):
+async def test_slow_consumer_pauses_reading_with_bounded_memory(adapter, netstring, tools):
     """A peer floods us while we do not receive: reading stops, nothing is lost."""
     payload = b"z" * 1000
     count = 4000  # about 4 MB, far beyond the marks and the socket buffers
@@ -231,10 +215,8 @@ async def test_slow_consumer_pauses_reading_with_bounded_memory(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(flood)
-            await tools.eventually(lambda: stream.reading_paused)
-            await anyio.sleep(0.05)
-            assert stream.reading_paused
-            # Bounded: the high mark plus at most one read.
+            await tools.stalled(lambda: sent)  # TCP holds the peer back: we stopped reading
+            # Bounded: the high mark plus at most one read (pull mode: at most one read).
             assert stream.read_backlog <= 32 * 1024 + 256 * 1024
             assert sent < count  # the peer is held back by TCP flow control
             for _ in range(count):
@@ -299,17 +281,18 @@ async def test_concurrent_senders_never_interleave(adapter, netstring, tools):
                     senders.start_soon(stream.send, Netstring(p))
 
 
-async def test_replies_to_a_peer_that_never_reads_are_bounded(
-    adapter, replying, tools, reads_ahead
-):
+async def test_replies_to_a_peer_that_never_reads_are_bounded(adapter, replying, tools):
     """A peer sends pings and never reads the pongs: we stop parsing, memory stays bounded."""
     async with tools.stream_and_socket(
         adapter, replying, write_high_water=4096, read_high_water=4096
     ) as (stream, sock):
+        flooded = 0
 
         async def flood():
+            nonlocal flooded
             while True:
                 await sock.send(ns(b"PING") * 100)
+                flooded += 1
 
         async def consume():
             while True:
@@ -318,8 +301,7 @@ async def test_replies_to_a_peer_that_never_reads_are_bounded(
         async with anyio.create_task_group() as tg:
             tg.start_soon(flood)
             tg.start_soon(consume)
-            await tools.eventually(lambda: stream.reading_paused)
-            await anyio.sleep(0.1)
+            await tools.stalled(lambda: flooded)  # TCP holds the peer back: we stopped reading
             # Written replies are bounded: the mark plus the replies of one parse.
             assert stream.write_backlog <= 4096 + 65536 + 16
             assert stream.read_backlog <= 4096 + 256 * 1024
@@ -576,7 +558,8 @@ async def test_a_cancelled_waiting_sender_keeps_the_others_in_order(adapter, net
 # -- the public API the protocol layers build on ---------------------------------
 
 
-async def test_receive_nowait_never_waits(adapter, netstring, tools, reads_ahead):
+@pytest.mark.reads_ahead
+async def test_receive_nowait_never_waits(adapter, netstring, tools):
     Netstring = netstring.Netstring
     async with tools.stream_and_socket(adapter, netstring.NetstringConnection) as (stream, sock):
         assert stream.receive_nowait() is NEED_DATA
@@ -739,8 +722,9 @@ async def test_closing_errors_carry_no_event_while_the_peers_end_is_unknown(
         assert raised.value.event is None
 
 
+@pytest.mark.reads_ahead
 async def test_receive_nowait_waits_for_nothing_and_parses_nothing_past_blocked_replies(
-    adapter, replying, tools, reads_ahead
+    adapter, replying, tools
 ):
     requests = 20
     async with tools.stream_and_socket(adapter, replying, write_high_water=1024) as (stream, sock):
