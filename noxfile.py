@@ -171,6 +171,9 @@ SPEEDUPS_TESTS = ROOT / "tests" / "speedups"  # the differential tests of both p
 SHARED_ADAPTER_TESTS = ROOT / "tests" / "adapters" / "shared"
 OWN_BEHAVIOURAL_SUITE = {"twisted"}
 ANYIO_TESTS = ROOT / "tests" / "adapters" / "anyio"
+# Suites that run a second time, on the newest Python, on another event loop: Twisted's
+# on asyncioreactor as well as its default reactor (tests/adapters/twisted/conftest.py).
+OTHER_LOOP = {"twisted": {"TIDEWIRE_TWISTED_REACTOR": "asyncio"}}
 
 
 def _run_tests(
@@ -229,6 +232,9 @@ def tests(session: nox.Session, package: str) -> None:
     Python: its wheels are built for each. ``tests-pure`` runs them without.
     """
     _run_tests(session, package, accelerated=package in ACCELERATED, data=package, env={})
+    if package in OTHER_LOOP and session.python == PYTHONS[-1]:
+        env = OTHER_LOOP[package]
+        _run_tests(session, package, accelerated=False, data=f"{package}-other-loop", env=env)
 
 
 @nox.session(name="tests-pure", python=PYTHONS[-1:], requires=["peers"])

@@ -39,11 +39,6 @@ from tidewire import ConnectionClosed, RemoteProtocolError
 
 LOCAL = "tcp:0:interface=127.0.0.1"
 
-# OPEN ITEM: one test here drops an unclosed client socket (found late, not yet
-# tracked down: the harness's dirty-reactor check sees no open selectable, so
-# Twisted already forgot it). Confined to this module by the gc.collect() the
-# harness runs after each test.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 # Twisted's certificate options hand pyOpenSSL its own X509 objects, which
 # pyOpenSSL 24.3+ deprecates: Twisted's warning, not ours.

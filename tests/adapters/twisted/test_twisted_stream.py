@@ -51,10 +51,6 @@ from twisted.internet.testing import StringTransport
 import tidewire_twisted
 from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
 
-# OPEN ITEM: as in test_twisted_network.py, a socket Twisted forgot unclosed
-# turns up here now and then (found late, not yet tracked down).
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 
 def ns(payload):
     return b"%d:%b," % (len(payload), payload)

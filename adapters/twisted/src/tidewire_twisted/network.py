@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from tidewire import Connection, Event, ProtocolError
 
 from ._endpoints import tls_module
+from ._waiting import Signal
 from .errors import StreamClosedError
 from .stream import EventStream, default_reactor
 
@@ -167,6 +168,7 @@ class Server:
         self._closed = False
         self._closed_waiters: list[Deferred[None]] = []
         self._idle_waiters: list[Deferred[None]] = []
+        self._port_closed = Signal()  # the listening socket is closed, not only stopping
 
     # -- starting -----------------------------------------------------------
 
@@ -261,16 +263,18 @@ class Server:
             if not waiter.called:
                 waiter.callback(None)
         if port is None:
+            self._port_closed.set()
             return succeed(None)
-        return cast(Deferred[None], Deferred.fromCoroutine(_stop(port)))
+        return cast(Deferred[None], Deferred.fromCoroutine(_stop(port, self._port_closed)))
 
     def wait_closed(self) -> Deferred[None]:
         """Return a Deferred firing once the server is closed and every handler finished."""
         if self._closed and not self._handlers:
-            return succeed(None)
-        waiter: Deferred[None] = Deferred()
-        self._idle_waiters.append(waiter)
-        return waiter
+            idle: Deferred[None] = succeed(None)
+        else:
+            idle = Deferred()
+            self._idle_waiters.append(idle)
+        return idle.addCallback(lambda _: self._port_closed.wait())
 
     def _wake_idle(self) -> None:
         if self._closed and not self._handlers:
@@ -287,9 +291,12 @@ class Server:
         return stopping.addCallback(lambda _: self.wait_closed())
 
 
-async def _stop(port: IListeningPort) -> None:
+async def _stop(port: IListeningPort, closed: Signal) -> None:
     listening: Any = port
-    await listening.stopListening()
+    try:
+        await listening.stopListening()
+    finally:
+        closed.set()
 
 
 def serve(
