@@ -167,6 +167,17 @@ def test_the_limit_holds_before_the_delimiter_arrives(delimiter):
     )
     assert info.value.offset == 4
     assert connection.receive_state is ReceiveState.ERROR
+    assert connection.peek_unparsed(11) == b"x" * 10 + b"\r"  # the long line's start, kept
+    assert connection.peek_unparsed() == b"x" * 10 + b"\rx"
+
+
+def test_peek_unparsed_leaves_out_lines_already_split_off():
+    connection = LineConnection(b"\n")
+    connection.receive_data(b"a\nb\npart")
+    assert connection.next_event() == Line(b"a")
+    assert connection.lines_ready == 1
+    assert connection.peek_unparsed() == b"part"
+    assert connection.peek_unparsed(2) == b"pa"
 
 
 def test_no_resynchronisation_after_an_overlong_line():

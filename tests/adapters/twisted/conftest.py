@@ -33,6 +33,7 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 import trustme
@@ -178,7 +179,7 @@ class RawPeer(Protocol):
     then holds our writes back); ``reset()`` closes with a TCP reset.
     """
 
-    live: set[RawPeer] = set()  # the harness closes what a test left half-open
+    live: ClassVar[set[RawPeer]] = set()  # the harness closes what a test left half-open
 
     def __init__(self):
         self.received = bytearray()

@@ -6,9 +6,9 @@ strings such as ``"tcp:0"``, ``"unix:/path"``, ``"ssl:..."``) and give you an
 :class:`EventStream` whose waiting methods return Deferreds, with
 backpressure through Twisted's producers and consumers, and the core's
 timers on the reactor's clock. Protocol-specific layers live in submodules
-whose core is an optional extra: :mod:`tidewire_twisted.websocket` (with
-:mod:`tidewire_twisted.resource` for a ``twisted.web`` site) and
-:mod:`tidewire_twisted.resp`.
+whose core is an optional extra: :mod:`tidewire_twisted.lines`,
+:mod:`tidewire_twisted.websocket` (with :mod:`tidewire_twisted.resource`
+for a ``twisted.web`` site) and :mod:`tidewire_twisted.resp`.
 """
 
 from .errors import ConnectionLostError, EndOfStream, StreamClosedError

@@ -114,6 +114,16 @@ class BaseLineConnection(Connection[ReceivedT, SentT]):
         """Bytes of the current counted raw block not yet returned; ``None`` otherwise."""
         return self._raw_remaining
 
+    def peek_unparsed(self, size: int | None = None) -> bytes:
+        """Return up to ``size`` received bytes not yet parsed (all if ``None``), keeping them.
+
+        After a line too long, they start with that line: a LineReceiver-style
+        ``lineLengthExceeded(line)`` callback gets its first bytes from here,
+        the same however the bytes were split. Lines already split off
+        (:attr:`lines_ready`) are not included.
+        """
+        return self._buffer.peek(size)
+
     @property
     def lines_ready(self) -> int:
         """How many received lines are already split off and wait to be returned.

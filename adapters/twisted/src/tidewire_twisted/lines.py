@@ -1,0 +1,365 @@
+"""Line protocols (SMTP, IRC, memcached, NDJSON ...) on Twisted, over the ``tidewire-lines`` core.
+
+Two ways in: :class:`LineProtocol`, a drop-in for ``LineReceiver`` subclasses
+(``lineReceived``, ``sendLine``, ``setRawMode`` ...) that is linear, keeps one
+line limit however the bytes are split, says why it closed on an over-long
+line and hands over an unterminated last line; and :class:`LineStream`, made
+by :func:`connect` and :func:`serve`, whose waiting methods return Deferreds
+(the asyncio adapter's ``LineStream``, method for method). Install with
+``pip install "tidewire-twisted[lines]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any, Generic, Self, TypeVar, Unpack, overload
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint, IStreamServerEndpoint
+
+try:
+    from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+    from tidewire_lines.adapting import (
+        Chunks,
+        check_block,
+        check_line_mode,
+        connection_factory,
+        end_of_stream,
+    )
+except ImportError as exc:  # the core is an optional extra
+    raise ImportError(
+        "tidewire_twisted.lines needs the line protocol core:"
+        ' pip install "tidewire-twisted[lines]" (or tidewire-lines)'
+    ) from exc
+
+from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
+from tidewire import ConnectionClosed, Delimiter, EndOfStream
+
+from ._line_protocol import LineProtocol
+from .network import ConnectOptions, ServeOptions, Server
+from .network import connect as _connect
+from .network import serve as _serve
+from .stream import EventStream
+
+__all__ = ["LineProtocol", "LineStream", "connect", "serve"]
+
+T = TypeVar("T", bytes, str)
+_DRAIN_EVERY = 64 * 1024
+
+
+class LineStream(Generic[T]):
+    """Lines over a connection: ``bytes`` lines, or ``str`` over a ``TextLineConnection``.
+
+    The Twisted twin of :class:`tidewire_asyncio.lines.LineStream`: every
+    method that waits returns a Deferred (``await`` it in an ``async def``
+    run by ``Deferred.fromCoroutine``). Lines that arrive together are split
+    in bulk and returned without waiting; switching to raw bytes between
+    lines never loses or reorders a byte; a cancelled Deferred consumed
+    nothing. Besides the errors listed, every call may fail with
+    :class:`~tidewire.ConnectionLostError` (the connection broke) or
+    :class:`~tidewire.StreamClosedError` (closed on this side), and a
+    receiving one with :class:`~tidewire.EndOfStream` (the peer closed its
+    side first: its ``event`` holds the ``leftover`` and ``missing`` bytes).
+
+    Args:
+        stream: The event stream to read and write lines on.
+
+    Raises:
+        TypeError: the stream's core is not a line connection.
+    """
+
+    def __init__(self, stream: EventStream[Any, Any]) -> None:
+        core = stream.connection
+        if not isinstance(core, LineConnection | TextLineConnection):
+            raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
+        self._stream = stream
+        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
+        self._text = isinstance(core, TextLineConnection)
+        # LineConnection.lines(): a live view of the lines split and not yet
+        # returned; it stops by itself at a mode switch or an error.
+        self._batch: Iterator[Any] = iter(())
+        self._closed_event: LinesClosed | None = None
+        self._unchecked = 0  # bytes sent since send_line() last drained: asking costs
+        self._flushing: Any = None  # the IDelayedCall writing what a burst's answers queued
+
+    @property
+    def events(self) -> EventStream[Any, Any]:
+        """The underlying event stream."""
+        return self._stream
+
+    @property
+    def connection(self) -> LineConnection | TextLineConnection:
+        """The line protocol core (its delimiters, limits and mode)."""
+        core: LineConnection | TextLineConnection = self._core
+        return core
+
+    @property
+    def closed_event(self) -> LinesClosed | None:
+        """The core's closing event, once the peer's end was reached."""
+        return self._closed_event
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return the transport's extra information ``name``, or ``default``.
+
+        See :meth:`tidewire_twisted.EventStream.get_extra_info` for the names.
+        """
+        return self._stream.get_extra_info(name, default)
+
+    # -- receiving ----------------------------------------------------------
+
+    def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
+        assert isinstance(event, LinesClosed)  # what every line core ends with
+        self._closed_event = event
+        return end_of_stream(event, what)
+
+    def receive_line(self) -> Deferred[T]:
+        """Return a Deferred for the next line, without its delimiter.
+
+        Cancelling it consumed nothing: the line is there for the next call.
+
+        Raises:
+            RemoteProtocolError: the line is too long, or in text mode does
+                not decode; the stream is then failed.
+            RuntimeError: the core is in raw mode.
+        """
+        for line in self._batch:  # the hot path: no event, no wait
+            return succeed(line)
+        try:
+            check_line_mode(self._core)
+        except RuntimeError:
+            return fail()
+        receiving: Deferred[Any] = self._stream.receive()
+        return receiving.addCallback(self._first_line)
+
+    def _first_line(self, event: Any) -> T:
+        # Runs as the receive fires, so nothing can cancel between the event
+        # leaving the core and its line reaching the caller.
+        if isinstance(event, ConnectionClosed):
+            raise self._ended(event, "a line")
+        if self._text:
+            text: T = event.text
+            return text
+        self._batch = self._core.lines()  # the lines that came with it
+        line: T = event.line
+        return line
+
+    def __aiter__(self) -> LineStream[T]:
+        """``async for line in stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
+        return self
+
+    async def __anext__(self) -> T:
+        """:meth:`receive_line`, until the peer's end."""
+        for line in self._batch:
+            return line  # type: ignore[no-any-return]
+        try:
+            return await self.receive_line()
+        except EndOfStream:
+            raise StopAsyncIteration from None
+
+    def receive_exactly(self, size: int) -> Deferred[bytes]:
+        """Return a Deferred for the next ``size`` bytes verbatim; then lines resume.
+
+        The block is buffered until complete, so ``size`` may be at most the
+        core's ``max_raw_size``; :meth:`receive_chunks` takes any size. If
+        cancelled, nothing was consumed and the stream still reads lines.
+
+        Raises:
+            LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
+            RemoteProtocolError: the stream had failed.
+        """
+        return Deferred.fromCoroutine(self._receive_exactly(size))
+
+    async def _receive_exactly(self, size: int) -> bytes:
+        core = self._core
+        check_block(core, size)
+        core.set_raw_mode(size)
+        try:
+            event = await self._stream.receive()
+        except BaseException:
+            if core.mode is Mode.RAW:  # nothing of the block was handed over
+                core.set_line_mode()
+            raise
+        if isinstance(event, ConnectionClosed):
+            raise self._ended(event, f"a block of {size} bytes")
+        data: bytes = event.data
+        return data
+
+    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
+        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
+
+        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
+        ``bytes`` adding up to ``n``, holding no more than one read; then lines
+        resume. A cancelled step consumed nothing; after a ``break``, the rest
+        (``connection.raw_remaining``) is still to be read.
+
+        Raises:
+            LocalProtocolError: ``size`` is not an int >= 0 (at once).
+            RemoteProtocolError: the stream had failed.
+        """
+        self._core.set_raw_mode(size, chunked=True)
+        return Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
+
+    # -- sending ------------------------------------------------------------
+
+    def send_line(self, line: T) -> Deferred[None]:
+        """Send ``line`` and the first delimiter; the answers to a burst of lines leave together.
+
+        Fires at once while the connection keeps up; every 64 KiB or so it
+        waits while the transport's buffer is full. While more received
+        lines wait in the burst being read, the bytes stay queued until the
+        burst's last line is answered, or the end of this reactor turn.
+
+        Raises:
+            LocalProtocolError: ``line`` contains a delimiter, or is ``str``
+                in bytes mode or ``bytes`` in text mode; nothing was sent.
+        """
+        stream = self._stream
+        if stream.closed:
+            return stream.drain()  # fails with why: closed on this side, or the connection broke
+        core = self._core
+        try:
+            core.send_line(line)
+        except Exception:
+            return fail()
+        self._unchecked += len(line)
+        if self._unchecked > _DRAIN_EVERY:
+            self._unchecked = 0
+            self._flush()
+            return stream.drain()
+        if not core.lines_ready:
+            self._flush()
+        elif self._flushing is None:  # answered together, but never left waiting
+            clock: Any = stream._clock()
+            self._flushing = clock.callLater(0, self._flush)
+        return succeed(None)
+
+    def _flush(self) -> None:
+        flushing, self._flushing = self._flushing, None
+        if flushing is not None and flushing.active():
+            flushing.cancel()
+        self._stream.write_pending()
+
+    def send_raw(self, data: bytes) -> Deferred[None]:
+        """Send ``data`` verbatim; fails as :meth:`send_line`."""
+        return self._stream.send(RawData(data))
+
+    def send_eof(self) -> Deferred[None]:
+        """Close our sending side; see :meth:`tidewire_twisted.EventStream.send_eof`."""
+        return self._stream.send_eof()
+
+    def aclose(self) -> Deferred[None]:
+        """Close the connection; see :meth:`tidewire_twisted.EventStream.aclose`."""
+        self._batch = iter(())  # closed here: no more lines, as for any receive
+        return self._stream.aclose()
+
+    def abort(self) -> None:
+        """Close the connection at once; see :meth:`tidewire_twisted.EventStream.abort`."""
+        self._batch = iter(())
+        self._stream.abort()
+
+    async def __aenter__(self) -> Self:
+        """``async with stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Await :meth:`aclose` on the way out."""
+        await self.aclose()
+
+
+@overload
+def connect(
+    endpoint: IStreamClientEndpoint | str,
+    *,
+    delimiter: Delimiter = ...,
+    encoding: None = ...,
+    max_line_length: int = ...,
+    max_raw_size: int = ...,
+    reactor: IReactorTime | None = ...,
+    **options: Unpack[ConnectOptions],
+) -> Deferred[LineStream[bytes]]: ...
+@overload
+def connect(
+    endpoint: IStreamClientEndpoint | str,
+    *,
+    delimiter: Delimiter = ...,
+    encoding: str,
+    max_line_length: int = ...,
+    max_raw_size: int = ...,
+    reactor: IReactorTime | None = ...,
+    **options: Unpack[ConnectOptions],
+) -> Deferred[LineStream[str]]: ...
+def connect(
+    endpoint: IStreamClientEndpoint | str,
+    *,
+    delimiter: Delimiter = b"\r\n",
+    encoding: str | None = None,
+    max_line_length: int = 65536,
+    max_raw_size: int = _MAX_RAW,
+    reactor: IReactorTime | None = None,
+    **options: Unpack[ConnectOptions],
+) -> Deferred[LineStream[bytes]] | Deferred[LineStream[str]]:
+    r"""Connect ``endpoint``; the Deferred fires with a :class:`LineStream`.
+
+    ``endpoint`` is an ``IStreamClientEndpoint`` or a description string
+    (``"tcp:host=example.com:port=25"``, ``"unix:path=/run/app.sock"``).
+    ``delimiter`` ends a line (with a tuple, any of them: ``(b"\r\n",
+    b"\n")``; sending uses the first); an ``encoding`` gives ``str`` lines;
+    ``max_line_length`` and ``max_raw_size`` (the largest block
+    :meth:`LineStream.receive_exactly` takes) are the core's limits;
+    ``reactor`` and ``**options`` (``ssl``, water marks) go to
+    :func:`tidewire_twisted.connect`. Close the stream with ``aclose()``,
+    or use it with ``async with``.
+
+    Raises:
+        ValueError: an empty delimiter, a negative limit, an unknown encoding
+            or bad water marks (at once).
+        TypeError: an unknown option (at once).
+
+    The Deferred fails with the endpoint's error (``ConnectionRefusedError``
+    ...) if the connection could not be made.
+    """
+    factory: Any  # a LineConnection or TextLineConnection factory, as encoding says
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
+    connecting = _connect(factory, endpoint, reactor=reactor, **options)
+    return connecting.addCallback(_line_stream)
+
+
+def _line_stream(stream: EventStream[Any, Any]) -> LineStream[Any]:
+    return LineStream(stream)
+
+
+def serve(
+    handler: Callable[[LineStream[Any]], Any],
+    endpoint: IStreamServerEndpoint | str,
+    *,
+    delimiter: Delimiter = b"\r\n",
+    encoding: str | None = None,
+    max_line_length: int = 65536,
+    max_raw_size: int = _MAX_RAW,
+    reactor: IReactorTime | None = None,
+    **options: Unpack[ServeOptions],
+) -> Deferred[Server]:
+    """Serve a line protocol: ``handler(line_stream)`` runs once per connection.
+
+    ``handler`` may be an ``async def`` or return a Deferred; the connection
+    closes when it finishes (see :func:`tidewire_twisted.serve`).
+    ``endpoint`` is an ``IStreamServerEndpoint`` or a description string
+    (``"tcp:0:interface=127.0.0.1"`` for any free port, ``"unix:/path"``).
+    ``delimiter``, ``encoding`` and the limits are as for :func:`connect`;
+    ``reactor`` and ``**options`` (``ssl``, water marks) go to
+    :func:`tidewire_twisted.serve`.
+
+    Returns:
+        A Deferred firing with the listening :class:`~tidewire_twisted.Server`.
+
+    Raises:
+        ValueError: an empty delimiter, a negative limit, an unknown encoding
+            or bad water marks (at once).
+        TypeError: an unknown option (at once).
+    """
+    factory: Any  # a LineConnection or TextLineConnection factory, as encoding says
+    factory = connection_factory(delimiter, encoding, max_line_length, max_raw_size)
+    return _serve(
+        factory, lambda stream: handler(LineStream(stream)), endpoint, reactor=reactor, **options
+    )
