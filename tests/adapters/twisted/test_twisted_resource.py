@@ -147,6 +147,27 @@ async def test_a_plain_get_of_the_resource_gets_426(reactor):
     assert info.value.headers["Upgrade"] == "websocket"
 
 
+async def test_a_bad_upgrade_request_gets_the_cores_400_not_a_reset(reactor):
+    """The core's HTTP error answer goes out whole, as with the asyncio adapter."""
+    import socket
+
+    resource = WebSocketResource(echo)
+    async with site(reactor, resource) as port:
+
+        def raw():
+            request = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"  # no Connection
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(request)
+                data = b""
+                while chunk := sock.recv(4096):
+                    data += chunk
+                return data
+
+        answer = await in_thread(reactor, raw)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert answer.endswith(b"\r\n\r\nthe Connection header does not include upgrade\n")
+
+
 async def test_aclose_closes_every_connection_with_1001_and_refuses_new_ones(reactor):
     resource = WebSocketResource(echo, ping_interval=None)
     async with site(reactor, resource) as port:

@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IReactorTime, IStreamServerEndpoint
 from twisted.python.failure import Failure
 
 import tidewire_websocket as tw
+from tidewire import RemoteProtocolError
 from tidewire_websocket import HTTPRequest, RejectConnection, Request, WebSocketClosedError
 
 from ._waiting import Signal, call_handler
@@ -33,7 +34,13 @@ async def _serve_connection(
     stream: EventStream[Any, Any], handler: Callable[[WebSocket], Any], settings: ServerSettings
 ) -> None:
     """Answer the opening handshake on ``stream`` and run ``handler`` on the WebSocket."""
-    request = await stream.receive()  # the core's open_timeout bounds the wait
+    try:
+        request = await stream.receive()  # the core's open_timeout bounds the wait
+    except RemoteProtocolError:
+        # A bad opening request: the core has written its HTTP error answer
+        # (400 ...); a graceful close sends it, as the asyncio adapter does.
+        await stream.aclose()
+        return
     if isinstance(request, HTTPRequest):
         answer = await call_handler(settings.process_http or _none, request)
         await stream.send(answer or tw.UPGRADE_REQUIRED)
