@@ -5,9 +5,11 @@ accepted and permessage-deflate is offered, as the Autobahn suite expects::
 
     python docs/examples/websocket_echo.py --port 9001
     python docs/examples/websocket_echo.py --port 9001 --framework trio
+    python docs/examples/websocket_echo.py --port 9001 --framework twisted
 
 It runs until interrupted (Ctrl-C), on asyncio or, with ``--framework trio``,
-on trio (tidewire-trio, the same options).
+on trio (tidewire-trio, the same options), or with ``--framework twisted``
+under Twisted's reactor (tidewire-twisted, the same options).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
+from typing import Any
 
 from tidewire_asyncio.websocket import WebSocket, serve
 
@@ -65,16 +69,56 @@ async def main_on_trio(host: str, port: int) -> None:
         await trio.sleep_forever()
 
 
+def main_on_twisted(host: str, port: int) -> int:
+    """The same server under Twisted's reactor, until Ctrl-C; the exit status (1: no port)."""
+    from twisted.internet import reactor as global_reactor
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
+    from tidewire_twisted.websocket import WebSocket as TwistedWebSocket
+    from tidewire_twisted.websocket import serve as serve_on_twisted
+
+    async def echo_on_twisted(websocket: TwistedWebSocket) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def listen() -> None:
+        server = await serve_on_twisted(
+            echo_on_twisted,
+            f"tcp:{port}:interface={host}",
+            compression="deflate",
+            max_message_size=MAX_MESSAGE_SIZE,
+            ping_interval=None,
+        )
+        print(f"echo server listening on ws://{host}:{server.port}", flush=True)
+
+    reactor: Any = global_reactor  # zope interfaces' methods do not type-check as methods
+    failed: list[Failure] = []
+
+    def cannot_listen(failure: Failure) -> None:
+        failed.append(failure)
+        reactor.stop()
+
+    # The reactor stops on SIGINT by itself: Ctrl-C needs nothing more.
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(listen()).addErrback(cannot_listen))
+    reactor.run()
+    for failure in failed:
+        print(f"echo server: cannot listen: {failure.value}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001)
-    parser.add_argument("--framework", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument("--framework", choices=("asyncio", "trio", "twisted"), default="asyncio")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         if args.framework == "trio":
             import trio
 
             trio.run(main_on_trio, args.host, args.port)
+        elif args.framework == "twisted":
+            sys.exit(main_on_twisted(args.host, args.port))
         else:
             asyncio.run(main(args.host, args.port))

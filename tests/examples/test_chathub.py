@@ -3,7 +3,10 @@
 In one process: a WebSocket client and a line client chat, join, rename,
 leave, and hit the limits. Then the real command: two hub processes share a
 room through a real redis-server, and SIGINT closes WebSocket clients with
-1001. Last, headless Chromium loads the page and chats through it. A missing
+1001. Last, headless Chromium loads the page and chats through it. The Twisted
+hub (a process: Twisted's reactor cannot share this asyncio loop) runs the
+same checks, shares rooms with the other hubs (asyncio, trio and Twisted in
+one), and its outbox gets the same fuzzing on a ``task.Clock``. A missing
 redis-server or chromium fails these tests; they never skip.
 """
 
@@ -18,12 +21,16 @@ import signal
 import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet import task
+from twisted.internet.defer import Deferred, DeferredList
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -35,7 +42,9 @@ EXAMPLES = ROOT / "docs" / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from chathub import asyncio_hub, room  # noqa: E402
 from chathub import web as site  # noqa: E402
-from chathub.outbox import MAX_PENDING, Outbox  # noqa: E402
+from chathub.outbox import MAX_PENDING, STALL_TIMEOUT, Outbox  # noqa: E402
+from chathub.twisted_outbox import Event  # noqa: E402
+from chathub.twisted_outbox import Outbox as TwistedOutbox  # noqa: E402
 
 
 def _load(name, path):
@@ -142,10 +151,35 @@ async def http_get(port, target, headers=""):
     return head + body
 
 
-async def test_web_and_line_users_chat_in_one_process(closing):
-    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
-    await hub.start()
+@contextlib.asynccontextmanager
+async def one_hub(framework):
+    """An in-memory hub on free ports: asyncio's in this process, another one as the command.
+
+    Yields the page's (and WebSocket's) port and the line port; the command
+    must then stop cleanly on Ctrl-C.
+    """
+    if framework == "asyncio":
+        hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
+        await hub.start()
+        try:
+            yield hub.http_port, hub.line_port
+        finally:
+            await hub.aclose()
+        return
+    process, http_port, line_port = await start_hub(framework=framework)
     try:
+        yield http_port, line_port
+        await stop_hub(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@pytest.mark.parametrize("framework", ["asyncio", "twisted"])
+async def test_web_and_line_users_chat_in_one_process(closing, framework):
+    async with one_hub(framework) as ports:
+        hub = SimpleNamespace(http_port=ports[0], line_port=ports[1])
         # The page comes from the WebSocket's port; nothing else is there.
         page = await http_get(hub.http_port, "/")
         assert page.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -218,14 +252,11 @@ async def test_web_and_line_users_chat_in_one_process(closing):
         with anyio.fail_after(10):
             await web.wait_closed()
         assert web.close_code == 1000
-    finally:
-        await hub.aclose()
 
 
 async def start_hub(*options, framework="asyncio"):
     """Run the real command with free ports; return the process and its two ports."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
+    return await started(
         str(EXAMPLES / "chathub"),
         "--framework",
         framework,
@@ -234,6 +265,23 @@ async def start_hub(*options, framework="asyncio"):
         "--line-port",
         "0",
         *options,
+    )
+
+
+async def start_twisted_hub(redis, stall_timeout):
+    """The Twisted hub's main() with a short ``stall_timeout``, which the command does not take."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); from chathub import twisted_hub;"
+        f" sys.exit(twisted_hub.main('127.0.0.1', 0, 0, {redis!r}, stall_timeout={stall_timeout}))"
+    )
+    return await started("-c", code)
+
+
+async def started(*arguments):
+    """Run Python with ``arguments`` until the hub prints where it is; the process and its ports."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *arguments,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -261,7 +309,14 @@ async def stop_hub(process):
 
 
 @pytest.mark.parametrize(
-    ("framework_a", "framework_b"), [("asyncio", "asyncio"), ("asyncio", "trio"), ("trio", "anyio")]
+    ("framework_a", "framework_b"),
+    [
+        ("asyncio", "asyncio"),
+        ("asyncio", "trio"),
+        ("trio", "anyio"),
+        ("asyncio", "twisted"),
+        ("twisted", "trio"),
+    ],
 )
 async def test_two_hubs_share_a_room_through_redis(closing, framework_a, framework_b):
     with redis_server.running_redis() as redis:
@@ -299,9 +354,10 @@ async def test_two_hubs_share_a_room_through_redis(closing, framework_a, framewo
                     await process.wait()
 
 
-async def test_a_hub_that_loses_redis_stops_and_says_why(closing):
+@pytest.mark.parametrize("framework", ["asyncio", "twisted"])
+async def test_a_hub_that_loses_redis_stops_and_says_why(closing, framework):
     with redis_server.running_redis() as redis:
-        process, http_port, _ = await start_hub("--redis", redis.url)
+        process, http_port, _ = await start_hub("--redis", redis.url, framework=framework)
         try:
             web = await web_client(closing, http_port)
             await web.send("gina")
@@ -320,12 +376,15 @@ async def test_a_hub_that_loses_redis_stops_and_says_why(closing):
                 await process.wait()
 
 
-async def test_a_hub_that_cannot_start_says_why():
+@pytest.mark.parametrize("framework", ["asyncio", "twisted"])
+async def test_a_hub_that_cannot_start_says_why(framework):
     # Nothing listens on a port we just closed: Redis is unreachable.
     port = redis_server.free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLES / "chathub"),
+        "--framework",
+        framework,
         "--redis",
         f"redis://127.0.0.1:{port}",
         "--http-port",
@@ -342,11 +401,9 @@ async def test_a_hub_that_cannot_start_says_why():
     assert err.startswith(b"chathub: cannot start:")
 
 
-async def test_the_page_is_at_slash_and_the_websocket_at_slash_chat_only():
-    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
-    await hub.start()
-    try:
-        port = hub.http_port
+@pytest.mark.parametrize("framework", ["asyncio", "twisted"])
+async def test_the_page_is_at_slash_and_the_websocket_at_slash_chat_only(framework):
+    async with one_hub(framework) as (port, _):
         assert (await http_get(port, "/?x=1")).startswith(b"HTTP/1.1 404")
         assert (await http_get(port, "/index.html")).startswith(b"HTTP/1.1 200")
         # /chat is the WebSocket: a plain GET is told to upgrade, not "not found".
@@ -357,8 +414,6 @@ async def test_the_page_is_at_slash_and_the_websocket_at_slash_chat_only():
             assert refused.value.response.status_code == 404
         async with websockets_connect(f"ws://127.0.0.1:{port}/chat?from=test") as web:
             assert "nickname" in await web.recv()
-    finally:
-        await hub.aclose()
 
 
 @pytest.mark.parametrize("url", ["localhost:6379", "http://localhost:6379", "6379"])
@@ -385,7 +440,7 @@ async def test_a_redis_option_that_is_not_a_redis_url_is_one_clear_line(url):
     )
 
 
-@pytest.mark.parametrize("framework", ["asyncio", "trio", "anyio"])
+@pytest.mark.parametrize("framework", ["asyncio", "trio", "anyio", "twisted"])
 async def test_ctrl_c_closes_websockets_with_1001_and_tells_line_users(closing, framework):
     process, http_port, line_port = await start_hub(framework=framework)
     try:
@@ -463,14 +518,13 @@ async def find_tab(profile, url):
             await anyio.sleep(0.1)
 
 
-async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closing):
-    hub = asyncio_hub.Hub("127.0.0.1", 0, 0, None)
-    await hub.start()
-    url = f"http://127.0.0.1:{hub.http_port}/"
-    profile = tmp_path / "profile"
-    try:
+@pytest.mark.parametrize("framework", ["asyncio", "twisted"])
+async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closing, framework):
+    async with one_hub(framework) as (http_port, line_port):
+        url = f"http://127.0.0.1:{http_port}/"
+        profile = tmp_path / "profile"
         with chromium.headless(url, profile):
-            nc = await line_client(closing, hub.line_port)
+            nc = await line_client(closing, line_port)
             await nc.expect("nickname")
             await nc.say("nc-user")
             devtools = DevTools(await ws_adapter.connect(await find_tab(profile, url)))
@@ -481,8 +535,67 @@ async def test_the_page_in_headless_chromium_sends_and_receives(tmp_path, closin
             assert await nc.expect("hello") == "<chromium> hello from the page"
             await nc.say("hello browser")
             await devtools.wait_for_log("<nc-user> hello browser")
-    finally:
-        await hub.aclose()
+
+
+async def test_three_hubs_on_asyncio_trio_and_twisted_share_one_room_in_order(closing):
+    """A WebSocket user on asyncio, nc users on trio and Twisted: one Redis, one room.
+
+    Everyone talks at once; Redis hands the hubs one order, so every user,
+    whichever hub they are on, hears every message, each sender's in the
+    order sent, and all in the same order.
+    """
+    said = {name: [f"{name} says {n:02}" for n in range(40)] for name in ("ann", "ben", "cat")}
+    heard = {}
+    with redis_server.running_redis() as redis:
+        hubs = []
+        try:
+            for framework in ("asyncio", "trio", "twisted"):
+                hubs.append(await start_hub("--redis", redis.url, framework=framework))
+            web = await web_client(closing, hubs[0][1])
+            on_trio = await line_client(closing, hubs[1][2])
+            on_twisted = await line_client(closing, hubs[2][2])
+            await expect(web, "nickname")
+            await web.send("ann")
+            await expect(web, "* ann joined")
+            await on_trio.expect("nickname")
+            await on_trio.say("ben")
+            await expect(web, "* ben joined")  # trio -> asyncio
+            await on_twisted.expect("nickname")
+            await on_twisted.say("cat")
+            assert await expect(web, "* cat") == "* cat joined"  # twisted -> asyncio
+            assert await on_trio.expect("* cat") == "* cat joined"  # twisted -> trio
+
+            async def listen(name, receive):
+                heard[name] = []
+                with anyio.fail_after(30):
+                    while len(heard[name]) < 3 * 40:
+                        text = await receive()
+                        if text.startswith("<"):
+                            heard[name].append(text)
+
+            async def web_talks():
+                for text in said["ann"]:
+                    await web.send(text)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(listen, "ann", web.receive)
+                group.start_soon(listen, "ben", partial(on_trio.expect, ""))  # any next line
+                group.start_soon(listen, "cat", partial(on_twisted.expect, ""))
+                group.start_soon(web_talks)
+                group.start_soon(on_trio.say, "\n".join(said["ben"]))  # a paste: one write
+                group.start_soon(on_twisted.say, "\n".join(said["cat"]))
+            for name, texts in said.items():
+                theirs = [text for text in heard["ann"] if text.startswith(f"<{name}> ")]
+                assert theirs == [f"<{name}> {text}" for text in texts]
+            assert heard["ben"] == heard["ann"]
+            assert heard["cat"] == heard["ann"]
+            for process, _, _ in hubs:
+                await stop_hub(process)
+        finally:
+            for process, _, _ in hubs:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
 
 
 async def test_a_browser_on_a_trio_hub_and_nc_on_an_asyncio_hub_share_a_room(tmp_path, closing):
@@ -628,29 +741,45 @@ async def said_by(user, name, count):
     return said
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "twisted"])
 def room_kind(request):
     return request.param
 
 
 @contextlib.asynccontextmanager
 async def two_hubs(kind, **options):
-    """Two ways into one room: one in-process hub twice, or two hubs sharing a real Redis."""
+    """Two ways into one room, ``(a, b)``.
+
+    ``memory``: one in-process hub, twice; ``redis``: two in-process hubs
+    sharing a real Redis; ``twisted``: an in-process hub and, as ``b``, a
+    Twisted hub process sharing it (its ports and Redis URL).
+    """
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(redis_server.running_redis()).url if kind == "redis" else None
-        hubs = [asyncio_hub.Hub("127.0.0.1", 0, 0, url, **options) for _ in range(2 if url else 1)]
+        url = stack.enter_context(redis_server.running_redis()).url if kind != "memory" else None
+        count = 2 if kind == "redis" else 1
+        hubs = [asyncio_hub.Hub("127.0.0.1", 0, 0, url, **options) for _ in range(count)]
         waiting = []
+        twisted = None
         try:
             for hub in hubs:
                 await hub.start()
                 waiting.append(asyncio.create_task(hub.wait()))  # the Redis listener
-            yield hubs[0], hubs[-1]
+            if kind == "twisted":
+                stall_timeout = options.get("stall_timeout", STALL_TIMEOUT)
+                twisted, http_port, line_port = await start_twisted_hub(url, stall_timeout)
+                yield hubs[0], SimpleNamespace(http_port=http_port, line_port=line_port, redis=url)
+                await stop_hub(twisted)
+            else:
+                yield hubs[0], hubs[-1]
         finally:
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
             for hub in hubs:
                 await hub.aclose()
+            if twisted is not None and twisted.returncode is None:
+                twisted.kill()
+                await twisted.wait()
 
 
 async def nobody_left(everyone):
@@ -843,4 +972,75 @@ def test_fuzz_bursts_reach_every_reader_in_order_and_only_the_deaf_are_dropped(b
             assert said == [f"<{sender}> {number}" for number in range(count)]
     # The deaf one takes one text and finishes it only at the end: it holds
     # MAX_PENDING more, and is dropped (once) only when a text finds no room.
+    assert dropped == (1 if deaf and sum(bursts) > MAX_PENDING + 1 else 0)
+
+
+def twisted_room_with_readers(bursts, paces, deaf):
+    """:func:`room_with_readers` with the Twisted hub's outbox, on a ``task.Clock``.
+
+    No reactor: every wait is a Deferred of the clock, which the loop below
+    moves on by a millisecond at a time. A reader's pace is how many
+    milliseconds taking one text costs it.
+    """
+    clock = task.Clock()
+    the_room = room.Room()
+    received = [[] for _ in paces]
+    dropped = []
+
+    def reader(number, pace):
+        async def send(text):
+            if pace:
+                await task.deferLater(clock, pace / 1000, lambda: None)
+            received[number].append(text)
+
+        return send
+
+    async def goodbye():
+        dropped.append(True)
+
+    the_end = Event()
+
+    async def taken_at_the_end(text):
+        await the_end.wait()
+
+    outboxes = [
+        TwistedOutbox(clock, reader(n, pace), goodbye, stall_timeout=60)
+        for n, pace in enumerate(paces)
+    ]
+    if deaf:
+        outboxes.append(TwistedOutbox(clock, taken_at_the_end, goodbye, stall_timeout=0.01))
+    the_room.members.update(room.Member(outbox.deliver, "test") for outbox in outboxes)
+
+    async def talk(sender, count):
+        for number in range(count):
+            await the_room.bus.publish(f"<{sender}> {number}")
+
+    async def scenario():
+        talking = [Deferred.fromCoroutine(talk(s, count)) for s, count in enumerate(bursts)]
+        await DeferredList(talking, fireOnOneErrback=True, consumeErrors=True)
+        the_end.set()
+        for outbox in outboxes:
+            await outbox.aclose()  # a reader's outbox is sent whole first
+
+    outcome = []
+    Deferred.fromCoroutine(scenario()).addBoth(outcome.append)
+    for _ in range(60_000):  # a minute of the clock
+        if outcome:
+            break
+        clock.advance(0.001)
+    assert outcome == [None], outcome
+    return received, len(dropped)
+
+
+@given(
+    bursts=st.lists(st.integers(0, 400), min_size=1, max_size=3),
+    paces=st.lists(st.integers(0, 2), min_size=1, max_size=3),
+    deaf=st.booleans(),
+)
+def test_fuzz_the_twisted_outbox_keeps_order_and_drops_only_the_deaf(bursts, paces, deaf):
+    received, dropped = twisted_room_with_readers(bursts, paces, deaf)
+    for texts in received:
+        for sender, count in enumerate(bursts):
+            said = [text for text in texts if text.startswith(f"<{sender}> ")]
+            assert said == [f"<{sender}> {number}" for number in range(count)]
     assert dropped == (1 if deaf and sum(bursts) > MAX_PENDING + 1 else 0)

@@ -13,6 +13,9 @@ split by concern so that each file stays short:
   ``tidewire_asyncio`` (WebSocket + page, line port, Redis pub/sub);
 - :mod:`chathub.anyio_outbox` and :mod:`chathub.anyio_hub`: the same on trio
   (``tidewire_trio``) or anyio (``tidewire_anyio``), with structured concurrency;
+- :mod:`chathub.twisted_outbox` and :mod:`chathub.twisted_hub`: the same under
+  Twisted's reactor (``tidewire_twisted``), the page and the WebSocket in one
+  ``twisted.web`` site, every wait a Deferred;
 - ``page.html``: the browser client;
 - :mod:`chathub.__main__`: the command line.
 """

@@ -13,11 +13,13 @@ if not __package__:  # run as a path (python docs/examples/chathub): make the pa
     __package__ = "chathub"
 
 # --framework -> (the hub's module, the arguments before its main()'s host, ports and redis):
-# trio and anyio share one module, as their adapters share every name.
+# trio and anyio share one module, as their adapters share every name; twisted runs
+# its hub under the global reactor.
 FRAMEWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "asyncio": ("chathub.asyncio_hub", ()),
     "trio": ("chathub.anyio_hub", ("trio",)),
     "anyio": ("chathub.anyio_hub", ("anyio",)),
+    "twisted": ("chathub.twisted_hub", ()),
 }
 
 
