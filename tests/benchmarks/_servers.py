@@ -283,6 +283,22 @@ def line_only_receiver_lines() -> None:
     _run_reactor(lambda reactor: reactor.listenTCP(0, factory, interface="127.0.0.1"))
 
 
+def tidewire_line_protocol_lines() -> None:
+    from twisted.internet import protocol
+
+    from tidewire_twisted.lines import LineProtocol
+
+    class Echo(LineProtocol):
+        delimiter = b"\n"
+        MAX_LENGTH = MAX_LINE
+
+        def lineReceived(self, line: bytes) -> None:
+            self.sendLine(line)
+
+    factory = protocol.Factory.forProtocol(Echo)
+    _run_reactor(lambda reactor: reactor.listenTCP(0, factory, interface="127.0.0.1"))
+
+
 def twisted_web_ws() -> None:
     from twisted.web.resource import Resource
     from twisted.web.server import Site
@@ -353,6 +369,7 @@ SERVERS: dict[str, tuple[Callable[[], Any], str]] = {
     "autobahn-ws": (autobahn_ws, "twisted"),
     "tidewire-twisted-lines": (tidewire_twisted_lines, "twisted"),
     "line-only-receiver-lines": (line_only_receiver_lines, "twisted"),
+    "tidewire-line-protocol-lines": (tidewire_line_protocol_lines, "twisted"),
 }
 
 

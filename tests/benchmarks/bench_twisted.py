@@ -37,12 +37,18 @@ def run_ws() -> None:
 
 def run_lines() -> None:
     columns = {
-        "tidewire-twisted-lines": "tidewire-twisted",
+        "tidewire-twisted-lines": "tidewire-twisted LineStream",
+        "tidewire-line-protocol-lines": "tidewire-twisted LineProtocol",
         "line-only-receiver-lines": "LineOnlyReceiver",
         "tidewire-asyncio-lines": "tidewire-asyncio",
     }
     measured = best_of(list(columns), lines_pass)
     compare("Line echo server on Twisted", "lines/s", columns, "tidewire-twisted-lines", measured)
+    drop_in = {k: columns[k] for k in list(columns)[1:3]}
+    compare(
+        "Line echo server on Twisted, callbacks", "lines/s", drop_in,
+        "tidewire-line-protocol-lines", measured,
+    )  # fmt: skip
 
 
 def _many_lines_in_one_chunk(count: int) -> tuple[float, float]:

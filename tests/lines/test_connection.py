@@ -496,6 +496,19 @@ def test_send_line_is_send_of_a_line_without_the_event(delimiter, line):
     assert outcome_of(LineConnection(delimiter).send_line, line) == expected
 
 
+@given(line=st.binary(max_size=8) | st.sampled_from([bytearray(b"x"), memoryview(b"y"), "z"]))
+@pytest.mark.parametrize("delimiter", [b"\r\n", b"aa", (b"\n", b"\r")])
+def test_line_bytes_returns_what_send_line_queues_and_queues_nothing(delimiter, line):
+    expected = outcome_of(LineConnection(delimiter).send_line, line)
+    connection = LineConnection(delimiter)
+    try:
+        got = connection.line_bytes(line)
+    except LocalProtocolError as exc:
+        got = str(exc)
+    assert got == expected
+    assert connection.data_to_send() == b""
+
+
 # -- construction ------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
@@ -145,11 +145,10 @@ class LineProtocol(Protocol):
             LocalProtocolError: ``line`` contains a delimiter, so the peer
                 would read more than one line (``LineReceiver`` sends it anyway).
         """
-        core = self._core or self._make_core()
-        core.send_line(line)
+        data = (self._core or self._make_core()).line_bytes(line)
         transport: Any = self.transport
         if transport is not None:
-            transport.write(core.data_to_send())
+            transport.write(data)
 
     def setRawMode(self) -> None:
         """Deliver the following bytes to :meth:`rawDataReceived`, as they come.
@@ -265,7 +264,7 @@ class LineProtocol(Protocol):
     def _long_line(self) -> bytes:
         # The core keeps the long line at the front of what it has not parsed;
         # its first MAX_LENGTH + 1 bytes are all line, whatever the split.
-        core: Any = self._core
+        core = cast(LineConnection, self._core)
         return core.peek_unparsed(core.max_line_length + 1)
 
     def _end_of_input(self) -> None:

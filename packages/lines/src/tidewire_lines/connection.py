@@ -438,15 +438,27 @@ class LineConnection(BaseLineConnection[Line | RawData, Line | RawData]):
             LocalProtocolError: ``line`` is not bytes, or contains a
                 delimiter. Nothing changed.
         """
+        self._write(self.line_bytes(line))
+
+    def line_bytes(self, line: bytes) -> bytes:
+        """Return the bytes :meth:`send_line` would queue, checked the same way, queueing nothing.
+
+        For an adapter that writes each line as it is sent (a
+        ``LineReceiver``-style ``sendLine``): it skips the queue and
+        :meth:`~tidewire.Connection.data_to_send`. Bytes it returns must be
+        written before anything queued later.
+
+        Raises:
+            LocalProtocolError: as :meth:`send_line`.
+        """
         delimiter = self._delimiter
         if type(line) is bytes and type(delimiter) is bytes:
             # The common case in two C calls: the only delimiter in the
             # result must be the one appended.
             data = line + delimiter
             if data.find(delimiter) == len(line):
-                self._write(data)
-                return
-        self._write(self._line_bytes(line, Line, line))  # the general case, and the errors
+                return data
+        return self._line_bytes(line, Line, line)  # the general case, and the errors
 
     def _send(self, event: Line | RawData) -> None:
         if isinstance(event, Line):
