@@ -10,6 +10,7 @@ from tidewire_lines.adapting import (
     check_line_mode,
     connection_factory,
     end_of_stream,
+    receive_block,
 )
 
 
@@ -113,3 +114,51 @@ def test_chunks_raise_the_end_of_stream_error_at_the_peers_end():
         run(chunks.__anext__())
     with pytest.raises(StopAsyncIteration):
         run(chunks.__anext__())
+
+
+def test_receive_block_takes_a_block_then_lines_resume():
+    core = LineConnection(b"\n")
+    core.receive_data(b"abcdenext\n")
+    block = receive_block(core, Fed(core), 5, lambda event: end_of_stream(event, "a block"))
+    assert run(block) == b"abcde"
+    assert core.next_event().line == b"next"
+
+
+def test_receive_block_raises_the_end_of_stream_error_at_the_peers_end():
+    core = LineConnection(b"\n")
+    core.receive_data(b"ab")
+    core.receive_eof()
+    ended = lambda event: end_of_stream(event, "a block of 5 bytes")  # noqa: E731
+    with pytest.raises(EndOfStream, match="5 bytes was awaited; 2 bytes left over, 3 missing"):
+        run(receive_block(core, Fed(core), 5, ended))
+
+
+def test_receive_block_refuses_misuse_before_anything_changes():
+    core = LineConnection(b"\n", max_raw_size=4)
+    with pytest.raises(LocalProtocolError, match="receive_chunks"):
+        run(receive_block(core, Fed(core), 5, lambda event: end_of_stream(event, "x")))
+    assert core.mode is Mode.LINES
+
+
+class Interrupted:
+    """A stream stand-in whose receive() is interrupted, after taking the event or not."""
+
+    def __init__(self, core, *, take):
+        self.core = core
+        self.take = take
+
+    async def receive(self):
+        if self.take:
+            self.core.next_event()
+        raise KeyboardInterrupt  # a cancellation of whatever framework
+
+
+@pytest.mark.parametrize("take", [False, True])
+def test_an_interrupted_receive_block_leaves_the_core_reading_lines(take):
+    core = LineConnection(b"\n")
+    core.receive_data(b"abcdenext\n")
+    with pytest.raises(KeyboardInterrupt):
+        run(receive_block(core, Interrupted(core, take=take), 5, lambda e: end_of_stream(e, "x")))
+    assert core.mode is Mode.LINES
+    # Not taken: the block's bytes are still there, read as lines; taken: gone with it.
+    assert core.next_event().line == (b"next" if take else b"abcdenext")

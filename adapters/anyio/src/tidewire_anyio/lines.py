@@ -16,13 +16,13 @@ from typing import Any, Generic, Self, TypeVar, overload
 import anyio.abc
 
 try:
-    from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+    from tidewire_lines import LineConnection, LinesClosed, RawData, TextLineConnection
     from tidewire_lines.adapting import (
         Chunks,
-        check_block,
         check_line_mode,
         connection_factory,
         end_of_stream,
+        receive_block,
     )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
@@ -178,19 +178,8 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
             LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
             RemoteProtocolError: the stream had failed.
         """
-        core = self._core
-        check_block(core, size)
-        core.set_raw_mode(size)
-        try:
-            event = await self._stream.receive()
-        except BaseException:
-            if core.mode is Mode.RAW:  # nothing of the block was handed over
-                core.set_line_mode()
-            raise
-        if isinstance(event, ConnectionClosed):
-            raise self._ended(event, f"a block of {size} bytes")
-        data: bytes = event.data
-        return data
+        ended = partial(self._ended, what=f"a block of {size} bytes")
+        return await receive_block(self._core, self._stream, size, ended)
 
     def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
         """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.

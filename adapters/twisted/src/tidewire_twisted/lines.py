@@ -19,13 +19,13 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint, IStreamServerEndpoint
 
 try:
-    from tidewire_lines import LineConnection, LinesClosed, Mode, RawData, TextLineConnection
+    from tidewire_lines import LineConnection, LinesClosed, RawData, TextLineConnection
     from tidewire_lines.adapting import (
         Chunks,
-        check_block,
         check_line_mode,
         connection_factory,
         end_of_stream,
+        receive_block,
     )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
@@ -171,19 +171,8 @@ class LineStream(Generic[T]):
         return Deferred.fromCoroutine(self._receive_exactly(size))
 
     async def _receive_exactly(self, size: int) -> bytes:
-        core = self._core
-        check_block(core, size)
-        core.set_raw_mode(size)
-        try:
-            event = await self._stream.receive()
-        except BaseException:
-            if core.mode is Mode.RAW:  # nothing of the block was handed over
-                core.set_line_mode()
-            raise
-        if isinstance(event, ConnectionClosed):
-            raise self._ended(event, f"a block of {size} bytes")
-        data: bytes = event.data
-        return data
+        ended = partial(self._ended, what=f"a block of {size} bytes")
+        return await receive_block(self._core, self._stream, size, ended)
 
     def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
         """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.

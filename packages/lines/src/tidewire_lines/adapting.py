@@ -3,7 +3,8 @@
 An adapter's ``LineStream`` (asyncio, trio, Twisted, anyio) is framework glue
 around these: :func:`connection_factory` turns the stream options into a
 core factory, :func:`check_block` and :func:`check_line_mode` refuse misuse
-before anything changes, and :func:`end_of_stream` words the peer's end.
+before anything changes, :func:`end_of_stream` words the peer's end, and
+:func:`receive_block` and :class:`Chunks` read raw blocks from any stream.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "check_line_mode",
     "connection_factory",
     "end_of_stream",
+    "receive_block",
 ]
 
 
@@ -122,3 +124,34 @@ class Chunks:
                 data: bytes = event.data
                 return data
         raise StopAsyncIteration
+
+
+async def receive_block(
+    core: BaseLineConnection[Any, Any],
+    stream: Receiving,
+    size: int,
+    ended: Callable[[LinesClosed], EndOfStream],
+) -> bytes:
+    """``LineStream.receive_exactly(size)`` on any framework: ``size`` bytes, then lines.
+
+    The block is taken whole from ``stream`` (the event stream over
+    ``core``). If the wait is interrupted (cancelled) before the block was
+    handed over, the core goes back to lines: nothing was consumed.
+
+    Raises:
+        LocalProtocolError: as :func:`check_block` and ``set_raw_mode``, before
+            anything changed.
+        EndOfStream: ``ended(event)``, when the peer's end came first.
+    """
+    check_block(core, size)
+    core.set_raw_mode(size)
+    try:
+        event = await stream.receive()
+    except BaseException:
+        if core.mode is Mode.RAW:  # nothing of the block was handed over
+            core.set_line_mode()
+        raise
+    if isinstance(event, ConnectionClosed):
+        raise ended(event)  # type: ignore[arg-type]
+    data: bytes = event.data
+    return data
