@@ -42,9 +42,10 @@ EXAMPLES = ROOT / "docs" / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from chathub import asyncio_hub, room  # noqa: E402
 from chathub import web as site  # noqa: E402
-from chathub.outbox import MAX_PENDING, STALL_TIMEOUT, Outbox  # noqa: E402
+from chathub.outbox import Outbox  # noqa: E402
 from chathub.twisted_outbox import Event  # noqa: E402
 from chathub.twisted_outbox import Outbox as TwistedOutbox  # noqa: E402
+from chathub.web import MAX_PENDING, STALL_TIMEOUT  # noqa: E402
 
 
 def _load(name, path):

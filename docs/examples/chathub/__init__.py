@@ -7,6 +7,8 @@ split by concern so that each file stays short:
   with no I/O, so every framework shares it;
 - :mod:`chathub.web`: what every hub serves alike (the page, the paths,
   the limits), with no framework;
+- :mod:`chathub.redis_bus`: the room shared through Redis pub/sub, over any
+  adapter's Redis client (they share every name);
 - :mod:`chathub.outbox`: one client's bounded outbox on asyncio, and what
   happens to a client that reads nothing;
 - :mod:`chathub.asyncio_hub`: serving the room on asyncio with

@@ -14,27 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from types import ModuleType
 from typing import Any
 
 import anyio
 
 from tidewire import RemoteProtocolError, StreamClosedError
 
-from .anyio_outbox import GOODBYE_TIMEOUT, MAX_PENDING, STALL_TIMEOUT, Outbox
+from .anyio_outbox import Outbox
+from .redis_bus import RedisBus
 from .room import Member, Room
 from .web import (
-    CHANNEL,
+    GOODBYE_TIMEOUT,
     LINE_DELIMITERS,
     MAX_LINE,
     MAX_MESSAGE,
     NOT_READING,
     SHUTTING_DOWN,
+    STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
     page,
@@ -111,53 +111,6 @@ async def line_client(room: Room, stall_timeout: float, stream: Any) -> None:
     await session(room, "line", texts, send, goodbye, stall_timeout)
 
 
-class RedisBus:
-    """Shares the room through Redis pub/sub; see the asyncio hub's ``RedisBus``.
-
-    The two connections are entered on the hub's exit stack, so they close with it.
-    """
-
-    def __init__(self, room: Room, resp: ModuleType, url: str) -> None:
-        self.room = room
-        self.resp = resp
-        self.url = url
-        self.channel = f"{CHANNEL}.{secrets.token_hex(8)}"
-        self.on_the_way = 0  # messages we published that our own members do not have yet
-        self.room_for_more = anyio.Event()
-        self.listening = True
-
-    async def start(self, stack: contextlib.AsyncExitStack) -> None:
-        """Connect and subscribe."""
-        self.publisher = await stack.enter_async_context(self.resp.connect(self.url))
-        self.subscriber = await stack.enter_async_context(self.resp.connect(self.url))
-        await self.subscriber.subscribe(CHANNEL)
-        await self.subscriber.psubscribe(f"{CHANNEL}.*")
-
-    async def listen(self) -> None:
-        """Deliver every message of the room to this hub's members, until Redis goes."""
-        ours = self.channel.encode()
-        try:
-            async for message in self.subscriber.messages():
-                await self.room.deliver(message.data.decode("utf-8", "replace"))
-                if message.channel == ours:
-                    self.on_the_way -= 1
-                    self.room_for_more.set()
-        except StreamClosedError:
-            pass
-        finally:
-            self.listening = False
-            self.room_for_more.set()  # publishers stop waiting: the hub is stopping
-
-    async def publish(self, text: str) -> None:
-        """Send ``text`` to every hub, this one included; wait while too many are on the way."""
-        while self.listening and self.on_the_way >= MAX_PENDING:
-            self.room_for_more = anyio.Event()
-            await self.room_for_more.wait()
-        self.on_the_way += 1
-        with contextlib.suppress(StreamClosedError):  # Redis is gone: listen() saw it too
-            await self.publisher.execute("PUBLISH", self.channel, text)
-
-
 class Hub:
     """The room, served on a WebSocket port (with the page) and a line port."""
 
@@ -184,8 +137,10 @@ class Hub:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Connect to Redis (if asked) and start listening; ``stack`` owns it all."""
         if self.redis:
-            self.bus = RedisBus(self.room, self.resp, self.redis)
-            await self.bus.start(stack)
+            self.bus = RedisBus(self.room, anyio.Event)
+            publisher = await stack.enter_async_context(self.resp.connect(self.redis))
+            subscriber = await stack.enter_async_context(self.resp.connect(self.redis))
+            await self.bus.start(publisher, subscriber)
             self.room.bus = self.bus
         web = self.websocket.serve(
             partial(websocket_client, self.room, self.stall_timeout),

@@ -16,12 +16,7 @@ import anyio.abc
 
 from tidewire import StreamClosedError
 
-MAX_PENDING = 256
-"""Texts that may wait for one client; past that, delivering to it waits."""
-STALL_TIMEOUT = 10.0
-"""Seconds a client may take nothing while its outbox is full before it is dropped."""
-GOODBYE_TIMEOUT = 5.0
-"""Seconds a client gets to take its last texts, or the goodbye of a dropped one."""
+from .web import GOODBYE_TIMEOUT, MAX_PENDING
 
 
 class Outbox:

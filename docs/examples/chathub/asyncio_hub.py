@@ -9,26 +9,26 @@ is Redis pub/sub instead of memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 from tidewire import RemoteProtocolError
-from tidewire_asyncio import ConnectionLostError, StreamClosedError, lines, resp, websocket
+from tidewire_asyncio import lines, resp, websocket
 from tidewire_asyncio.websocket import WebSocket, WebSocketClosedError
 
-from .outbox import CLOSED, GOODBYE_TIMEOUT, MAX_PENDING, STALL_TIMEOUT, Outbox
+from .outbox import CLOSED, Outbox
+from .redis_bus import RedisBus
 from .room import Member, Room
 from .web import (
-    CHANNEL,
+    GOODBYE_TIMEOUT,
     LINE_DELIMITERS,
     MAX_LINE,
     MAX_MESSAGE,
     NOT_READING,
     SHUTTING_DOWN,
+    STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
     page,
@@ -95,64 +95,6 @@ async def line_client(room: Room, stall_timeout: float, stream: lines.LineStream
     await session(room, "line", texts, Outbox(send, goodbye, stall_timeout))
 
 
-class RedisBus:
-    """Shares the room with every hub listening to the room's Redis channels.
-
-    Each hub publishes on a channel of its own, ``CHANNEL.<random id>``, and
-    listens to ``CHANNEL.*`` (every hub) and ``CHANNEL`` (anything else that
-    wants to talk to the room). A hub's own messages come back to it like
-    the others', which tells it how many its members still have to get: it
-    lets at most :data:`MAX_PENDING` be on their way, so a burst is slowed
-    down here as it is in memory.
-    """
-
-    def __init__(self, room: Room, url: str) -> None:
-        self.room = room
-        self.url = url
-        self.channel = f"{CHANNEL}.{secrets.token_hex(8)}"
-        self.on_the_way = 0  # messages we published that our own members do not have yet
-        self.arrived = asyncio.Event()
-        self.listening = True
-
-    async def start(self) -> None:
-        """Connect and subscribe."""
-        # Two connections: the subscriber only waits for messages.
-        self.publisher = await resp.connect(self.url)
-        self.subscriber = await resp.connect(self.url)
-        await self.subscriber.subscribe(CHANNEL)
-        await self.subscriber.psubscribe(f"{CHANNEL}.*")
-
-    async def listen(self) -> None:
-        """Deliver every message of the room to this hub's members, until Redis goes."""
-        ours = self.channel.encode()
-        try:
-            async for message in self.subscriber.messages():
-                await self.room.deliver(message.data.decode("utf-8", "replace"))
-                if message.channel == ours:
-                    self.on_the_way -= 1
-                    self.arrived.set()
-        except ConnectionLostError:
-            pass
-        finally:
-            self.listening = False
-            self.arrived.set()  # publishers stop waiting: the hub is stopping
-
-    async def publish(self, text: str) -> None:
-        """Send ``text`` to every hub, this one included; wait while too many are on the way."""
-        while self.listening and self.on_the_way >= MAX_PENDING:
-            self.arrived.clear()
-            await self.arrived.wait()
-        self.on_the_way += 1
-        # If Redis is gone, listen() has seen it too and the hub is stopping.
-        with contextlib.suppress(ConnectionLostError, StreamClosedError):
-            await self.publisher.execute("PUBLISH", self.channel, text)
-
-    async def aclose(self) -> None:
-        """Close both connections."""
-        await self.subscriber.aclose()
-        await self.publisher.aclose()
-
-
 class Hub:
     """The room, served on a WebSocket port (with the page) and a line port."""
 
@@ -189,8 +131,8 @@ class Hub:
     async def start(self) -> None:
         """Connect to Redis (if asked) and start listening."""
         if self.redis:
-            self.bus = RedisBus(self.room, self.redis)
-            await self.bus.start()
+            self.bus = RedisBus(self.room, asyncio.Event)
+            await self.bus.start(await resp.connect(self.redis), await resp.connect(self.redis))
             self.room.bus = self.bus
         await self.web.start()
         await self.lines.start()

@@ -18,12 +18,8 @@ from typing import Any
 from tidewire_asyncio import ConnectionLostError, StreamClosedError
 from tidewire_asyncio.websocket import WebSocketClosedError
 
-MAX_PENDING = 256
-"""Texts that may wait for one client; past that, delivering to it waits."""
-STALL_TIMEOUT = 10.0
-"""Seconds a client may take nothing while its outbox is full before it is dropped."""
-GOODBYE_TIMEOUT = 5.0
-"""Seconds a client gets to take its last texts, or the goodbye of a dropped one."""
+from .web import GOODBYE_TIMEOUT, MAX_PENDING
+
 CLOSED = (ConnectionLostError, StreamClosedError, WebSocketClosedError)
 """What sending to a client that is gone raises."""
 

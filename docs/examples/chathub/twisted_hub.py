@@ -12,8 +12,6 @@ trigger closes the hub cleanly first.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -31,16 +29,18 @@ from tidewire_twisted import lines, resp
 from tidewire_twisted.resource import WebSocketResource
 from tidewire_twisted.websocket import HTTPRequest, WebSocket
 
+from .redis_bus import RedisBus
 from .room import Member, Room
-from .twisted_outbox import GOODBYE_TIMEOUT, MAX_PENDING, STALL_TIMEOUT, Event, Outbox, within
+from .twisted_outbox import Event, Outbox, within
 from .web import (
-    CHANNEL,
     CHAT_PATH,
+    GOODBYE_TIMEOUT,
     LINE_DELIMITERS,
     MAX_LINE,
     MAX_MESSAGE,
     NOT_READING,
     SHUTTING_DOWN,
+    STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
     page,
@@ -114,49 +114,6 @@ async def line_client(
     await session(room, "line", texts, Outbox(clock, send, goodbye, stall_timeout))
 
 
-class RedisBus:
-    """Shares the room through Redis pub/sub; see the asyncio hub's ``RedisBus``."""
-
-    def __init__(self, room: Room, url: str) -> None:
-        self.room = room
-        self.url = url
-        self.channel = f"{CHANNEL}.{secrets.token_hex(8)}"
-        self.on_the_way = 0  # messages we published that our own members do not have yet
-        self.arrived = Event()
-        self.listening = True
-
-    async def start(self) -> None:
-        """Connect and subscribe (two connections: the subscriber only waits for messages)."""
-        self.publisher = await resp.connect(self.url)
-        self.subscriber = await resp.connect(self.url)
-        await self.subscriber.subscribe(CHANNEL)
-        await self.subscriber.psubscribe(f"{CHANNEL}.*")
-
-    async def listen(self) -> None:
-        """Deliver every message of the room to this hub's members, until Redis goes."""
-        ours = self.channel.encode()
-        try:
-            async for message in self.subscriber.messages():
-                await self.room.deliver(message.data.decode("utf-8", "replace"))
-                if message.channel == ours:
-                    self.on_the_way -= 1
-                    self.arrived.set()
-        except StreamClosedError:
-            pass  # lost (ConnectionLostError), or closed by aclose()
-        finally:
-            self.listening = False
-            self.arrived.set()  # publishers stop waiting: the hub is stopping
-
-    async def publish(self, text: str) -> None:
-        """Send ``text`` to every hub, this one included; wait while too many are on the way."""
-        while self.listening and self.on_the_way >= MAX_PENDING:
-            self.arrived.clear()
-            await self.arrived.wait()
-        self.on_the_way += 1
-        with contextlib.suppress(StreamClosedError):  # Redis is gone: listen() saw it too
-            await self.publisher.execute("PUBLISH", self.channel, text)
-
-
 class Front(Resource):
     """The site's root: ``/`` is the page, ``/chat`` the WebSocket, the rest 404 (as ``web.page``).
 
@@ -221,8 +178,8 @@ class Hub:
     async def start(self) -> None:
         """Connect to Redis (if asked) and start listening."""
         if self.redis:
-            self.bus = RedisBus(self.room, self.redis)
-            await self.bus.start()
+            self.bus = RedisBus(self.room, Event)
+            await self.bus.start(await resp.connect(self.redis), await resp.connect(self.redis))
             self.room.bus = self.bus
         site = Site(Front(self.sockets))  # type: ignore[no-untyped-call]
         site.noisy = False
@@ -257,8 +214,7 @@ class Hub:
         if self.lines is not None:
             await self.lines.aclose()
         if self.bus is not None:
-            await self.bus.subscriber.aclose()
-            await self.bus.publisher.aclose()
+            await self.bus.aclose()
 
 
 class Runner:

@@ -31,6 +31,12 @@ SHUTTING_DOWN = "the hub is shutting down"
 """The close reason of every WebSocket (code 1001) when the hub stops."""
 SEND_BUFFER = 64 * 1024
 """Bytes the kernel may hold for one client's socket."""
+MAX_PENDING = 256
+"""Texts that may wait for one client; past that, delivering to it waits."""
+STALL_TIMEOUT = 10.0
+"""Seconds a client may take nothing while its outbox is full before it is dropped."""
+GOODBYE_TIMEOUT = 5.0
+"""Seconds a client gets to take its last texts, or the goodbye of a dropped one."""
 CHANNEL = "tidewire-chathub"
 """The Redis channel anything may publish on to talk to the room; each hub adds ``.<id>``."""
 LINE_DELIMITERS = (b"\r\n", b"\n")
