@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from tidewire import RemoteProtocolError, StreamClosedError
+from tidewire import StreamClosedError
 
 from .anyio_outbox import Outbox
 from .redis_bus import RedisBus
@@ -37,7 +37,9 @@ from .web import (
     STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
+    line_texts,
     page,
+    websocket_texts,
 )
 
 ADAPTERS = {"trio": ("tidewire_trio", "trio"), "anyio": ("tidewire_anyio", "asyncio")}
@@ -67,34 +69,17 @@ async def session(
 async def websocket_client(room: Room, stall_timeout: float, websocket: Any) -> None:
     """A browser (or any WebSocket client): one text message per chat line."""
 
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for message in websocket:
-                if isinstance(message, bytes):
-                    await member.deliver("! send text messages, not binary")
-                else:
-                    yield message
-        except StreamClosedError:
-            pass  # closed uncleanly, dropped, or a message over MAX_MESSAGE (1009 said why)
-
     async def goodbye() -> None:
         await websocket.close(1008, NOT_READING)  # gives up after the close timeout
 
     keep_send_buffer_small(websocket.get_extra_info("socket"))
-    await session(room, "web", texts, websocket.send, goodbye, stall_timeout)
+    await session(
+        room, "web", partial(websocket_texts, websocket), websocket.send, goodbye, stall_timeout
+    )
 
 
 async def line_client(room: Room, stall_timeout: float, stream: Any) -> None:
     """An ``nc``/``telnet`` user: one line per chat line, UTF-8."""
-
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for line in stream:
-                yield line.decode("utf-8", "replace")
-        except RemoteProtocolError:  # a line over MAX_LINE bytes: say why and end
-            await member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
-        except StreamClosedError:
-            pass  # the client reset the connection, or was dropped
 
     async def send(text: str) -> None:
         await stream.send_line(text.encode())
@@ -108,7 +93,7 @@ async def line_client(room: Room, stall_timeout: float, stream: Any) -> None:
             stream.abort()
 
     keep_send_buffer_small(stream.get_extra_info("socket"))
-    await session(room, "line", texts, send, goodbye, stall_timeout)
+    await session(room, "line", partial(line_texts, stream), send, goodbye, stall_timeout)
 
 
 class Hub:

@@ -14,9 +14,8 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
-from tidewire import RemoteProtocolError
 from tidewire_asyncio import lines, resp, websocket
-from tidewire_asyncio.websocket import WebSocket, WebSocketClosedError
+from tidewire_asyncio.websocket import WebSocket
 
 from .outbox import CLOSED, Outbox
 from .redis_bus import RedisBus
@@ -31,7 +30,9 @@ from .web import (
     STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
+    line_texts,
     page,
+    websocket_texts,
 )
 
 
@@ -49,36 +50,20 @@ async def session(
 async def websocket_client(room: Room, stall_timeout: float, websocket: WebSocket) -> None:
     """A browser (or any WebSocket client): one text message per chat line."""
 
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for message in websocket:
-                if isinstance(message, bytes):
-                    await member.deliver("! send text messages, not binary")
-                else:
-                    yield message
-        except WebSocketClosedError:
-            pass  # closed uncleanly, dropped, or a message over MAX_MESSAGE (1009 said why)
-
     async def goodbye() -> None:
         await websocket.close(1008, NOT_READING)  # gives up after the close timeout
 
     keep_send_buffer_small(websocket.get_extra_info("socket"))
-    await session(room, "web", texts, Outbox(websocket.send, goodbye, stall_timeout))
+    await session(
+        room,
+        "web",
+        partial(websocket_texts, websocket),
+        Outbox(websocket.send, goodbye, stall_timeout),
+    )
 
 
 async def line_client(room: Room, stall_timeout: float, stream: lines.LineStream[bytes]) -> None:
     """An ``nc``/``telnet`` user: one line per chat line, UTF-8."""
-
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for line in stream:
-                yield line.decode("utf-8", "replace")
-        except RemoteProtocolError:
-            # The core refused a line over MAX_LINE bytes; the stream cannot
-            # resynchronise, so say why and end the session.
-            await member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
-        except CLOSED:
-            pass  # the client reset the connection, or was dropped
 
     async def send(text: str) -> None:
         await stream.send_line(text.encode())
@@ -92,7 +77,7 @@ async def line_client(room: Room, stall_timeout: float, stream: lines.LineStream
             stream.abort()
 
     keep_send_buffer_small(stream.get_extra_info("socket"))
-    await session(room, "line", texts, Outbox(send, goodbye, stall_timeout))
+    await session(room, "line", partial(line_texts, stream), Outbox(send, goodbye, stall_timeout))
 
 
 class Hub:

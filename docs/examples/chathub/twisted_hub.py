@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from tidewire import RemoteProtocolError, StreamClosedError
+from tidewire import StreamClosedError
 from tidewire_twisted import lines, resp
 from tidewire_twisted.resource import WebSocketResource
 from tidewire_twisted.websocket import HTTPRequest, WebSocket
@@ -43,7 +43,9 @@ from .web import (
     STALL_TIMEOUT,
     chat_only,
     keep_send_buffer_small,
+    line_texts,
     page,
+    websocket_texts,
 )
 
 CANNOT_START = (OSError, error.ConnectError, error.CannotListenError, TimeoutError)
@@ -66,36 +68,22 @@ async def websocket_client(
 ) -> None:
     """A browser (or any WebSocket client): one text message per chat line."""
 
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for message in websocket:
-                if isinstance(message, bytes):
-                    await member.deliver("! send text messages, not binary")
-                else:
-                    yield message
-        except StreamClosedError:
-            pass  # closed uncleanly, dropped, or a message over MAX_MESSAGE (1009 said why)
-
     async def goodbye() -> None:
         await websocket.close(1008, NOT_READING)  # gives up after the close timeout
 
     keep_send_buffer_small(websocket.get_extra_info("socket"))
-    await session(room, "web", texts, Outbox(clock, websocket.send, goodbye, stall_timeout))
+    await session(
+        room,
+        "web",
+        partial(websocket_texts, websocket),
+        Outbox(clock, websocket.send, goodbye, stall_timeout),
+    )
 
 
 async def line_client(
     room: Room, clock: Any, stall_timeout: float, stream: lines.LineStream[bytes]
 ) -> None:
     """An ``nc``/``telnet`` user: one line per chat line, UTF-8."""
-
-    async def texts(member: Member) -> AsyncIterator[str]:
-        try:
-            async for line in stream:
-                yield line.decode("utf-8", "replace")
-        except RemoteProtocolError:  # a line over MAX_LINE bytes: say why and end
-            await member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
-        except StreamClosedError:
-            pass  # the client reset the connection, or was dropped
 
     async def send(text: str) -> None:
         await stream.send_line(text.encode())
@@ -111,7 +99,9 @@ async def line_client(
             stream.abort()
 
     keep_send_buffer_small(stream.get_extra_info("socket"))
-    await session(room, "line", texts, Outbox(clock, send, goodbye, stall_timeout))
+    await session(
+        room, "line", partial(line_texts, stream), Outbox(clock, send, goodbye, stall_timeout)
+    )
 
 
 class Front(Resource):

@@ -1,15 +1,22 @@
 """What every hub serves the same way: the page, the paths, the limits and the names.
 
 No framework here: the hubs pass these hooks and constants to their
-adapter's ``websocket.serve`` and ``lines.serve``.
+adapter's ``websocket.serve`` and ``lines.serve``, and read what clients type
+with :func:`websocket_texts` and :func:`line_texts` (every adapter's
+WebSocket and LineStream have the same names and errors).
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+from tidewire import RemoteProtocolError, StreamClosedError
 from tidewire_websocket import HTTPRequest, RejectConnection, Request
+
+from .room import Member
 
 PAGE = RejectConnection(
     200,
@@ -70,3 +77,28 @@ def chat_only(request: Request) -> RejectConnection | None:
 
 def _path(target: str) -> str:
     return target.partition("?")[0]
+
+
+async def websocket_texts(websocket: Any, member: Member) -> AsyncIterator[str]:
+    """A browser's chat lines: its text messages, until it goes."""
+    try:
+        async for message in websocket:
+            if isinstance(message, bytes):
+                await member.deliver("! send text messages, not binary")
+            else:
+                yield message
+    except StreamClosedError:
+        pass  # closed uncleanly, dropped, or a message over MAX_MESSAGE (1009 said why)
+
+
+async def line_texts(stream: Any, member: Member) -> AsyncIterator[str]:
+    """An ``nc`` user's chat lines, UTF-8, until they go."""
+    try:
+        async for line in stream:
+            yield line.decode("utf-8", "replace")
+    except RemoteProtocolError:
+        # The core refused a line over MAX_LINE bytes; the stream cannot
+        # resynchronise, so say why and end the session.
+        await member.deliver(f"! line too long (over {MAX_LINE} bytes); closing the connection")
+    except StreamClosedError:
+        pass  # the client reset the connection, or was dropped
