@@ -294,6 +294,24 @@ async def test_serve_forever_is_ended_by_close_and_by_cancellation(reactor, nets
     assert server.listening_port is None
 
 
+async def test_tcp_streams_send_small_writes_at_once(reactor, netstring):
+    # TCP_NODELAY, as asyncio and trio set it: no wait for a delayed ACK.
+    accepted = []
+
+    async def keep(stream):
+        accepted.append(stream)
+        await stream.receive()
+
+    async with await tidewire_twisted.serve(netstring.NetstringConnection, keep, LOCAL) as server:  # noqa: SIM117 - the inner needs its port
+        async with await tidewire_twisted.connect(
+            netstring.NetstringConnection, address(server)
+        ) as stream:
+            await stream.send(netstring.Netstring(b"x"))
+            for each in (stream, *accepted):
+                sock = each.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 async def test_endpoints_of_any_kind(reactor, netstring):
     listening = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
     async with await tidewire_twisted.serve(

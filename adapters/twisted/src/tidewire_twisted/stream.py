@@ -8,6 +8,7 @@ producer/consumer flow, and one ``callLater`` on the reactor's clock.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Generic, Self, TypeVar, cast
@@ -176,12 +177,16 @@ class EventStream(Generic[ReceivedT, SentT]):
             transport.abortConnection()
             raise RuntimeError("an EventStream accepts only one transport")
         self._transport = transport
-        if self._write_high_water is not None:
-            inner = transport
-            while inner is not None and not hasattr(inner, "bufferSize"):
-                inner = getattr(inner, "transport", None)
-            if inner is not None:
-                inner.bufferSize = self._write_high_water
+        inner = transport  # the socket's own transport, under TLS if any
+        while inner is not None and not hasattr(inner, "bufferSize"):
+            inner = getattr(inner, "transport", None)
+        if inner is not None and self._write_high_water is not None:
+            inner.bufferSize = self._write_high_water
+        if hasattr(inner, "setTcpNoDelay"):
+            # As asyncio and trio do: a small answer leaves at once instead of
+            # waiting, under Nagle's algorithm, for the peer's delayed ACK.
+            with contextlib.suppress(OSError):  # a Unix socket has no such option
+                inner.setTcpNoDelay(True)
         transport.registerProducer(self._protocol, True)
         self._write(self._connection.data_to_send())  # a core may speak first
         self._alarm.check()
