@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.interfaces import IReactorTime
 
@@ -160,26 +160,28 @@ class RedisConnection:
         following the code), ``LocalProtocolError`` (an argument RESP cannot
         carry; nothing was sent), ``ConnectionLostError`` or ``StreamClosedError``.
         """
-        return Deferred.fromCoroutine(self._execute(args, decode))
-
-    async def _execute(self, args: tuple[Any, ...], decode: bool | None) -> Any:
-        value = (await self._request(args)).value
-        return reply_value(
-            value, self._encoding if (self._decode if decode is None else decode) else None
-        )
+        encoding = self._encoding if (self._decode if decode is None else decode) else None
+        return self.request(*args).addCallback(lambda reply: reply_value(reply.value, encoding))
 
     def request(self, *args: Any) -> Deferred[Reply]:
         """Send one command; the Deferred fires with the core's :class:`~tidewire_resp.Reply`."""
-        return Deferred.fromCoroutine(self._request(args))
+        if self._error is not None or self._stream.write_backlog > WRITE_LIMIT:
+            return Deferred.fromCoroutine(self._request(args))  # waits for room, or fails
+        try:  # the usual case, with no coroutine: a Deferred per call is all Twisted needs
+            return self._send_request(args)
+        except Exception:
+            return fail()
 
     async def _request(self, args: tuple[Any, ...]) -> Reply:
-        if self._error is not None or self._stream.write_backlog > WRITE_LIMIT:
-            await self._ready()
+        await self._ready()
+        return await self._send_request(args)
+
+    def _send_request(self, args: tuple[Any, ...]) -> Deferred[Reply]:
         self._stream.send_nowait(Command(args))  # written with this reactor turn's others
         request_id = self._core.last_request
         if not self._core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
-            return Reply(None, None, request_id)
-        return await self._wait_for(request_id)
+            return succeed(Reply(None, None, request_id))
+        return self._wait_for(request_id)
 
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
         """Start a batch of commands sent in one write (``MULTI``/``EXEC`` with ``transaction``)."""
