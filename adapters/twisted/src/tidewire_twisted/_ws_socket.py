@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
-from twisted.internet.defer import CancelledError, Deferred, DeferredLock
+from twisted.internet.defer import CancelledError, Deferred, DeferredLock, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -251,7 +251,23 @@ class WebSocket:
         while the transport is full. Fails with ``TypeError`` (not a
         message), :class:`~tidewire_websocket.WebSocketClosedError` (closing or closed).
         """
+        try:
+            event = tw.message_of(message)
+            if event is not None and not self._message_lock.locked:
+                # The usual case, with no coroutine: the stream's own Deferred.
+                self._check_open()
+                return self._stream.send(event).addErrback(self._send_failed)
+        except Exception:
+            return fail()
         return Deferred.fromCoroutine(self._send(message))
+
+    def _send_failed(self, failure: Failure) -> None:
+        error = failure.value
+        if isinstance(error, StreamClosedError) or (
+            isinstance(error, LocalProtocolError) and not self._core.can_send
+        ):
+            raise self._closed_error() from None  # closed, or the close began while this waited
+        failure.raiseException()
 
     async def _send(self, message: Any) -> None:
         event = tw.message_of(message)
