@@ -254,12 +254,28 @@ class WebSocket:
         try:
             event = tw.message_of(message)
             if event is not None and not self._message_lock.locked:
-                # The usual case, with no coroutine: the stream's own Deferred.
-                self._check_open()
-                return self._stream.send(event).addErrback(self._send_failed)
+                return self._send_whole(event)  # the usual case, with no coroutine
         except Exception:
             return fail()
         return Deferred.fromCoroutine(self._send(message))
+
+    async def _send(self, message: Any) -> None:
+        """A fragmented message, or a whole one after the fragmented one being sent."""
+        event = tw.message_of(message)
+        self._check_open()
+        if event is None:
+            await self._send_fragments(message)
+            return
+        await self._message_lock.acquire()
+        try:
+            await self._send_whole(event)
+        finally:
+            self._message_lock.release()
+
+    def _send_whole(self, event: Any) -> Deferred[None]:
+        """Send one event through the stream; its failures say the WebSocket is closed."""
+        self._check_open()
+        return self._stream.send(event).addErrback(self._send_failed)
 
     def _send_failed(self, failure: Failure) -> None:
         error = failure.value
@@ -269,31 +285,6 @@ class WebSocket:
             raise self._closed_error() from None  # closed, or the close began while this waited
         failure.raiseException()
 
-    async def _send(self, message: Any) -> None:
-        event = tw.message_of(message)
-        self._check_open()
-        if event is None:
-            await self._send_fragments(message)
-        elif self._message_lock.locked:
-            await self._message_lock.acquire()
-            try:
-                await self._send_event(event)
-            finally:
-                self._message_lock.release()
-        else:
-            await self._send_event(event)
-
-    async def _send_event(self, event: Any) -> None:
-        self._check_open()
-        try:
-            await self._stream.send(event)
-        except StreamClosedError:
-            raise self._closed_error() from None
-        except LocalProtocolError:
-            if self._core.can_send:
-                raise
-            raise self._closed_error() from None  # the close began while this waited
-
     async def _send_fragments(self, pieces: Any) -> None:
         await self._message_lock.acquire()
         first: Any = None
@@ -302,11 +293,11 @@ class WebSocket:
                 pieces = _aiter(pieces)
             async for piece in pieces:
                 chunk = tw.chunk_of(piece, first)
-                await self._send_event(chunk)
+                await self._send_whole(chunk)
                 first = first or chunk
             if first is None:
                 raise TypeError("a fragmented message needs at least one piece")
-            await self._send_event(type(first)(type(first.data)(), True))
+            await self._send_whole(type(first)(type(first.data)(), True))
         except BaseException:
             if first is not None and not self._done.is_set:
                 self._core.fail(1011, "a fragmented message could not be finished")
@@ -331,7 +322,7 @@ class WebSocket:
         pong: Deferred[float] = Deferred()
         self._pings[payload] = pong
         try:
-            await self._send_event(tw.Ping(payload))
+            await self._send_whole(tw.Ping(payload))
         except BaseException:
             self._pings.pop(payload, None)
             raise
