@@ -159,6 +159,34 @@ def test_read_lines_single_delimiter():
     assert buffer.read_lines(b"\n") == [b"ccc", b""]
 
 
+def test_read_lines_of_whole_lines_empties_the_buffer_and_counts_the_offset():
+    buffer = filled(b"a\nbb\n")
+    assert buffer.read_lines(b"\n") == [b"a", b"bb"]
+    assert (len(buffer), buffer.offset) == (0, 5)
+    buffer.append(b"c\n")
+    assert buffer.read_lines(b"\n") == [b"c"]
+    assert buffer.offset == 7
+
+
+def test_read_lines_in_a_transaction_can_be_rolled_back():
+    buffer = filled(b"a\nbb\n")
+    buffer.begin()
+    assert buffer.read_lines(b"\n") == [b"a", b"bb"]
+    buffer.rollback()
+    assert buffer.read_lines(b"\n") == [b"a", b"bb"]
+
+
+def test_read_lines_leaves_a_self_overlapping_delimiter_as_the_leftmost_parse_does():
+    # b"xaaa" ends with b"aa", but the leftmost parse takes b"x" + b"aa" and
+    # leaves b"a", which may start the next delimiter.
+    buffer = filled(b"xaaa")
+    assert buffer.read_lines(b"aa") == [b"x"]
+    assert (buffer.peek(), buffer.offset) == (b"a", 3)
+    buffer.append(b"ay")
+    assert buffer.read_lines(b"aa") == [b""]
+    assert buffer.peek() == b"y"
+
+
 def test_read_lines_stops_before_an_overlong_line():
     buffer = filled(b"ok\nfine\ntoolong\nnext\n")
     assert buffer.read_lines(b"\n", max_length=4) == [b"ok", b"fine"]

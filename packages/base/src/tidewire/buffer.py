@@ -25,6 +25,8 @@ Delimiter = bytes | tuple[bytes, ...]
 _VIEW_THRESHOLD = 4096
 # A first line at least this long makes read_lines find lines one by one.
 _LONG_LINE = 512
+# A buffer up to this size holding whole lines only is split in one pass.
+_SMALL = 4096
 # False hits of a delimiter's last byte before falling back to a plain find.
 _MISSES = 8
 
@@ -213,6 +215,17 @@ class ReceiveBuffer:
         data = self._data
         pos = self._pos
         if isinstance(delimiter, bytes):
+            if not pos and len(data) <= _SMALL and not self._txn and data.endswith(delimiter):
+                # A request-reply loop's chunk: whole short lines, nothing before
+                # them. One split, no search bookkeeping, the buffer emptied.
+                lines = bytes(data).split(delimiter)
+                # The leftmost parse ends at the last byte only if the split
+                # leaves nothing after the last match (b"aa" in b"xaaa" does not).
+                if not lines.pop() and (max_length is None or max(map(len, lines)) <= max_length):
+                    self._discarded += len(data)
+                    self._search_key = None
+                    data.clear()
+                    return lines
             first, _ = self._find(delimiter)  # searches only bytes not seen before
             if first < 0:
                 if max_length is not None:
