@@ -48,7 +48,7 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|exc|data|func|meth)", rf"(builtins\.)?({_BUILTINS})"),
     (r"py:(class|obj|data)", rf"({_FOREIGN})(\..+)?"),
     (r"py:(class|obj|data)", rf"({_TYPING})"),
-    (r"py:(class|obj)", r"(.*\.)?(ReceivedT|SentT|T|EventT|ItemT)"),  # type variables
+    (r"py:(class|obj)", r"(.*\.)?(ReceivedT|SentT|T|EventT|ItemT|StreamT)"),  # type variables
     (r"py:class", r"(st\.)?(SearchStrategy|DataObject)"),
     (r"py:attr", r"tidewire\.events\.Sentinel\.NEED_DATA"),  # inside the NeedData alias
     (r"py:class", r"tidewire\w*\._\w+\..+"),  # private bases, e.g. in "Bases:" lines

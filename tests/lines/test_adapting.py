@@ -2,10 +2,11 @@
 
 import pytest
 
-from tidewire import EndOfStream, LocalProtocolError
+from tidewire import EndOfStream, LocalProtocolError, RemoteProtocolError
 from tidewire_lines import LineConnection, LinesClosed, Mode, TextLineConnection
 from tidewire_lines.adapting import (
     Chunks,
+    LineStreamBase,
     check_block,
     check_line_mode,
     connection_factory,
@@ -162,3 +163,121 @@ def test_an_interrupted_receive_block_leaves_the_core_reading_lines(take):
     assert core.mode is Mode.LINES
     # Not taken: the block's bytes are still there, read as lines; taken: gone with it.
     assert core.next_event().line == (b"next" if take else b"abcdenext")
+
+
+# -- LineStreamBase: what every adapter's LineStream holds and does ------------------
+
+
+class FakeStream(Fed):
+    """An event stream stand-in: receive() parses, the rest is recorded."""
+
+    def __init__(self, core):
+        super().__init__(core)
+        self.calls = []
+
+    @property
+    def connection(self):
+        return self.core
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 1)}.get(name, default)
+
+    async def receive(self):
+        self.calls.append("receive")
+        return await super().receive()
+
+    async def send(self, event):
+        self.core.send(event)
+
+    async def send_eof(self):
+        self.calls.append("send_eof")
+
+    async def aclose(self):
+        self.calls.append("aclose")
+
+    def abort(self):
+        self.calls.append("abort")
+
+
+class Lines(LineStreamBase):
+    """The least an adapter adds: receive_line() (here, one that never waits)."""
+
+    async def receive_line(self):
+        for line in self._batch:
+            return line
+        return self._line_of(await self._stream.receive())
+
+
+def fed_lines(data, *, eof=False, core=None):
+    core = core or LineConnection(b"\n")
+    core.receive_data(data)
+    if eof:
+        core.receive_eof()
+    return Lines(FakeStream(core))
+
+
+def test_a_line_stream_needs_a_line_core():
+    class Other:
+        connection = object()
+
+    with pytest.raises(TypeError, match="needs a line connection, not object"):
+        Lines(Other())
+
+
+def test_a_line_stream_shows_its_stream_core_and_extra_info():
+    stream = fed_lines(b"")
+    assert stream.connection is stream.events.core
+    assert stream.get_extra_info("peername") == ("127.0.0.1", 1)
+    assert stream.get_extra_info("socket", "none") == "none"
+    assert stream.closed_event is None
+
+
+def test_lines_that_came_together_are_returned_in_order_then_the_end():
+    stream = fed_lines(b"a\nb\nc\npartial", eof=True)
+    assert run(stream.receive_line()) == b"a"
+    assert run(collect(stream)) == [b"b", b"c"]
+    assert stream.closed_event == LinesClosed(leftover=b"partial", missing=0)
+    with pytest.raises(EndOfStream, match="a line was awaited; 7 bytes left over"):
+        run(stream.receive_line())
+
+
+def test_a_text_line_stream_returns_str():
+    core = TextLineConnection(b"\n", encoding="utf-8")
+    stream = fed_lines(b"h\xc3\xa9\nx\n", eof=True, core=core)
+    assert run(collect(stream)) == ["h\u00e9", "x"]
+
+
+def test_an_error_ends_iteration_with_the_error_after_the_lines_before_it():
+    stream = fed_lines(b"ok\n" + b"x" * 10, core=LineConnection(b"\n", max_line_length=4))
+    assert run(stream.__anext__()) == b"ok"
+    with pytest.raises(RemoteProtocolError):
+        run(stream.__anext__())
+
+
+def test_a_line_stream_reads_a_block_then_lines():
+    stream = fed_lines(b"abcdenext\nfghij")
+    assert run(stream.receive_exactly(5)) == b"abcde"
+    assert run(stream.receive_line()) == b"next"
+    assert run(collect(stream.receive_chunks(5))) == [b"fghij"]
+
+
+def test_a_block_cut_short_by_the_peer_says_how_long_it_was():
+    stream = fed_lines(b"ab", eof=True)
+    with pytest.raises(EndOfStream, match="a block of 5 bytes was awaited"):
+        run(stream.receive_exactly(5))
+    assert stream.closed_event == LinesClosed(leftover=b"ab", missing=3)
+
+
+def test_sending_raw_bytes_and_closing_go_to_the_event_stream():
+    stream = fed_lines(b"a\nb\n")
+    run(stream.send_raw(b"raw"))
+    assert stream.connection.data_to_send() == b"raw"
+    assert run(stream.receive_line()) == b"a"
+    run(stream.send_eof())
+    run(stream.aclose())
+    stream.abort()
+    assert stream.events.calls == ["receive", "send_eof", "aclose", "abort"]
+    # Closed on this side, the stream no longer hands out the lines that came
+    # with the last one: it asks the event stream (a real one would refuse).
+    run(stream.__anext__())
+    assert stream.events.calls[-1] == "receive"

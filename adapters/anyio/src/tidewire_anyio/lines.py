@@ -8,21 +8,17 @@ expects one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
-from functools import partial
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 import anyio.abc
 
 try:
-    from tidewire_lines import LineConnection, LinesClosed, RawData, TextLineConnection
     from tidewire_lines.adapting import (
-        Chunks,
+        LineStreamBase,
         check_line_mode,
         connection_factory,
-        end_of_stream,
-        receive_block,
     )
 except ImportError as exc:  # the core is an optional extra
     raise ImportError(
@@ -45,7 +41,7 @@ T = TypeVar("T", bytes, str)
 _DRAIN_EVERY = 64 * 1024
 
 
-class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
+class LineStream(LineStreamBase[T, EventStream[Any, Any]], anyio.abc.ObjectStream[T]):
     """Lines over a connection: ``bytes`` lines, or ``str`` over a ``TextLineConnection``.
 
     Lines that arrive together are split in bulk and returned without
@@ -63,44 +59,11 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
         TypeError: the stream's core is not a line connection.
     """
 
-    def __init__(self, stream: EventStream[Any, Any]) -> None:
-        core = stream.connection
-        if not isinstance(core, LineConnection | TextLineConnection):
-            raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
-        self._stream = stream
-        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
-        self._text = isinstance(core, TextLineConnection)
-        # LineConnection.lines(): a live view of the lines split and not yet
-        # returned; it stops by itself at a mode switch or an error.
-        self._batch: Iterator[Any] = iter(())
-        self._closed_event: LinesClosed | None = None
-        self._unchecked = 0  # bytes sent since send_line() last drained: asking costs
-
-    @property
-    def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream."""
-        return self._stream
-
-    @property
-    def connection(self) -> LineConnection | TextLineConnection:
-        """The line protocol core (its delimiters, limits and mode)."""
-        core: LineConnection | TextLineConnection = self._core
-        return core
-
-    @property
-    def closed_event(self) -> LinesClosed | None:
-        """The core's closing event, once the peer's end was reached."""
-        return self._closed_event
-
     @property
     def extra_attributes(self) -> Any:
         """Anyio's typed attributes of the byte stream underneath (``extra()`` reads them)."""
         transport = self._stream.transport
         return {} if transport is None else transport.extra_attributes
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Return the transport's extra information ``name``, or ``default``."""
-        return self._stream.get_extra_info(name, default)
 
     async def __aenter__(self) -> Self:
         """Enter the event stream (its reader and writer tasks start); return the line stream."""
@@ -120,9 +83,7 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
     # -- receiving ----------------------------------------------------------
 
     def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
-        assert isinstance(event, LinesClosed)  # what every line core ends with
-        self._closed_event = event
-        error = end_of_stream(event, what)  # the core's words; raised as anyio's too
+        error = super()._ended(event, what)  # the core's words, raised as anyio's too
         return errors.ended(str(error), event)
 
     async def receive_line(self) -> T:
@@ -135,66 +96,12 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
         """
         for line in self._batch:  # the hot path: no event, no wait
             return line  # type: ignore[no-any-return]
-        return await self._receive_line()
+        check_line_mode(self._core)
+        return self._line_of(await self._stream.receive())
 
     async def receive(self) -> T:
         """Return the next line: :meth:`receive_line`, under anyio's ``ObjectStream`` name."""
         return await self.receive_line()
-
-    async def _receive_line(self) -> T:
-        core = self._core
-        check_line_mode(core)
-        event = await self._stream.receive()
-        if isinstance(event, ConnectionClosed):
-            raise self._ended(event, "a line")
-        if self._text:
-            text: T = event.text
-            return text
-        self._batch = core.lines()  # the lines that came with it
-        line: T = event.line
-        return line
-
-    def __aiter__(self) -> Self:
-        """Iterate over the lines until the peer's end."""
-        return self
-
-    async def __anext__(self) -> T:
-        """Return the next line; stop at the peer's end."""
-        for line in self._batch:
-            return line  # type: ignore[no-any-return]
-        try:
-            return await self._receive_line()
-        except EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def receive_exactly(self, size: int) -> bytes:
-        """Return the next ``size`` bytes verbatim, then go back to reading lines.
-
-        The block is buffered until complete, so ``size`` may be at most the
-        core's ``max_raw_size``; :meth:`receive_chunks` takes any size. If
-        cancelled, nothing was consumed and the stream still reads lines.
-
-        Raises:
-            LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
-            RemoteProtocolError: the stream had failed.
-        """
-        ended = partial(self._ended, what=f"a block of {size} bytes")
-        return await receive_block(self._core, self._stream, size, ended)
-
-    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
-        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
-
-        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
-        ``bytes`` adding up to ``n``, holding no more than one read; then lines
-        resume. A cancelled step consumed nothing; after a ``break``, the rest
-        (``connection.raw_remaining``) is still to be read.
-
-        Raises:
-            LocalProtocolError: ``size`` is not an int >= 0 (at once).
-            RemoteProtocolError: the stream had failed.
-        """
-        self._core.set_raw_mode(size, chunked=True)
-        return Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
 
     # -- sending ------------------------------------------------------------
 
@@ -222,10 +129,6 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
         """Send a line: :meth:`send_line`, under anyio's ``ObjectStream`` name."""
         await self.send_line(item)
 
-    async def send_raw(self, data: bytes) -> None:
-        """Send ``data`` verbatim; raises as :meth:`send_line`."""
-        await self._stream.send(RawData(data))
-
     async def send_eof(self) -> None:
         """Close our sending side; see :meth:`~tidewire_anyio.EventStream.send_eof`."""
         await self._stream.send_eof()
@@ -234,11 +137,6 @@ class LineStream(anyio.abc.ObjectStream[T], Generic[T]):
         """Close the connection; see :meth:`~tidewire_anyio.EventStream.aclose`."""
         self._batch = iter(())  # closed here: no more lines, as for any receive
         await self._stream.aclose()
-
-    def abort(self) -> None:
-        """Close the connection at once; see :meth:`~tidewire_anyio.EventStream.abort`."""
-        self._batch = iter(())
-        self._stream.abort()
 
 
 @overload

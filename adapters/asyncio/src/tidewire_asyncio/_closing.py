@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -12,7 +12,7 @@ class AsyncClosing(abc.ABC):
     """Mixin: ``async with obj:`` returns ``obj`` and awaits ``obj.aclose()`` on the way out."""
 
     @abc.abstractmethod
-    async def aclose(self) -> None:
+    def aclose(self) -> Awaitable[None]:
         """Close the object; calling it again is harmless."""
 
     async def __aenter__(self) -> Self:

@@ -11,20 +11,18 @@ by :func:`connect` and :func:`serve`, whose waiting methods return Deferreds
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from functools import partial
-from typing import Any, Generic, Self, TypeVar, Unpack, overload
+from collections.abc import Callable
+from typing import Any, Self, TypeVar, Unpack, overload
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint, IStreamServerEndpoint
 
 try:
-    from tidewire_lines import LineConnection, LinesClosed, RawData, TextLineConnection
+    from tidewire_lines import RawData
     from tidewire_lines.adapting import (
-        Chunks,
+        LineStreamBase,
         check_line_mode,
         connection_factory,
-        end_of_stream,
         receive_block,
     )
 except ImportError as exc:  # the core is an optional extra
@@ -34,7 +32,7 @@ except ImportError as exc:  # the core is an optional extra
     ) from exc
 
 from tidewire import DEFAULT_MAX_BUFFER_SIZE as _MAX_RAW  # the core's default
-from tidewire import ConnectionClosed, Delimiter, EndOfStream
+from tidewire import Delimiter
 
 from ._line_protocol import LineProtocol
 from .network import ConnectOptions, ServeOptions, Server
@@ -48,7 +46,7 @@ T = TypeVar("T", bytes, str)
 _DRAIN_EVERY = 64 * 1024
 
 
-class LineStream(Generic[T]):
+class LineStream(LineStreamBase[T, EventStream[Any, Any]]):
     """Lines over a connection: ``bytes`` lines, or ``str`` over a ``TextLineConnection``.
 
     The Twisted twin of :class:`tidewire_asyncio.lines.LineStream`: every
@@ -70,48 +68,10 @@ class LineStream(Generic[T]):
     """
 
     def __init__(self, stream: EventStream[Any, Any]) -> None:
-        core = stream.connection
-        if not isinstance(core, LineConnection | TextLineConnection):
-            raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
-        self._stream = stream
-        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
-        self._text = isinstance(core, TextLineConnection)
-        # LineConnection.lines(): a live view of the lines split and not yet
-        # returned; it stops by itself at a mode switch or an error.
-        self._batch: Iterator[Any] = iter(())
-        self._closed_event: LinesClosed | None = None
-        self._unchecked = 0  # bytes sent since send_line() last drained: asking costs
+        super().__init__(stream)
         self._flushing: Any = None  # the IDelayedCall writing what a burst's answers queued
 
-    @property
-    def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream."""
-        return self._stream
-
-    @property
-    def connection(self) -> LineConnection | TextLineConnection:
-        """The line protocol core (its delimiters, limits and mode)."""
-        core: LineConnection | TextLineConnection = self._core
-        return core
-
-    @property
-    def closed_event(self) -> LinesClosed | None:
-        """The core's closing event, once the peer's end was reached."""
-        return self._closed_event
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Return the transport's extra information ``name``, or ``default``.
-
-        See :meth:`tidewire_twisted.EventStream.get_extra_info` for the names.
-        """
-        return self._stream.get_extra_info(name, default)
-
     # -- receiving ----------------------------------------------------------
-
-    def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
-        assert isinstance(event, LinesClosed)  # what every line core ends with
-        self._closed_event = event
-        return end_of_stream(event, what)
 
     def receive_line(self) -> Deferred[T]:
         """Return a Deferred for the next line, without its delimiter.
@@ -130,32 +90,9 @@ class LineStream(Generic[T]):
         except RuntimeError:
             return fail()
         receiving: Deferred[Any] = self._stream.receive()
-        return receiving.addCallback(self._first_line)
-
-    def _first_line(self, event: Any) -> T:
-        # Runs as the receive fires, so nothing can cancel between the event
+        # Called as the receive fires: nothing can cancel between the event
         # leaving the core and its line reaching the caller.
-        if isinstance(event, ConnectionClosed):
-            raise self._ended(event, "a line")
-        if self._text:
-            text: T = event.text
-            return text
-        self._batch = self._core.lines()  # the lines that came with it
-        line: T = event.line
-        return line
-
-    def __aiter__(self) -> LineStream[T]:
-        """``async for line in stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
-        return self
-
-    async def __anext__(self) -> T:
-        """:meth:`receive_line`, until the peer's end."""
-        for line in self._batch:
-            return line  # type: ignore[no-any-return]
-        try:
-            return await self.receive_line()
-        except EndOfStream:
-            raise StopAsyncIteration from None
+        return receiving.addCallback(self._line_of)
 
     def receive_exactly(self, size: int) -> Deferred[bytes]:
         """Return a Deferred for the next ``size`` bytes verbatim; then lines resume.
@@ -168,26 +105,8 @@ class LineStream(Generic[T]):
             LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
             RemoteProtocolError: the stream had failed.
         """
-        return Deferred.fromCoroutine(self._receive_exactly(size))
-
-    async def _receive_exactly(self, size: int) -> bytes:
-        ended = partial(self._ended, what=f"a block of {size} bytes")
-        return await receive_block(self._core, self._stream, size, ended)
-
-    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
-        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
-
-        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
-        ``bytes`` adding up to ``n``, holding no more than one read; then lines
-        resume. A cancelled step consumed nothing; after a ``break``, the rest
-        (``connection.raw_remaining``) is still to be read.
-
-        Raises:
-            LocalProtocolError: ``size`` is not an int >= 0 (at once).
-            RemoteProtocolError: the stream had failed.
-        """
-        self._core.set_raw_mode(size, chunked=True)
-        return Chunks(self._stream, partial(self._ended, what=f"a block of {size} bytes"))
+        block = receive_block(self._core, self._stream, size, self._block_ended(size))
+        return Deferred.fromCoroutine(block)
 
     # -- sending ------------------------------------------------------------
 
@@ -229,6 +148,7 @@ class LineStream(Generic[T]):
             flushing.cancel()
         self._stream.write_pending()
 
+    # Typed as Deferreds, which the base's calls return here.
     def send_raw(self, data: bytes) -> Deferred[None]:
         """Send ``data`` verbatim; fails as :meth:`send_line`."""
         return self._stream.send(RawData(data))
@@ -241,11 +161,6 @@ class LineStream(Generic[T]):
         """Close the connection; see :meth:`tidewire_twisted.EventStream.aclose`."""
         self._batch = iter(())  # closed here: no more lines, as for any receive
         return self._stream.aclose()
-
-    def abort(self) -> None:
-        """Close the connection at once; see :meth:`tidewire_twisted.EventStream.abort`."""
-        self._batch = iter(())
-        self._stream.abort()
 
     async def __aenter__(self) -> Self:
         """``async with stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""

@@ -1,7 +1,8 @@
 """What every adapter's line stream decides the same way: the core to build, the errors to raise.
 
 An adapter's ``LineStream`` (asyncio, trio, Twisted, anyio) is framework glue
-around these: :func:`connection_factory` turns the stream options into a
+around these: :class:`LineStreamBase` holds what every one of them holds and
+answers alike, :func:`connection_factory` turns the stream options into a
 core factory, :func:`check_block` and :func:`check_line_mode` refuse misuse
 before anything changes, :func:`end_of_stream` words the peer's end, and
 :func:`receive_block` and :class:`Chunks` read raw blocks from any stream.
@@ -9,18 +10,21 @@ before anything changes, :func:`end_of_stream` words the peer's end, and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from tidewire import ConnectionClosed, Delimiter, EndOfStream, LocalProtocolError
 
 from .connection import BaseLineConnection, LineConnection, Mode
-from .events import LinesClosed
+from .events import LinesClosed, RawData
 from .text import TextLineConnection
 
 __all__ = [
     "Chunks",
+    "EventStreamLike",
+    "LineStreamBase",
     "Receiving",
     "check_block",
     "check_line_mode",
@@ -155,3 +159,171 @@ async def receive_block(
         raise ended(event)  # type: ignore[arg-type]
     data: bytes = event.data
     return data
+
+
+class EventStreamLike(Receiving, Protocol):
+    """What :class:`LineStreamBase` uses of an adapter's event stream."""
+
+    @property
+    def connection(self) -> Any:
+        """The core the stream drives."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's extra information ``name``, or ``default``."""
+
+    def send(self, event: Any) -> Awaitable[Any]:
+        """Send an event (a coroutine, or a Deferred on Twisted)."""
+
+    def send_eof(self) -> Awaitable[Any]:
+        """Close the sending side."""
+
+    def aclose(self) -> Awaitable[Any]:
+        """Close the connection."""
+
+    def abort(self) -> None:
+        """Close the connection at once."""
+
+
+T = TypeVar("T", bytes, str)
+StreamT = TypeVar("StreamT", bound=EventStreamLike)
+
+
+class LineStreamBase(abc.ABC, Generic[T, StreamT]):
+    """What every adapter's ``LineStream`` holds and does alike, on any framework.
+
+    The core and its checks, the lines split in bulk and not yet returned,
+    the closing event, raw blocks, and the calls that only hand over to the
+    event stream. An adapter adds ``receive_line()`` and ``send_line()``,
+    where the frameworks differ (when to wait, when to write). Methods that
+    wait return what the event stream's return: coroutines, or Deferreds on
+    Twisted.
+
+    Args:
+        stream: The event stream to read and write lines on.
+
+    Raises:
+        TypeError: the stream's core is not a line connection.
+    """
+
+    def __init__(self, stream: StreamT) -> None:
+        core = stream.connection
+        if not isinstance(core, LineConnection | TextLineConnection):
+            raise TypeError(f"a LineStream needs a line connection, not {type(core).__name__}")
+        self._stream = stream
+        self._core: Any = core  # a LineConnection or a TextLineConnection, as T says
+        self._text = isinstance(core, TextLineConnection)
+        # LineConnection.lines(): a live view of the lines split and not yet
+        # returned; it stops by itself at a mode switch or an error.
+        self._batch: Iterator[Any] = iter(())
+        self._closed_event: LinesClosed | None = None
+        self._unchecked = 0  # bytes sent since send_line() last waited for room: asking costs
+
+    @property
+    def events(self) -> StreamT:
+        """The underlying event stream."""
+        return self._stream
+
+    @property
+    def connection(self) -> LineConnection | TextLineConnection:
+        """The line protocol core (its delimiters, limits and mode)."""
+        core: LineConnection | TextLineConnection = self._core
+        return core
+
+    @property
+    def closed_event(self) -> LinesClosed | None:
+        """The core's closing event, once the peer's end was reached."""
+        return self._closed_event
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return the transport's extra information ``name``, or ``default``.
+
+        The names are the event stream's (``"peername"``, ``"socket"`` ...).
+        """
+        return self._stream.get_extra_info(name, default)
+
+    # -- receiving ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def receive_line(self) -> Awaitable[T]:
+        """The next line, without its delimiter; each adapter defines when it waits."""
+
+    def _ended(self, event: ConnectionClosed, what: str) -> EndOfStream:
+        """Record the peer's end and return the error for it, where ``what`` was awaited."""
+        assert isinstance(event, LinesClosed)  # what every line core ends with
+        self._closed_event = event
+        return end_of_stream(event, what)
+
+    def _line_of(self, event: Any) -> T:
+        """The line in ``event``, just received; the lines that came with it are kept."""
+        if isinstance(event, ConnectionClosed):
+            raise self._ended(event, "a line")
+        if self._text:
+            text: T = event.text
+            return text
+        self._batch = self._core.lines()
+        line: T = event.line
+        return line
+
+    def __aiter__(self) -> Self:
+        """Iterate over the lines until the peer's end."""
+        return self
+
+    async def __anext__(self) -> T:
+        """Return the next line; stop at the peer's end."""
+        for line in self._batch:  # the hot path: no event, no wait
+            return line  # type: ignore[no-any-return]
+        try:
+            return await self.receive_line()
+        except EndOfStream:
+            raise StopAsyncIteration from None
+
+    def receive_exactly(self, size: int) -> Awaitable[bytes]:
+        """Return the next ``size`` bytes verbatim, then go back to reading lines.
+
+        The block is buffered until complete, so ``size`` may be at most the
+        core's ``max_raw_size``; :meth:`receive_chunks` takes any size. If
+        cancelled, nothing was consumed and the stream still reads lines.
+
+        Raises:
+            LocalProtocolError: ``size`` is negative or above ``max_raw_size``.
+            RemoteProtocolError: the stream had failed.
+        """
+        return receive_block(self._core, self._stream, size, self._block_ended(size))
+
+    def receive_chunks(self, size: int) -> AsyncIterator[bytes]:
+        """Iterate over the next ``size`` bytes verbatim, in pieces as they arrive.
+
+        ``async for chunk in stream.receive_chunks(n):`` yields non-empty
+        ``bytes`` adding up to ``n``, holding no more than one read; then lines
+        resume. A cancelled step consumed nothing; after a ``break``, the rest
+        (``connection.raw_remaining``) is still to be read.
+
+        Raises:
+            LocalProtocolError: ``size`` is not an int >= 0 (at once).
+            RemoteProtocolError: the stream had failed.
+        """
+        self._core.set_raw_mode(size, chunked=True)
+        return Chunks(self._stream, self._block_ended(size))
+
+    def _block_ended(self, size: int) -> Callable[[LinesClosed], EndOfStream]:
+        return partial(self._ended, what=f"a block of {size} bytes")
+
+    # -- sending and closing ----------------------------------------------------
+
+    def send_raw(self, data: bytes) -> Awaitable[Any]:
+        """Send ``data`` verbatim; fails as ``send_line()``."""
+        return self._stream.send(RawData(data))
+
+    def send_eof(self) -> Awaitable[Any]:
+        """Close our sending side, after what was sent before (the event stream's ``send_eof``)."""
+        return self._stream.send_eof()
+
+    def aclose(self) -> Awaitable[Any]:
+        """Close the connection (the event stream's ``aclose``)."""
+        self._batch = iter(())  # closed here: no more lines, as for any receive
+        return self._stream.aclose()
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping what is unsent (the event stream's ``abort``)."""
+        self._batch = iter(())
+        self._stream.abort()
