@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tidewire import ConnectionLostError, RemoteProtocolError, StreamClosedError
-from tidewire_resp import BigNumber, ErrorReply, SimpleString, WrongTypeError
+from tidewire_resp import BigNumber, ClientConnection, ErrorReply, SimpleString, WrongTypeError
 from tidewire_resp.sharing import (
     DEFAULT_MAX_QUEUED_MESSAGES,
     MessageBacklog,
+    RedisConnectionBase,
     batch_values,
     check_max_queued_messages,
     failure,
@@ -76,3 +77,36 @@ def test_the_failure_callers_get() -> None:
     lost = failure(reset)
     assert "was lost (reset)" in str(lost) and "may or may not have run" in str(lost)
     assert lost.__cause__ is reset
+
+
+# -- RedisConnectionBase: what every adapter's RedisConnection holds ------------------
+
+
+class FakeStream:
+    def __init__(self, core):
+        self.connection = core
+
+
+class Connection(RedisConnectionBase):
+    """The least an adapter adds: its own fields, set up last."""
+
+    def _start(self):
+        self.started_with = (self.connection, self.queued_messages)
+
+
+def test_a_redis_connection_holds_the_core_and_its_options():
+    core = ClientConnection()
+    handler = print
+    connection = Connection(FakeStream(core), push_handler=handler, max_queued_messages=3)
+    assert connection.started_with == (core, 0)
+    assert connection.connection is core
+    assert connection.events.connection is core
+    assert connection.push_handler is handler
+    assert (connection.protocol, connection.pending, connection.closed) == (core.protocol, 0, False)
+
+
+def test_a_redis_connection_needs_a_client_core_and_a_valid_backlog():
+    with pytest.raises(TypeError, match="needs a ClientConnection, not object"):
+        Connection(FakeStream(object()))
+    with pytest.raises(ValueError, match="max_queued_messages"):
+        Connection(FakeStream(ClientConnection()), max_queued_messages=0)

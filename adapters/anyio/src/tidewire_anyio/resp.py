@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -35,7 +35,8 @@ try:
         DEFAULT_MAX_QUEUED_MESSAGES,
         MAX_DEPTH,
         WRITE_LIMIT,
-        MessageBacklog,
+        PushHandler,
+        RedisConnectionBase,
         check_max_queued_messages,
         failure,
         reply_value,
@@ -68,11 +69,10 @@ __all__ = [  # the core's error classes, then this module's own names
 
 logger = logging.getLogger("tidewire_anyio.resp")
 
-PushHandler = Callable[[Push], object]
 Client.__module__ = Pipeline.__module__ = __name__  # documented here, where they are imported from
 
 
-class RedisConnection:
+class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
     Commands queued before the writer task runs leave in one write; a caller
@@ -100,65 +100,15 @@ class RedisConnection:
     """Called from the stream's reader with every push that is not a pub/sub message
     (``invalidate``...); it must not block. ``None`` drops them."""
 
-    def __init__(
-        self,
-        stream: EventStream[Any, Any],
-        *,
-        decode_responses: bool = False,
-        encoding: str = "utf-8",
-        push_handler: PushHandler | None = None,
-        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
-    ) -> None:
-        core = stream.connection
-        if not isinstance(core, ClientConnection):
-            raise TypeError(
-                f"a RedisConnection needs a ClientConnection, not {type(core).__name__}"
-            )
-        self._stream = stream
-        self._core: ClientConnection = core
-        self._decode = decode_responses
-        self._encoding = encoding
-        self.push_handler = push_handler
+    def _start(self) -> None:
         self._waiters: dict[int, _Waiter] = {}
-        self._error: BaseException | None = None
         self._ended = anyio.Event()
-        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
         self._message_arrived = Signal()
         self._routing = False
         self._stalled = False  # routing stopped at unread messages, with no reply awaited
         self._entered = False
-        stream.set_listener(self._route)  # replies are routed from the stream's reader task
+        self._stream.set_listener(self._route)  # replies are routed from the stream's reader task
         self._route()
-
-    @property
-    def protocol(self) -> int:
-        """The protocol in use, 3 or 2 (2 when the server refused ``HELLO 3``)."""
-        return self._core.protocol
-
-    @property
-    def connection(self) -> ClientConnection:
-        """The RESP core (its subscriptions, limits ...)."""
-        return self._core
-
-    @property
-    def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream (``get_extra_info`` and the like)."""
-        return self._stream
-
-    @property
-    def closed(self) -> bool:
-        """True once the connection is closed or broken; it cannot be used again."""
-        return self._error is not None
-
-    @property
-    def pending(self) -> int:
-        """How many requests await their reply, abandoned ones included."""
-        return self._core.pending
-
-    @property
-    def queued_messages(self) -> int:
-        """How many pub/sub messages wait for :meth:`get_message`."""
-        return len(self._messages)
 
     async def execute(self, *args: Any, decode: bool | None = None) -> Any:
         """Send one command and return its reply, decoded as the Redis guide's table says.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 try:
@@ -32,7 +32,8 @@ try:
         DEFAULT_MAX_QUEUED_MESSAGES,
         MAX_DEPTH,
         WRITE_LIMIT,
-        MessageBacklog,
+        PushHandler,
+        RedisConnectionBase,
         batch_values,
         check_max_queued_messages,
         failure,
@@ -64,10 +65,8 @@ __all__ = [  # the core's error classes, then this module's own names
 
 logger = logging.getLogger("tidewire_asyncio.resp")
 
-PushHandler = Callable[[Push], object]
 
-
-class RedisConnection(AsyncClosing):
+class RedisConnection(RedisConnectionBase[EventStream[Any, Any]], AsyncClosing):
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
     Commands sent in one loop turn leave in one write; a caller cancelled
@@ -93,64 +92,14 @@ class RedisConnection(AsyncClosing):
     """Called as they arrive with every push that is not a pub/sub message
     (``invalidate``...); it must not block. ``None`` drops them."""
 
-    def __init__(
-        self,
-        stream: EventStream[Any, Any],
-        *,
-        decode_responses: bool = False,
-        encoding: str = "utf-8",
-        push_handler: PushHandler | None = None,
-        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
-    ) -> None:
-        core = stream.connection
-        if not isinstance(core, ClientConnection):
-            raise TypeError(
-                f"a RedisConnection needs a ClientConnection, not {type(core).__name__}"
-            )
-        self._stream = stream
-        self._core: ClientConnection = core
-        self._decode = decode_responses
-        self._encoding = encoding
-        self.push_handler = push_handler
+    def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
-        self._error: BaseException | None = None
-        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
         self._message_waiter: asyncio.Future[None] | None = None  # get_message() waits here
         self._routing = False
         self._stalled = False  # routing stopped: messages are full and no reply is awaited
-        stream.set_listener(self._route)
+        self._stream.set_listener(self._route)
         self._route()
-
-    @property
-    def protocol(self) -> int:
-        """The protocol in use, 3 or 2 (2 when the server refused ``HELLO 3``)."""
-        return self._core.protocol
-
-    @property
-    def connection(self) -> ClientConnection:
-        """The RESP core (its subscriptions, limits ...)."""
-        return self._core
-
-    @property
-    def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream (``get_extra_info`` and the like)."""
-        return self._stream
-
-    @property
-    def closed(self) -> bool:
-        """True once the connection is closed or broken; it cannot be used again."""
-        return self._error is not None
-
-    @property
-    def pending(self) -> int:
-        """How many requests await their reply, abandoned ones included."""
-        return self._core.pending
-
-    @property
-    def queued_messages(self) -> int:
-        """How many pub/sub messages wait for :meth:`get_message`."""
-        return len(self._messages)
 
     async def execute(self, *args: Any, decode: bool | None = None) -> Any:
         """Send one command and return its reply, decoded as the Redis guide's table says.

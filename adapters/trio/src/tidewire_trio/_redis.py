@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import trio
 
 from tidewire import NEED_DATA, ConnectionClosed, LocalProtocolError, RemoteProtocolError
 from tidewire_resp import (
-    ClientConnection,
     Command,
     Message,
     Push,
@@ -24,9 +23,9 @@ from tidewire_resp import (
 )
 from tidewire_resp.errors import reply_error
 from tidewire_resp.sharing import (
-    DEFAULT_MAX_QUEUED_MESSAGES,
     WRITE_LIMIT,
-    MessageBacklog,
+    PushHandler,
+    RedisConnectionBase,
     batch_values,
     failure,
     reply_value,
@@ -36,8 +35,6 @@ from .errors import ConnectionLostError, StreamClosedError
 from .stream import EventStream
 
 logger = logging.getLogger("tidewire_trio.resp")
-
-PushHandler = Callable[[Push], object]
 
 
 class _Waiter:
@@ -57,7 +54,7 @@ class _Waiter:
         return self.reply
 
 
-class RedisConnection:
+class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
     """One connection to Redis, shared by any number of tasks (made by :func:`connect`).
 
     Commands sent by the tasks ready together leave in one write; a caller
@@ -83,63 +80,13 @@ class RedisConnection:
     """Called from the reader with every push that is not a pub/sub message
     (``invalidate``...); it must not block. ``None`` drops them."""
 
-    def __init__(
-        self,
-        stream: EventStream[Any, Any],
-        *,
-        decode_responses: bool = False,
-        encoding: str = "utf-8",
-        push_handler: PushHandler | None = None,
-        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
-    ) -> None:
-        core = stream.connection
-        if not isinstance(core, ClientConnection):
-            raise TypeError(
-                f"a RedisConnection needs a ClientConnection, not {type(core).__name__}"
-            )
-        self._stream = stream
-        self._core: ClientConnection = core
-        self._decode = decode_responses
-        self._encoding = encoding
-        self.push_handler = push_handler
+    def _start(self) -> None:
         self._waiters: dict[int, _Waiter] = {}
-        self._error: BaseException | None = None
-        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
         self._changed = trio.Event()  # set and replaced: a message, room, a waiter, the end
         self._queued = trio.Event()  # the writer has bytes to write
         self._written = trio.Event()  # set and replaced after each write
         self._tasks = trio.CancelScope()
         self._stopped: trio.Event | None = None  # set once the tasks have ended
-
-    @property
-    def protocol(self) -> int:
-        """The protocol in use, 3 or 2 (2 when the server refused ``HELLO 3``)."""
-        return self._core.protocol
-
-    @property
-    def connection(self) -> ClientConnection:
-        """The RESP core (its subscriptions, limits ...)."""
-        return self._core
-
-    @property
-    def events(self) -> EventStream[Any, Any]:
-        """The underlying event stream (``get_extra_info`` and the like)."""
-        return self._stream
-
-    @property
-    def closed(self) -> bool:
-        """True once the connection is closed or broken; it cannot be used again."""
-        return self._error is not None
-
-    @property
-    def pending(self) -> int:
-        """How many requests await their reply, abandoned ones included."""
-        return self._core.pending
-
-    @property
-    def queued_messages(self) -> int:
-        """How many pub/sub messages wait for :meth:`get_message`."""
-        return len(self._messages)
 
     async def execute(self, *args: Any, decode: bool | None = None) -> Any:
         """Send one command and return its reply, decoded as the Redis guide's table says.

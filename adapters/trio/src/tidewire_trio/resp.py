@@ -24,6 +24,7 @@ try:
     from tidewire_resp.sharing import (
         DEFAULT_MAX_QUEUED_MESSAGES,
         MAX_DEPTH,
+        PushHandler,
         check_max_queued_messages,
     )
 except ImportError as exc:  # the core is an optional extra
@@ -34,7 +35,7 @@ except ImportError as exc:  # the core is an optional extra
 
 
 from ._owned import Owning, open_owned_nursery
-from ._redis import Pipeline, PushHandler, RedisConnection
+from ._redis import Pipeline, RedisConnection
 from .errors import StreamClosedError
 from .network import connect as _connect_stream
 

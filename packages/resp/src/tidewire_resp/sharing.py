@@ -9,13 +9,17 @@ once; an adapter adds only its waiting.
 
 from __future__ import annotations
 
+import abc
 import collections
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from tidewire import ConnectionLostError, RemoteProtocolError, StreamClosedError
 
+from .client import ClientConnection
 from .decoding import decode_value
 from .errors import reply_error
+from .events import Message, Push
 from .values import ErrorReply
 
 __all__ = [
@@ -23,6 +27,8 @@ __all__ = [
     "MAX_DEPTH",
     "WRITE_LIMIT",
     "MessageBacklog",
+    "PushHandler",
+    "RedisConnectionBase",
     "batch_values",
     "check_max_queued_messages",
     "failure",
@@ -143,3 +149,96 @@ def failure(error: BaseException) -> Exception:
     lost = ConnectionLostError(f"{what}; a command that was waiting may or may not have run")
     lost.__cause__ = error
     return lost
+
+
+PushHandler = Callable[[Push], object]
+"""What a connection calls with each push that is not a pub/sub message (``invalidate``...)."""
+
+
+class _EventStream(Protocol):
+    @property
+    def connection(self) -> Any: ...
+
+
+StreamT = TypeVar("StreamT", bound=_EventStream)
+
+
+class RedisConnectionBase(abc.ABC, Generic[StreamT]):
+    """What every adapter's ``RedisConnection`` holds and answers alike, on any framework.
+
+    The core and its check, the decoding options, the push handler, the
+    backlog of unread messages and the error that ended the connection. An
+    adapter adds its waiting and routing, and sets up its own fields in ``_start()``.
+
+    Args:
+        stream: An event stream around a fresh
+            :class:`~tidewire_resp.ClientConnection`; it sends no set-up.
+        decode_responses: Return strings as ``str`` (decoded with
+            ``encoding``) rather than ``bytes``.
+        encoding: As above.
+        push_handler: Called with every push that is not a pub/sub message.
+        max_queued_messages: How many pub/sub messages may wait unread.
+
+    Raises:
+        TypeError: the stream's core is not a ``ClientConnection``.
+        ValueError: ``max_queued_messages`` is not a positive int.
+    """
+
+    push_handler: PushHandler | None
+
+    def __init__(
+        self,
+        stream: StreamT,
+        *,
+        decode_responses: bool = False,
+        encoding: str = "utf-8",
+        push_handler: PushHandler | None = None,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
+    ) -> None:
+        core = stream.connection
+        if not isinstance(core, ClientConnection):
+            raise TypeError(
+                f"a RedisConnection needs a ClientConnection, not {type(core).__name__}"
+            )
+        self._stream = stream
+        self._core: ClientConnection = core
+        self._decode = decode_responses
+        self._encoding = encoding
+        self.push_handler = push_handler
+        self._error: BaseException | None = None  # why the connection ended
+        self._messages: MessageBacklog[Message] = MessageBacklog(max_queued_messages)
+        self._start()
+
+    @abc.abstractmethod
+    def _start(self) -> None:
+        """Set up the adapter's own fields and start routing; the last step of ``__init__``."""
+
+    @property
+    def protocol(self) -> int:
+        """The protocol in use, 3 or 2 (2 when the server refused ``HELLO 3``)."""
+        return self._core.protocol
+
+    @property
+    def connection(self) -> ClientConnection:
+        """The RESP core (its subscriptions, limits ...)."""
+        return self._core
+
+    @property
+    def events(self) -> StreamT:
+        """The underlying event stream (``get_extra_info`` and the like)."""
+        return self._stream
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or broken; it cannot be used again."""
+        return self._error is not None
+
+    @property
+    def pending(self) -> int:
+        """How many requests await their reply, abandoned ones included."""
+        return self._core.pending
+
+    @property
+    def queued_messages(self) -> int:
+        """How many pub/sub messages wait for ``get_message()``."""
+        return len(self._messages)
