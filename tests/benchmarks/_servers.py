@@ -230,6 +230,31 @@ async def tidewire_anyio_lines() -> None:
         await anyio.sleep_forever()
 
 
+async def split_anyio_lines() -> None:
+    """The floor under any adapter built on anyio: its byte stream, ``split``, one write a read.
+
+    No limits, no events, no backpressure, one task: what anyio itself costs
+    a line echo on the backend it runs on.
+    """
+    import anyio
+
+    async def echo(stream: Any) -> None:
+        buffer = b""
+        async with stream:
+            while True:
+                try:
+                    data = await stream.receive(MAX_LINE)
+                except anyio.EndOfStream:
+                    return
+                *lines, buffer = (buffer + data).split(b"\n")
+                if lines:
+                    await stream.send(b"".join(line + b"\n" for line in lines))
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    _announce(listener.extra(anyio.abc.SocketAttribute.local_port))
+    await listener.serve(echo)
+
+
 # -- Twisted (each on Twisted's default reactor) ---------------------------------------------
 
 
@@ -364,6 +389,8 @@ SERVERS: dict[str, tuple[Callable[[], Any], str]] = {
     "tidewire-anyio-trio-ws": (tidewire_anyio_ws, "trio"),
     "tidewire-anyio-asyncio-lines": (tidewire_anyio_lines, "asyncio"),
     "tidewire-anyio-trio-lines": (tidewire_anyio_lines, "trio"),
+    "split-anyio-asyncio-lines": (split_anyio_lines, "asyncio"),
+    "split-anyio-trio-lines": (split_anyio_lines, "trio"),
     "tidewire-twisted-ws": (tidewire_twisted_ws, "twisted"),
     "twisted-web-ws": (twisted_web_ws, "twisted"),
     "autobahn-ws": (autobahn_ws, "twisted"),
@@ -373,12 +400,21 @@ SERVERS: dict[str, tuple[Callable[[], Any], str]] = {
 }
 
 
+# The servers written for anyio: on trio, anyio.run() starts them.
+ON_ANYIO = (tidewire_anyio_ws, tidewire_anyio_lines, receive_until_lines, split_anyio_lines)
+
+
 def main(kind: str) -> None:
     serve, framework = SERVERS[kind]
     if framework == "asyncio":
         asyncio.run(serve())
     elif framework == "trio":
-        if serve in (tidewire_anyio_ws, tidewire_anyio_lines, receive_until_lines):
+        if serve in (
+            tidewire_anyio_ws,
+            tidewire_anyio_lines,
+            receive_until_lines,
+            split_anyio_lines,
+        ):
             import anyio
 
             anyio.run(serve, backend="trio")

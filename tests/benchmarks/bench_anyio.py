@@ -5,7 +5,9 @@ Run: nox -s bench -- anyio   (or python tests/benchmarks/bench_anyio.py [ws] [li
 anyio adds a layer over the framework; this measures what it costs, with
 the same servers (``_servers.py``), client and workloads (``_echo.py``) as
 the other framework benchmarks: tidewire-anyio on asyncio beside
-tidewire-asyncio, and on trio beside tidewire-trio; for Redis
+tidewire-asyncio, and on trio beside tidewire-trio; for lines also the
+floor under any adapter built on anyio (anyio's own byte stream, ``split``
+and one write a read, in one task); for Redis
 (``_redis_clients.py``) also coredis, which is built on anyio, on each backend.
 """
 
@@ -32,7 +34,8 @@ def run_ws() -> None:
 def run_lines() -> None:
     for backend, native in BACKENDS.items():
         ours = f"tidewire-anyio-{backend}-lines"
-        columns = {ours: f"tidewire-anyio ({backend})", f"{native}-lines": native}
+        columns = {ours: f"tidewire-anyio ({backend})", f"{native}-lines": native,
+                   f"split-anyio-{backend}-lines": f"anyio stream + split ({backend})"}  # fmt: skip
         measured = best_of(list(columns), lines_pass)
         compare(f"Line echo server, anyio on {backend}", "lines/s", columns, ours, measured)
 

@@ -14,6 +14,30 @@ from ._closing import Signal
 from ._transport import STREAM_ERRORS
 
 
+class Turns:
+    """``async with turns:`` one sender at a time, in arrival order, counting who holds or waits.
+
+    A class rather than a generator-based context manager: every send and
+    drain enters it.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0  # senders holding or awaiting their turn
+        self._lock = anyio.Lock(fast_acquire=True)
+
+    async def __aenter__(self) -> None:
+        self.count += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self.count -= 1
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+        self.count -= 1
+
+
 class Writer:
     """Bytes queued in order, written by one task at a time, with the water marks' bookkeeping.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -25,7 +25,7 @@ from tidewire.flow import DEFAULT_READ_HIGH_WATER, FlowControl
 from . import errors
 from ._closing import Signal
 from ._transport import STREAM_ERRORS, extra_info, reset_on_close
-from ._writer import Writer
+from ._writer import Turns, Writer
 
 __all__ = ["DEFAULT_READ_HIGH_WATER", "DEFAULT_WRITE_HIGH_WATER", "EventStream"]
 
@@ -96,8 +96,7 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._listener: Callable[[], None] | None = None
         self._resumed = Signal()  # the core took enough bytes: read again
         self._timer_moved = Signal()
-        self._turn_lock = anyio.Lock(fast_acquire=True)
-        self._turns = 0  # senders holding or awaiting their turn
+        self._turn = Turns()  # senders in arrival order
         self._tasks: anyio.abc.TaskGroup | None = None  # while entered
         self._reader_scope: anyio.CancelScope | None = None
         self._reader_done: anyio.Event | None = None
@@ -271,7 +270,10 @@ class EventStream(Generic[ReceivedT, SentT]):
         if self._out.queued:
             await self._write_out()  # replies leave before we wait for more
         deadline = self._flow.timer
-        with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
+        if deadline is None:
+            await self._read_once()  # no deadline: no cancel scope to pay for
+            return
+        with anyio.CancelScope(deadline=deadline):
             await self._read_once()
         timer = self._flow.timer
         if timer is not None and anyio.current_time() >= timer:
@@ -354,10 +356,10 @@ class EventStream(Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        if self._tasks is not None and not self._flow.writing_paused and not self._turns:
+        if self._tasks is not None and not self._flow.writing_paused and not self._turn.count:
             self._send_now(event)  # the writer task takes it: nobody can interleave
             return
-        async with self._turn():
+        async with self._turn:
             await self._writable()
             self._send_now(event)
             if self._tasks is None:
@@ -384,15 +386,6 @@ class EventStream(Generic[ReceivedT, SentT]):
         self._queue(connection.data_to_send())
         self._check_timer()
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:  # senders in arrival order
-        self._turns += 1
-        try:
-            async with self._turn_lock:
-                yield
-        finally:
-            self._turns -= 1
-
     async def _writable(self) -> None:
         while self._flow.writing_paused:
             self._check_usable()
@@ -411,7 +404,7 @@ class EventStream(Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._turn():
+        async with self._turn:
             self._check_usable()
             if self._tasks is None:
                 await self._write_out()
@@ -426,7 +419,7 @@ class EventStream(Generic[ReceivedT, SentT]):
             ConnectionLostError: the connection is broken.
             StreamClosedError: the stream was closed on this side.
         """
-        async with self._turn():
+        async with self._turn:
             self.write_pending()
             await self._write_out()
             transport = self._check_usable()
