@@ -29,10 +29,12 @@ def test_put_keeps_data_and_reports_answered_pings():
     assert inbox.put(CloseConnection(1000)) == ()
     assert inbox.put(Pong(b"p", ((b"p", 0.5),))) == ((b"p", 0.5),)
     inbox.put(BytesChunk(b"b"))
-    assert inbox.full
+    assert inbox.full and inbox.ready == 2
     assert inbox.pop() == TextMessage("a")
+    assert inbox.ready == 1
     assert inbox.pop() == BytesChunk(b"b")
     assert inbox.pop() is None
+    assert inbox.ready == 0
 
 
 def test_closing_drops_data_and_never_pauses():

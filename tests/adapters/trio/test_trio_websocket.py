@@ -275,3 +275,60 @@ async def test_wss_with_a_context_and_verified_by_default(tls):
         with pytest.raises(ssl.SSLCertVerificationError):
             async with ws.connect(uri):  # the default context does not trust our CA
                 pass
+
+
+async def test_the_answers_to_a_burst_of_messages_leave_in_one_write_before_its_last(
+    monkeypatch,
+):
+    """A peer sends three messages in one write: the echoes of the first two go
+    out together, before the third is handed over; the third's at once."""
+    from tidewire_websocket import AcceptConnection, Request, ServerConnection, TextMessage
+
+    writes = []
+    send_all = trio.SocketStream.send_all
+
+    async def counting(self, data):
+        writes.append(bytes(data))
+        await send_all(self, data)
+
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    received = []
+
+    async def peer():  # a server made of the sans-IO core over a raw socket
+        sock, _ = await listener.accept()
+        core = ServerConnection()
+        with sock:
+            while not isinstance(core.next_event(), Request):
+                core.receive_data(await sock.recv(65536))
+            core.send(AcceptConnection())
+            await sock.send(core.data_to_send())
+            for text in ("a", "b", "c"):
+                core.send(TextMessage(text))
+            await sock.send(core.data_to_send())  # one burst
+            while len(received) < 5:
+                core.receive_data(await sock.recv(65536))
+                received.extend(e.data for e in core.events() if isinstance(e, TextMessage))
+
+    async def client():
+        async with ws.connect(f"ws://127.0.0.1:{port}/") as websocket:
+            monkeypatch.setattr(trio.SocketStream, "send_all", counting)
+            for _ in range(3):
+                message = await websocket.receive()
+                if message == "c":  # the last of the burst: the answers left first
+                    assert writes and len(writes) == 1
+                await websocket.send(message)
+            assert len(writes) == 2  # two answers in one write, the third alone
+            await websocket.send("done")
+            while len(received) < 5:
+                await trio.sleep(0.01)
+            monkeypatch.undo()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer)
+        received.append("handshake")  # the peer answers the opening handshake first
+        await client()
+    listener.close()
+    assert received == ["handshake", "a", "b", "c", "done"]

@@ -21,6 +21,8 @@ from tidewire_websocket import AcceptConnection, Request, WebSocketClosedError
 
 from .stream import EventStream
 
+_HELD = 64 * 1024  # answers to a burst of messages held for one write, at most
+
 logger = logging.getLogger("tidewire_trio.websocket")
 
 Data = str | bytes
@@ -210,6 +212,8 @@ class WebSocket:
     # -- receiving ----------------------------------------------------------------
 
     async def _next_item(self) -> tw.DataEvent:
+        if self._inbox.ready == 1 and self._stream.write_backlog:
+            await self._drain()  # the burst's last message: the answers to the rest leave now
         while (item := self._inbox.pop()) is None:
             if self._inbox.held:
                 self._release()
@@ -278,6 +282,11 @@ class WebSocket:
     ) -> None:
         """Send a message: ``str`` as text, bytes-like as binary.
 
+        Returns once written, or, while more received messages of the burst
+        it answers wait unread, once queued: the answers to a burst leave in
+        one write before :meth:`receive` hands over the burst's last message
+        (or with the next write, or the close).
+
         An iterable or async iterable of pieces is sent as one fragmented
         message; if it cannot be finished after part of it went out (an
         error, a cancellation), the connection fails with 1011.
@@ -293,13 +302,28 @@ class WebSocket:
         elif self._message_lock.locked():
             async with self._message_lock:
                 await self._send_event(event)
+        elif self._inbox.ready and self._stream.write_backlog < _HELD:
+            # More of the burst this answers wait unread: the answers leave
+            # together, before the burst's last message is handed over.
+            await trio.lowlevel.checkpoint_if_cancelled()  # cancelled: nothing was queued
+            await self._send_event(event, hold=True)
         else:
             await self._send_event(event)
 
-    async def _send_event(self, event: Any) -> None:
+    async def _drain(self) -> None:
+        try:
+            await self._stream.drain()
+        except StreamClosedError:
+            self._finish()  # broken (a write cancelled half-way ...): the reader must stop too
+            raise self._closed_error() from None
+
+    async def _send_event(self, event: Any, *, hold: bool = False) -> None:
         self._check_open()
         try:
-            await self._stream.send(event)
+            if hold:
+                self._stream.send_nowait(event)
+            else:
+                await self._stream.send(event)
         except StreamClosedError:
             self._finish()  # broken (a write cancelled half-way ...): the reader must stop too
             raise self._closed_error() from None

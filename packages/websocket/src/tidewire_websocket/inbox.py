@@ -62,6 +62,15 @@ class Inbox:
         """Whether parsing must pause until a reader takes something."""
         return len(self._queue) >= self._max and not self.closing
 
+    @property
+    def ready(self) -> int:
+        """How many data events wait to be popped.
+
+        An adapter that writes at once may hold its answers while more of a
+        burst wait here, and write them together before the burst's last.
+        """
+        return len(self._queue)
+
     def put(self, event: object) -> tuple[tuple[bytes, float], ...]:
         """Keep a data event (dropped once closing); return the pings a :class:`Pong` answers."""
         if isinstance(event, _DATA):
