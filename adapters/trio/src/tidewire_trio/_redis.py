@@ -82,6 +82,7 @@ class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
 
     def _start(self) -> None:
         self._waiters: dict[int, _Waiter] = {}
+        self._paused = False  # the reader waits for room for messages
         self._changed = trio.Event()  # set and replaced: a message, room, a waiter, the end
         self._queued = trio.Event()  # the writer has bytes to write
         self._written = trio.Event()  # set and replaced after each write
@@ -117,7 +118,16 @@ class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
         await self._room()
         self._stream.send_nowait(Command(args))  # written with what the other tasks send
         self._queued.set()
-        return (await self._replies([self._core.last_request]))[0]
+        request_id = self._core.last_request
+        if not self._core.is_pending(request_id):  # CLIENT REPLY OFF/SKIP: no reply will come
+            return Reply(None, None, request_id)
+        waiter = self._wait_for(request_id)  # _replies() without its lists: the hot path
+        try:
+            await waiter.done.wait()
+        except BaseException:
+            self._abandon((request_id,))
+            raise
+        return waiter.result()
 
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
         """Start a batch of commands sent in one write (``MULTI``/``EXEC`` with ``transaction``)."""
@@ -172,7 +182,8 @@ class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
 
     def _wait_for(self, request_id: int) -> _Waiter:
         waiter = self._waiters[request_id] = _Waiter()
-        self._wake()  # a reader paused on messages must read on
+        if self._paused:
+            self._wake()  # the reader waits for room for messages: a reply is awaited now
         return waiter
 
     def _abandon(self, ids: Iterable[int]) -> None:
@@ -284,7 +295,9 @@ class RedisConnection(RedisConnectionBase[EventStream[Any, Any]]):
                         raise ConnectionLostError("the server closed the connection")
                     # Before every parse: once no reply is awaited, messages wait for room.
                     while not waiters and messages.full and self._error is None:
+                        self._paused = True
                         await self._changed.wait()
+                    self._paused = False
                     event = stream.receive_nowait()
         except trio.Cancelled:
             self._fail(StreamClosedError("the connection was closed on this side"))
