@@ -103,3 +103,14 @@ async def test_the_answers_to_a_burst_of_lines_leave_in_one_write_before_its_las
         await stream.send_line(b"C:c")  # nothing more is ready: written at once
         assert counting.writes == [b"A:a\nB:b\n", b"C:c\n"]
     assert await peer.receive_some() == b"A:a\nB:b\nC:c\n"
+
+
+async def test_a_send_line_cancelled_before_it_starts_sends_nothing():
+    ours, peer = trio.testing.memory_stream_pair()
+    async with lines.connect(stream=ours, delimiter=b"\n") as stream:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await stream.send_line(b"never")
+        assert scope.cancelled_caught
+        await stream.send_line(b"sent")
+    assert await peer.receive_some() == b"sent\n"

@@ -94,13 +94,13 @@ class LineStream(LineStreamBase[T, EventStream[Any, Any]], AsyncClosing):
         stream = self._stream
         if stream.closed:
             await stream.drain()  # raises why: closed on this side, or the connection broke
+        await trio.lowlevel.checkpoint_if_cancelled()  # cancelled: nothing was queued
         core = self._core
         core.send_line(line)
         if core.lines_ready and stream.write_backlog < _HELD:
             # More lines of this burst are ready: their answers leave together,
             # when the last one is handed over (receive_line() writes them first).
             stream.write_pending()
-            await trio.lowlevel.checkpoint_if_cancelled()
         else:
             await stream.drain()
 

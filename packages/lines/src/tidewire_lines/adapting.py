@@ -195,8 +195,8 @@ class LineStreamBase(abc.ABC, Generic[T, StreamT]):
     the closing event, raw blocks, and the calls that only hand over to the
     event stream. An adapter adds ``receive_line()`` and ``send_line()``,
     where the frameworks differ (when to wait, when to write). Methods that
-    wait return what the event stream's return: coroutines, or Deferreds on
-    Twisted.
+    wait return what the event stream's methods return: coroutines, or
+    Deferreds on Twisted.
 
     Args:
         stream: The event stream to read and write lines on.
