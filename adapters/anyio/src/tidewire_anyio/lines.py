@@ -131,12 +131,11 @@ class LineStream(LineStreamBase[T, EventStream[Any, Any]], anyio.abc.ObjectStrea
 
     async def send_eof(self) -> None:
         """Close our sending side; see :meth:`~tidewire_anyio.EventStream.send_eof`."""
-        await self._stream.send_eof()
+        await super().send_eof()  # the base's, as the coroutine ObjectStream declares
 
     async def aclose(self) -> None:
         """Close the connection; see :meth:`~tidewire_anyio.EventStream.aclose`."""
-        self._batch = iter(())  # closed here: no more lines, as for any receive
-        await self._stream.aclose()
+        await super().aclose()
 
 
 @overload

@@ -310,12 +310,16 @@ class WebSocket:
         else:
             await self._send_event(event)
 
+    def _broken(self) -> WebSocketClosedError:
+        """The stream broke (a write cancelled half-way ...): the reader must stop too."""
+        self._finish()
+        return self._closed_error()
+
     async def _drain(self) -> None:
         try:
             await self._stream.drain()
         except StreamClosedError:
-            self._finish()  # broken (a write cancelled half-way ...): the reader must stop too
-            raise self._closed_error() from None
+            raise self._broken() from None
 
     async def _send_event(self, event: Any, *, hold: bool = False) -> None:
         self._check_open()
@@ -325,8 +329,7 @@ class WebSocket:
             else:
                 await self._stream.send(event)
         except StreamClosedError:
-            self._finish()  # broken (a write cancelled half-way ...): the reader must stop too
-            raise self._closed_error() from None
+            raise self._broken() from None
         except LocalProtocolError:
             if self._core.can_send:
                 raise

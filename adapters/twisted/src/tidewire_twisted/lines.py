@@ -12,13 +12,12 @@ by :func:`connect` and :func:`serve`, whose waiting methods return Deferreds
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import Any, Self, TypeVar, Unpack, cast, overload
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint, IStreamServerEndpoint
 
 try:
-    from tidewire_lines import RawData
     from tidewire_lines.adapting import (
         LineStreamBase,
         check_line_mode,
@@ -148,19 +147,18 @@ class LineStream(LineStreamBase[T, EventStream[Any, Any]]):
             flushing.cancel()
         self._stream.write_pending()
 
-    # Typed as Deferreds, which the base's calls return here.
+    # The base's calls, typed as the Deferreds they return here.
     def send_raw(self, data: bytes) -> Deferred[None]:
         """Send ``data`` verbatim; fails as :meth:`send_line`."""
-        return self._stream.send(RawData(data))
+        return cast("Deferred[None]", super().send_raw(data))
 
     def send_eof(self) -> Deferred[None]:
         """Close our sending side; see :meth:`tidewire_twisted.EventStream.send_eof`."""
-        return self._stream.send_eof()
+        return cast("Deferred[None]", super().send_eof())
 
     def aclose(self) -> Deferred[None]:
         """Close the connection; see :meth:`tidewire_twisted.EventStream.aclose`."""
-        self._batch = iter(())  # closed here: no more lines, as for any receive
-        return self._stream.aclose()
+        return cast("Deferred[None]", super().aclose())
 
     async def __aenter__(self) -> Self:
         """``async with stream:`` (in ``async def`` run by ``Deferred.fromCoroutine``)."""
